@@ -1,0 +1,1 @@
+"""The reference client: limiter, breaker, backoff and retry budget, cost budgets, fallbacks."""

@@ -1,0 +1,123 @@
+"""The two sources of truth, as data.
+
+* :class:`ProviderRecord`: one line of the fake provider's request log, one per *attempt* that
+  reached it (``GET /_fake/requests`` serves them as JSON lines).
+* :class:`OutcomeRecord`: one line of a client's outcome log, exactly one per *logical request*, with
+  every attempt inside (:class:`AttemptRecord`).
+
+The judge reads only these (and the billing ledger), never client or provider internals, so it can
+judge third-party clients too. Times are seconds on the run's monotonic clock (virtual or real);
+money is a decimal string, never a float.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
+
+__all__ = ["AttemptRecord", "OutcomeRecord", "ProviderRecord", "dump_jsonl", "load_jsonl"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRecord:
+    """One attempt as the provider saw it."""
+
+    seq: int  # position in the log, from 1; the ``?since=`` cursor
+    t: float  # arrival, monotonic seconds on the provider's clock
+    wall: float  # arrival, Unix seconds
+    client: str  # hash of the API key ("key:…", never the key) or "anonymous"
+    client_id: str | None  # the x-client-id header, when sent
+    request_id: str  # the id the provider returned (x-request-id / request-id / responseId)
+    logical_id: str | None  # the client's logical request id (x-harness-request-id or idempotency-key)
+    attempt: int  # 0 for a first attempt (x-stainless-retry-count or x-harness-attempt)
+    api: str  # "openai.chat", "openai.embeddings", "openai.models", "anthropic.messages", "gemini.generate", …
+    model: str | None  # the model asked for, when the request named one
+    stream: bool  # a streamed response was asked for
+    status: int  # HTTP status sent; 0 when the transport failed before a status (reset, silence)
+    prompt_tokens: int = 0  # counted by the harness tokenizer
+    output_tokens: int = 0  # generated and sent (for a cut stream: what was sent before the cut)
+    ttfb_s: float | None = None  # arrival → first body byte (first event for streams)
+    duration_s: float = 0.0  # arrival → last byte or connection end
+    fault: str | None = None  # the fault applied, e.g. "outage", "quota:tpm", "stream_cut_after=5"
+    retry_after_s: float | None = None  # retry hint the response carried, in seconds
+    error_type: str | None = None  # provider error type/code for error responses
+    finish: str | None = None  # finish reason, or "cut", "stalled", "client_gone" for broken streams
+    cost_usd: str = "0"  # billed for this attempt (Decimal as a string)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One attempt inside a logical request, as the client saw it."""
+
+    n: int  # 0 for the first attempt
+    t_start: float  # when the attempt was sent
+    t_end: float  # when it ended (response, error or deadline)
+    model: str  # the model this attempt asked for
+    status: int  # HTTP status; 0 for transport failures and deadlines
+    error: str | None = None  # exception kind (e.g. "RateLimited"); None when the attempt succeeded
+    request_id: str | None = None  # the provider's id for this attempt
+    retry_after_s: float | None = None  # hint the provider gave with the failure
+    wait_s: float | None = None  # how long the client waited before the next attempt
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRecord:
+    """The one terminal outcome of a logical request."""
+
+    id: str  # logical request id (sent as x-harness-request-id)
+    ok: bool  # a complete answer was returned to the caller
+    status: str  # "ok", or the error kind that ended it (e.g. "CircuitOpen", "StreamBroken")
+    t_start: float  # when the caller asked
+    t_end: float  # when the caller got the answer or the error
+    model_requested: str
+    model: str | None = None  # the model that answered (a fallback's, after fail-over)
+    provider: str | None = None  # "openai", "anthropic", "gemini"
+    user: str | None = None
+    feature: str | None = None
+    client_id: str | None = None
+    stream: bool = False
+    ttft_s: float | None = None  # time to the first token seen by the caller
+    finish_reason: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cost_usd: str = "0"  # what the client's ledger charged for the answer (Decimal as a string)
+    error: str | None = None  # message of the final error (never a key)
+    attempts: tuple[AttemptRecord, ...] = field(default_factory=tuple)
+
+    @property
+    def latency_s(self) -> float:
+        return self.t_end - self.t_start
+
+
+_R = TypeVar("_R", ProviderRecord, OutcomeRecord)
+
+
+def _to_dict(record: ProviderRecord | OutcomeRecord) -> dict[str, Any]:
+    return asdict(record)
+
+
+def _from_dict(cls: type[_R], data: Mapping[str, Any]) -> _R:
+    names = {f.name for f in fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in names}
+    if cls is OutcomeRecord:
+        kwargs["attempts"] = tuple(AttemptRecord(**a) for a in kwargs.get("attempts", ()))
+    return cls(**kwargs)
+
+
+def dump_jsonl(records: Iterable[ProviderRecord | OutcomeRecord]) -> str:
+    """JSON lines, one record per line, keys in field order."""
+    return "".join(json.dumps(_to_dict(r), separators=(",", ":")) + "\n" for r in records)
+
+
+def load_jsonl(cls: type[_R], text: str) -> Iterator[_R]:
+    """Parse JSON lines written by :func:`dump_jsonl` (unknown keys are ignored, for forward compat)."""
+    for line in text.splitlines():
+        if line.strip():
+            yield _from_dict(cls, json.loads(line))
+
+
+def to_dict(record: ProviderRecord | OutcomeRecord) -> dict[str, Any]:
+    return _to_dict(record)

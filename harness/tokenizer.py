@@ -1,0 +1,47 @@
+"""The harness tokenizer: one documented, deterministic rule used by both sides.
+
+Real tokenizers differ per provider; what a resilience harness needs is one rule that the fake
+provider's usage fields, its stream usage, its quotas and its billing ledger all share, and that the
+reference client can use to estimate a request before sending it (exact against the fake provider,
+an estimate against a real one).
+
+The rule: a token is a run of one to four ASCII letters or digits (longer runs are split every four
+characters), or any single other character that is not whitespace (punctuation, each non-ASCII
+code point). Whitespace is free. So ``"Hello, world!"`` is ``Hell`` ``o`` ``,`` ``worl`` ``d`` ``!``:
+six tokens; English prose averages about four characters per token, like the real ones.
+
+A chat prompt costs, per message, ``MESSAGE_OVERHEAD`` tokens plus its role and content, plus
+``REPLY_PRIMING`` once (the shape of OpenAI's published counting recipe).
+
+>>> count_tokens("Hello, world!")
+6
+>>> count_messages([("user", "Hello, world!")])
+13
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = ["MESSAGE_OVERHEAD", "REPLY_PRIMING", "count_messages", "count_tokens"]
+
+MESSAGE_OVERHEAD = 3  # tokens per message for the chat template's delimiters
+REPLY_PRIMING = 3  # tokens that prime the assistant's reply, once per prompt
+
+_TOKEN = re.compile(r"[A-Za-z0-9]{1,4}|[^\sA-Za-z0-9]")
+
+
+def count_tokens(text: str) -> int:
+    """Tokens in ``text`` under the harness rule."""
+    if not text:
+        return 0
+    return len(_TOKEN.findall(text))
+
+
+def count_messages(messages: Iterable[tuple[str, str]]) -> int:
+    """Prompt tokens of a chat: ``(role, text)`` pairs; the text of all parts of a message joined."""
+    total = REPLY_PRIMING
+    for role, text in messages:
+        total += MESSAGE_OVERHEAD + count_tokens(role) + count_tokens(text)
+    return total

@@ -1,0 +1,23 @@
+"""The harness tokenizer's documented rule."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.tokenizer import count_messages, count_tokens
+
+
+def test_documented_examples() -> None:
+    assert count_tokens("Hello, world!") == 6
+    assert count_tokens("") == 0
+    assert count_tokens("   \n\t ") == 0
+    assert count_tokens("abcdefgh") == 2
+    assert count_tokens("héllo") == 3  # h, é, llo
+    assert count_messages([("user", "Hello, world!")]) == 13
+
+
+@given(st.lists(st.text(max_size=40), max_size=8))
+def test_tokens_add_up_across_whitespace_joins(parts: list[str]) -> None:
+    # joining pieces with whitespace never merges or splits tokens: stream deltas can be counted apart
+    assert count_tokens(" ".join(parts)) == sum(count_tokens(p) for p in parts)

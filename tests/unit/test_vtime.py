@@ -1,0 +1,66 @@
+"""The virtual-time loop: sleeps and timeouts jump the clock; order is what real time would give."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from harness.vtime import VirtualTimeLoop, run
+
+
+def test_sleep_jumps_the_clock() -> None:
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await asyncio.sleep(3600)
+        return start, loop.time()
+
+    start, end = run(main(), start=100.0)
+    assert start == 100.0
+    assert end == pytest.approx(3700.0)
+
+
+def test_timeouts_fire_in_virtual_time() -> None:
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(5):
+                await asyncio.sleep(1000)
+        return loop.time()
+
+    assert run(main()) == pytest.approx(5.0)
+
+
+def test_concurrent_sleepers_wake_in_deadline_order() -> None:
+    async def main() -> list[tuple[int, float]]:
+        loop = asyncio.get_running_loop()
+        woke: list[tuple[int, float]] = []
+
+        async def sleeper(i: int, delay: float) -> None:
+            await asyncio.sleep(delay)
+            woke.append((i, loop.time()))
+
+        delays = [0.3, 0.1, 0.2, 0.1, 5.0]
+        await asyncio.gather(*(sleeper(i, d) for i, d in enumerate(delays)))
+        return woke
+
+    woke = run(main())
+    assert [i for i, _ in woke] == [1, 3, 2, 0, 4]
+    assert [t for _, t in woke] == pytest.approx([0.1, 0.1, 0.2, 0.3, 5.0])
+
+
+def test_executor_threads_still_wake_the_loop() -> None:
+    async def main() -> int:
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: 42)
+
+    assert run(main()) == 42
+
+
+def test_clock_cannot_go_back() -> None:
+    loop = VirtualTimeLoop()
+    try:
+        with pytest.raises(ValueError, match="cannot go back"):
+            loop.advance(-1)
+    finally:
+        loop.close()
