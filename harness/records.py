@@ -37,6 +37,7 @@ class ProviderRecord:
     stream: bool  # a streamed response was asked for
     status: int  # HTTP status sent; 0 when the transport failed before a status (reset, silence)
     prompt_tokens: int = 0  # counted by the harness tokenizer
+    max_tokens: int | None = None  # the output cap the request asked for (TPM accounting counts it)
     output_tokens: int = 0  # generated and sent (for a cut stream: what was sent before the cut)
     ttfb_s: float | None = None  # arrival → first body byte (first event for streams)
     duration_s: float = 0.0  # arrival → last byte or connection end
