@@ -1,0 +1,307 @@
+"""Metrics from the provider's request log and the client's outcome log (formulas: METRICS.md).
+
+Every function here is pure: records in, numbers out. :func:`compute_metrics` returns the flat
+``metrics`` mapping of ``summary.json`` (every key ARCHITECTURE.md promises, plus a few more); a metric
+that does not apply to a run (no outage → no herd gate) is ``None``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+import numpy as np
+
+from harness.judge.facts import LimitFact, RunFacts
+from harness.records import OutcomeRecord, ProviderRecord
+
+__all__ = [
+    "HERD_BUCKET_S",
+    "RETRY_AFTER_TOLERANCE_S",
+    "compute_metrics",
+    "herd_gate",
+    "herd_peak",
+    "jitter_cv",
+    "limit_violations",
+    "retry_after_violations",
+    "sliding_max",
+]
+
+HERD_BUCKET_S = 0.1  # b: the herd metric's window
+RETRY_AFTER_TOLERANCE_S = 0.010  # an attempt this much early still counts as honouring the hint
+DEFAULT_BACKOFF_CAP_S = 8.0  # the official SDKs' cap, used when the client's is unknown
+
+
+def _ok(status: int) -> bool:
+    return 200 <= status < 300
+
+
+# -- thundering herd ---------------------------------------------------------------------------
+def sliding_max(times: Sequence[float], width: float, start: float = -math.inf, end: float = math.inf) -> int:
+    """Most points of sorted ``times`` in any window ``[s, s + width)`` with ``start ≤ s ≤ end``.
+
+    Windows need only start at a point (or at ``start``), so this is a two-pointer sweep.
+    """
+    lo = bisect.bisect_left(times, start)
+    best = 0
+    j = lo
+    n = len(times)
+    for i in range(lo, n):
+        s = times[i]
+        if s > end:
+            break
+        if j < i:
+            j = i
+        limit = s + width
+        while j < n and times[j] < limit:
+            j += 1
+        best = max(best, j - i)
+    return best
+
+
+def herd_gate(clients: int, cap_s: float, bucket_s: float = HERD_BUCKET_S) -> int:
+    """⌈2μ + 4·√(2μ) + 3⌉ with μ = N·b/W: full jitter's peak rate plus four standard deviations."""
+    mu = clients * bucket_s / cap_s
+    return math.ceil(2 * mu + 4 * math.sqrt(2 * mu) + 3)
+
+
+def herd_peak(arrivals: Sequence[float], recovery: float, cap_s: float) -> int:
+    """Most arrivals in a sliding 100 ms window starting within [t1, t1 + W]."""
+    return sliding_max(arrivals, HERD_BUCKET_S, recovery, recovery + cap_s)
+
+
+def herd_size(
+    records: Iterable[ProviderRecord], outcomes_end: dict[str, float], start: float, end: float
+) -> int:
+    """N: logical requests that failed during the outage and were still waiting when it ended."""
+    waiting: set[str] = set()
+    clients: set[str] = set()
+    for r in records:
+        if start <= r.t < end and not _ok(r.status):
+            if r.logical_id is None:
+                clients.add(r.client_id or r.client)
+            elif outcomes_end.get(r.logical_id, math.inf) > end:
+                waiting.add(r.logical_id)
+    return len(waiting) + len(clients)
+
+
+# -- retries -----------------------------------------------------------------------------------
+def _attempt_chains(records: Iterable[ProviderRecord]) -> list[list[ProviderRecord]]:
+    """Attempts grouped per (logical request, model), in arrival order."""
+    chains: dict[tuple[str, str | None], list[ProviderRecord]] = defaultdict(list)
+    for r in records:
+        if r.logical_id is not None:
+            chains[(r.logical_id, r.model)].append(r)
+    result = []
+    for chain in chains.values():
+        chain.sort(key=lambda r: (r.t, r.attempt))
+        result.append(chain)
+    return result
+
+
+def retry_after_violations(chains: Iterable[Sequence[ProviderRecord]]) -> int:
+    """Attempts that arrived earlier than (previous response time + its hint − 10 ms)."""
+    violations = 0
+    for chain in chains:
+        for prev, nxt in itertools.pairwise(chain):
+            hint = prev.retry_after_s
+            if hint is not None and nxt.t < prev.t + prev.duration_s + hint - RETRY_AFTER_TOLERANCE_S:
+                violations += 1
+    return violations
+
+
+def retry_delays(chains: Iterable[Sequence[ProviderRecord]], k: int = 1, hinted: bool = False) -> list[float]:
+    """Delay between the failed response of attempt k−1 and the arrival of attempt k, per request.
+
+    ``hinted`` selects failures that did (True) or did not (False) carry a retry hint.
+    """
+    delays = []
+    for chain in chains:
+        if len(chain) > k:
+            prev, nxt = chain[k - 1], chain[k]
+            if _ok(prev.status) or (prev.retry_after_s is not None) != hinted:
+                continue
+            delays.append(nxt.t - (prev.t + prev.duration_s))
+    return delays
+
+
+def jitter_cv(delays: Sequence[float], min_samples: int = 20) -> float | None:
+    """Coefficient of variation (σ/μ) of retry delays across clients; full jitter gives 1/√3 ≈ 0.577."""
+    if len(delays) < min_samples:
+        return None
+    arr = np.asarray(delays, dtype=float)
+    mean = float(arr.mean())
+    if mean <= 0:
+        return None
+    return float(arr.std()) / mean
+
+
+# -- quotas ------------------------------------------------------------------------------------
+def _weight(r: ProviderRecord, kind: str) -> int:
+    if kind == "rpm":
+        return 1
+    if kind == "itpm":
+        return r.prompt_tokens
+    if kind == "otpm":
+        return r.output_tokens
+    return r.prompt_tokens + (r.max_tokens if r.max_tokens is not None else r.output_tokens)
+
+
+def limit_violations(records: Sequence[ProviderRecord], limit: LimitFact) -> int:
+    """Arrivals whose trailing window (themselves included) held more than the limit."""
+    scoped = [
+        (r.t, _weight(r, limit.kind))
+        for r in records
+        if (limit.model is None or r.model == limit.model) and (limit.client is None or r.client == limit.client)
+    ]
+    scoped.sort()
+    violations = 0
+    total = 0
+    left = 0
+    for t, w in scoped:
+        total += w
+        while scoped[left][0] <= t - limit.window_s:
+            total -= scoped[left][1]
+            left += 1
+        if total > limit.limit:
+            violations += 1
+    return violations
+
+
+# -- the whole set -----------------------------------------------------------------------------
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+def _round(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def compute_metrics(
+    facts: RunFacts, records: Sequence[ProviderRecord], outcomes: Sequence[OutcomeRecord]
+) -> dict[str, object]:
+    """Every metric of ``summary.json``, from the two logs and the run's facts."""
+    api_records = sorted((r for r in records if r.api != "openai.models"), key=lambda r: r.t)
+    arrivals = [r.t for r in api_records]
+    chains = _attempt_chains(api_records)
+
+    # logical requests: one terminal outcome each, or the request is lost
+    outcome_count = Counter(o.id for o in outcomes)
+    issued = facts.issued_ids or tuple(outcome_count)
+    lost = sum(1 for rid in issued if outcome_count.get(rid, 0) != 1)
+    lost += sum(1 for rid in outcome_count if rid not in set(issued))
+    logical = len(issued)
+    ok_outcomes = [o for o in outcomes if o.ok]
+    success_rate = len(ok_outcomes) / logical if logical else None
+
+    # herd: the worst recovery (peak furthest above its gate)
+    cap = facts.backoff_cap_s or DEFAULT_BACKOFF_CAP_S
+    outcome_end = {o.id: o.t_end for o in outcomes}
+    peak: int | None = None
+    gate: int | None = None
+    herd_n: int | None = None
+    drain: float | None = None
+    for start, end in facts.outages:
+        n = herd_size(api_records, outcome_end, start, end)
+        p, g = herd_peak(arrivals, end, cap), herd_gate(n, cap)
+        if peak is None or gate is None or p - g > peak - gate:
+            peak, gate, herd_n = p, g, n
+        # drain: the last request that was waiting at recovery gets its answer
+        pending = {r.logical_id for r in api_records if start <= r.t < end and r.logical_id}
+        served = [r.t + r.duration_s for r in api_records if r.t >= end and _ok(r.status) and r.logical_id in pending]
+        if served:
+            drain = max(drain or 0.0, max(served) - end)
+    if not facts.outages:
+        peak = sliding_max(arrivals, HERD_BUCKET_S)
+
+    # retries
+    delays_plain = retry_delays(chains, 1, hinted=False)
+    cv = jitter_cv(delays_plain)
+    provider_429s = sum(1 for r in api_records if r.status == 429)
+    violations_told = sum(limit_violations(api_records, lim) for lim in facts.limits if lim.told_to_client)
+    violations_all = sum(limit_violations(api_records, lim) for lim in facts.limits)
+
+    # goodput against the first token quota, if any
+    minutes = facts.simulated_s / 60.0 if facts.simulated_s > 0 else None
+    served_tokens = sum(r.prompt_tokens + r.output_tokens for r in api_records if _ok(r.status))
+    goodput = served_tokens / minutes if minutes else None
+    tpm = next((lim for lim in facts.limits if lim.kind in ("tpm", "itpm") and lim.window_s == 60.0), None)
+    goodput_ratio = goodput / tpm.limit if goodput is not None and tpm is not None else None
+
+    # cost: client ledger vs provider ledger
+    cost_client = sum((Decimal(o.cost_usd) for o in outcomes), Decimal(0))
+    cost_provider = sum((Decimal(r.cost_usd) for r in records), Decimal(0))
+    billed_by_id: dict[str, Decimal] = defaultdict(Decimal)
+    for r in records:
+        if r.logical_id is not None:
+            billed_by_id[r.logical_id] += Decimal(r.cost_usd)
+    completed_client = sum((Decimal(o.cost_usd) for o in ok_outcomes), Decimal(0))
+    completed_provider = sum((billed_by_id.get(o.id, Decimal(0)) for o in ok_outcomes), Decimal(0))
+    cost_abs_error = abs(completed_client - completed_provider)
+    overspend = _overspend(facts, records, outcomes)
+
+    latencies = [o.latency_s for o in ok_outcomes]
+    ttfts = [o.ttft_s for o in ok_outcomes if o.stream and o.ttft_s is not None]
+    client_attempts = sum(len(o.attempts) for o in outcomes)
+    statuses = Counter(str(r.status) for r in api_records)
+    outcome_statuses = Counter(o.status for o in outcomes)
+    fallbacks = sum(1 for o in ok_outcomes if o.model is not None and o.model != o.model_requested)
+
+    return {
+        "requests_logical": logical,
+        "attempts": len(api_records),
+        "client_attempts": client_attempts,
+        "success_rate": _round(success_rate),
+        "lost_requests": lost,
+        "retry_amplification": _round(len(api_records) / logical if logical else None),
+        "herd_peak_100ms": peak,
+        "herd_gate_100ms": gate,
+        "herd_clients": herd_n,
+        "drain_time_s": _round(drain),
+        "jitter_cv": _round(cv),
+        "retry_after_violations": retry_after_violations(chains),
+        "provider_429s": provider_429s,
+        "limit_violations": violations_told,
+        "limit_violations_all": violations_all,
+        "goodput_tokens_per_min": _round(goodput, 3),
+        "goodput_ratio": _round(goodput_ratio),
+        "cost_client_usd": str(cost_client),
+        "cost_provider_usd": str(cost_provider),
+        "cost_abs_error_usd": str(cost_abs_error),
+        "overspend_usd": str(overspend),
+        "latency_p50_s": _round(_percentile(latencies, 50)),
+        "latency_p99_s": _round(_percentile(latencies, 99)),
+        "ttft_p50_s": _round(_percentile(ttfts, 50)),
+        "ttft_p99_s": _round(_percentile(ttfts, 99)),
+        "fallback_answers": fallbacks,
+        "status_counts": dict(sorted(statuses.items())),
+        "outcome_counts": dict(sorted(outcome_statuses.items())),
+        "wall_s": round(facts.wall_s, 3),
+        "simulated_s": _round(facts.simulated_s, 3),
+        **dict(sorted(facts.extra.items())),
+    }
+
+
+def _overspend(facts: RunFacts, records: Sequence[ProviderRecord], outcomes: Sequence[OutcomeRecord]) -> Decimal:
+    """Provider-billed spend beyond each hard budget (attributed through the logical request id)."""
+    if not facts.budgets:
+        return Decimal(0)
+    by_id = {o.id: o for o in outcomes}
+    total = Decimal(0)
+    for budget in facts.budgets:
+        spent = Decimal(0)
+        for r in records:
+            if budget.scope != "global":
+                outcome = by_id.get(r.logical_id or "")
+                tag = None if outcome is None else (outcome.user if budget.scope == "user" else outcome.feature)
+                if tag != budget.value:
+                    continue
+            spent += Decimal(r.cost_usd)
+        total += max(Decimal(0), spent - budget.limit_usd)
+    return total
