@@ -149,9 +149,7 @@ def _number(value: object) -> float | None:
     return None
 
 
-def evaluate_gates(
-    specs: Sequence[GateSpec], metrics: Mapping[str, object], facts: RunFacts
-) -> list[GateResult]:
+def evaluate_gates(specs: Sequence[GateSpec], metrics: Mapping[str, object], facts: RunFacts) -> list[GateResult]:
     """Judge each gate against the computed metrics."""
     results = []
     for spec in specs:

@@ -74,9 +74,7 @@ def herd_peak(arrivals: Sequence[float], recovery: float, cap_s: float) -> int:
     return sliding_max(arrivals, HERD_BUCKET_S, recovery, recovery + cap_s)
 
 
-def herd_size(
-    records: Iterable[ProviderRecord], outcomes_end: dict[str, float], start: float, end: float
-) -> int:
+def herd_size(records: Iterable[ProviderRecord], outcomes_end: dict[str, float], start: float, end: float) -> int:
     """N: logical requests that failed during the outage and were still waiting when it ended."""
     waiting: set[str] = set()
     clients: set[str] = set()
