@@ -134,7 +134,7 @@ class Table:
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise self.error(key, f"expected a number{_bounds(min, max, exclusive_min)}, got {describe(value)}")
         if exclusive_min and min is not None and value <= min:
-            raise self.error(key, f"expected a number > {min:g}, got {describe(value)}")
+            raise self.error(key, f"expected a number > {_num(min)}, got {describe(value)}")
         _check_bounds(self, key, value, min, max, "a number")
         return float(value)
 
@@ -177,14 +177,18 @@ class Table:
         return iter(self.data)
 
 
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
+
+
 def _bounds(min: float | None, max: float | None, exclusive_min: bool = False) -> str:
     low = ">" if exclusive_min else "≥"
     if min is not None and max is not None:
-        return f" in [{min:g}, {max:g}]"
+        return f" in [{_num(min)}, {_num(max)}]"
     if min is not None:
-        return f" {low} {min:g}"
+        return f" {low} {_num(min)}"
     if max is not None:
-        return f" ≤ {max:g}"
+        return f" ≤ {_num(max)}"
     return ""
 
 

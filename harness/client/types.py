@@ -1,0 +1,62 @@
+"""The neutral request and response: one shape for OpenAI, Anthropic and Gemini.
+
+The reference client takes a :class:`ChatRequest` and answers with a :class:`ChatResponse` whatever
+provider serves it; the adapters translate to and from each wire format. The runner's load generator
+produces ``ChatRequest`` objects too, so third-party clients are driven with the same requests.
+
+Example::
+
+    req = ChatRequest(model="gpt-4o-mini", messages=(Message("user", "Hello"),), max_tokens=64,
+                      user="u-17", feature="chat")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from harness.pricing import Usage
+
+__all__ = ["ChatRequest", "ChatResponse", "Message"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message; ``role`` is "system", "user" or "assistant"."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """A logical request: what the caller wants, independent of provider and attempts."""
+
+    model: str
+    messages: tuple[Message, ...]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    stream: bool = False
+    stop: tuple[str, ...] = ()
+    user: str | None = None  # cost attribution and fair sharing
+    feature: str | None = None  # cost attribution
+    priority: str = "interactive"  # limiter lane: "interactive" goes before "batch"
+    request_id: str | None = None  # logical id (sent as x-harness-request-id); generated when None
+    client_id: str | None = None  # sent as x-client-id, so the provider log can tell clients apart
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResponse:
+    """A complete answer. Usage and cost belong to the model that answered (after any fail-over)."""
+
+    text: str
+    model: str  # the model that answered
+    provider: str  # "openai", "anthropic" or "gemini"
+    finish_reason: str | None
+    usage: Usage
+    cost_usd: Decimal
+    request_id: str  # the logical id
+    attempts: int = 1
+    provider_request_ids: tuple[str, ...] = field(default_factory=tuple)
+    latency_s: float = 0.0
+    ttft_s: float | None = None

@@ -1,0 +1,82 @@
+"""Turning a ``[load]`` spec into concrete, seeded :class:`ChatRequest` objects.
+
+Each request is a pure function of (seed, index): its prompt length, max_tokens, model, user, feature,
+lane and streaming flag are drawn from a ``random.Random`` seeded with both, so the same scenario and
+seed produce the same requests whatever order the run interleaves them in. Prompts are built from
+words the harness tokenizer counts as one token each, so ``prompt_tokens`` is exact against the fake
+provider (the chat template's own overhead is added on top, as real counters do).
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from itertools import accumulate
+
+from harness.client.types import ChatRequest, Message
+from harness.scenario.load import LoadSpec
+from harness.tokenizer import MESSAGE_OVERHEAD, REPLY_PRIMING
+
+__all__ = ["Workload", "prompt_of"]
+
+# short words, each exactly one harness token
+_WORDS = (
+    "the a of to and in is it for on was with as at by be this are or from an but not have all can "
+    "were we if one so out up who do its two more no may time new like our over also most some many "
+    "than them when what your how each way she which word each long make thing see him has look more "
+    "day go come did part made find use work know call down get"
+).split()
+_WORDS = [w for w in _WORDS if len(w) <= 4]  # longer words would count as two tokens
+
+
+def prompt_of(tokens: int, rng: random.Random) -> str:
+    """Text of exactly ``tokens`` harness tokens."""
+    return " ".join(rng.choice(_WORDS) for _ in range(max(0, tokens)))
+
+
+def _picker(weights: tuple[tuple[str, float], ...]) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    names = tuple(n for n, _ in weights)
+    total = sum(w for _, w in weights)
+    return names, tuple(c / total for c in accumulate(w for _, w in weights))
+
+
+class Workload:
+    """Seeded request factory for one scenario."""
+
+    def __init__(self, spec: LoadSpec, seed: int, default_model: str, client_id: str = "harness") -> None:
+        self.spec = spec  # the [load] section
+        self.seed = seed  # the scenario seed
+        self.client_id = client_id  # x-client-id prefix
+        self._models = _picker(spec.models or ((default_model, 1.0),))
+        self._features = _picker(spec.features)
+
+    @staticmethod
+    def _pick(table: tuple[tuple[str, ...], tuple[float, ...]], u: float) -> str:
+        names, cumulative = table
+        return names[min(bisect.bisect_right(cumulative, u), len(names) - 1)]
+
+    def request(self, index: int, user_slot: int | None = None) -> ChatRequest:
+        """The ``index``-th logical request (``user_slot``: the closed-loop user sending it)."""
+        spec = self.spec
+        rng = random.Random((self.seed << 32) ^ (index * 0x9E3779B1))
+        # the prompt's content tokens: the wanted total minus the chat template's overhead
+        total = spec.prompt_tokens.sample_int(rng, minimum=MESSAGE_OVERHEAD + REPLY_PRIMING + 2)
+        content = total - MESSAGE_OVERHEAD - REPLY_PRIMING - 1  # "user" is one token
+        max_tokens = spec.max_tokens.sample_int(rng, minimum=1)
+        stream = rng.random() < spec.stream_share
+        model = self._pick(self._models, rng.random())
+        feature = self._pick(self._features, rng.random())
+        slot = user_slot if user_slot is not None else rng.randrange(spec.users_pool)
+        batch = rng.random() < spec.batch_share
+        return ChatRequest(
+            model=model,
+            messages=(Message("user", prompt_of(content, rng)),),
+            max_tokens=max_tokens,
+            temperature=0.0,
+            stream=stream,
+            user=f"user-{slot % spec.users_pool}",
+            feature=feature,
+            priority="batch" if batch else "interactive",
+            request_id=f"req-{self.seed}-{index}",
+            client_id=f"{self.client_id}-{slot}",
+        )
