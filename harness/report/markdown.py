@@ -1,0 +1,74 @@
+"""``summary.md``: a verdict, the gates and the key numbers, fit for a CI job summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.report.result import RunResult
+
+__all__ = ["KEY_METRICS", "format_value", "summary_markdown"]
+
+#: metrics shown in the summary table, in order, with a human label
+KEY_METRICS: Sequence[tuple[str, str]] = (
+    ("requests_logical", "logical requests"),
+    ("success_rate", "success rate"),
+    ("attempts", "attempts seen by the provider"),
+    ("retry_amplification", "retry amplification (attempts / request)"),
+    ("lost_requests", "lost requests"),
+    ("provider_429s", "provider 429s"),
+    ("herd_peak_100ms", "herd peak (arrivals / 100 ms)"),
+    ("herd_gate_100ms", "herd gate"),
+    ("retry_after_violations", "Retry-After violations"),
+    ("limit_violations", "limit violations"),
+    ("goodput_tokens_per_min", "goodput (tokens / min)"),
+    ("goodput_ratio", "goodput / quota"),
+    ("jitter_cv", "jitter strength (CV of first retry delay)"),
+    ("cost_client_usd", "cost, client ledger (USD)"),
+    ("cost_provider_usd", "cost, provider ledger (USD)"),
+    ("cost_abs_error_usd", "cost error on completed requests (USD)"),
+    ("overspend_usd", "overspend beyond hard budgets (USD)"),
+    ("latency_p50_s", "latency p50 (s)"),
+    ("latency_p99_s", "latency p99 (s)"),
+    ("ttft_p50_s", "time to first token p50 (s)"),
+    ("simulated_s", "simulated seconds"),
+    ("wall_s", "wall seconds"),
+)
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
+
+
+def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return lines
+
+
+def summary_markdown(result: RunResult, files: Mapping[str, str] | None = None) -> str:
+    """The Markdown summary; ``files`` maps a label to a relative path to link (report.html …)."""
+    verdict = "PASSED" if result.passed else "FAILED"
+    icon = "✅" if result.passed else "❌"
+    f = result.facts
+    lines = [f"## {icon} `{f.scenario}` {verdict}", ""]
+    if result.description:
+        lines += [result.description.strip(), ""]
+    lines += [f"client **{result.client}**, mode **{f.mode}**, seed **{f.seed}**", ""]
+    gate_rows = [
+        [("✅ " if g.passed else "❌ ") + g.name, format_value(g.value), f"{g.op} {format_value(g.threshold)}", g.note]
+        for g in result.gates
+    ]
+    lines += ["### Gates", "", *_table(gate_rows, ["gate", "value", "threshold", "note"]), ""]
+    metrics = result.metrics
+    metric_rows = [[label, format_value(metrics.get(key))] for key, label in KEY_METRICS if key in metrics]
+    lines += ["### Key numbers", "", *_table(metric_rows, ["metric", "value"]), ""]
+    if files:
+        lines += ["### Files", "", *[f"- [{label}]({path})" for label, path in files.items()], ""]
+    return "\n".join(lines)

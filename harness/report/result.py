@@ -1,0 +1,58 @@
+"""A finished run, as data: what every report format is built from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.judge.facts import RunFacts
+from harness.judge.gates import GateResult
+from harness.records import OutcomeRecord, ProviderRecord
+
+__all__ = ["ClientEvent", "RunResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientEvent:
+    """Something the client did besides requests: a breaker state change, a budget warning …"""
+
+    t: float  # on the logs' clock
+    kind: str  # "breaker", "budget_soft", "budget_hard", "key_rotated", …
+    name: str  # which breaker / budget / key (never the key itself)
+    detail: str = ""  # e.g. "closed→open"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a report needs about one run."""
+
+    facts: RunFacts
+    metrics: dict[str, Any]
+    gates: list[GateResult]
+    provider_records: Sequence[ProviderRecord]
+    outcomes: Sequence[OutcomeRecord]
+    events: Sequence[ClientEvent] = ()
+    description: str = ""  # the scenario's description
+    client: str = "reference"  # which client was under test
+    ledger: dict[str, Any] = field(default_factory=dict)  # the provider's ledger totals
+    fault_windows: Sequence[tuple[float, float, str]] = ()  # (start, end, label) on the logs' clock
+    quota_tpm: float | None = None  # the token quota to draw against admitted tokens
+    quota_rpm: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+    def summary(self) -> dict[str, Any]:
+        """The ``summary.json`` document (keys promised in ARCHITECTURE.md first)."""
+        return {
+            "scenario": self.facts.scenario,
+            "passed": self.passed,
+            "seed": self.facts.seed,
+            "mode": self.facts.mode,
+            "gates": [g.to_dict() for g in self.gates],
+            "metrics": self.metrics,
+            "client": self.client,
+            "description": self.description,
+        }
