@@ -31,7 +31,7 @@ from typing import Any
 
 from harness.errors import ConfigError
 
-__all__ = ["DEFAULT_PRICES", "ModelPrice", "PriceTable", "Usage"]
+__all__ = ["DEFAULT_PRICES", "ModelPrice", "PriceTable", "Usage", "parse_decimal"]
 
 _MILLION = Decimal(1_000_000)
 
@@ -90,10 +90,10 @@ class ModelPrice:
     ) -> ModelPrice:
         """Build from numbers given as strings, ints or Decimals (floats would lose exactness)."""
         return cls(
-            _decimal(input, f"{field}.input"),
-            _decimal(output, f"{field}.output"),
-            None if cached_input is None else _decimal(cached_input, f"{field}.cached_input"),
-            None if cache_write is None else _decimal(cache_write, f"{field}.cache_write"),
+            parse_decimal(input, f"{field}.input"),
+            parse_decimal(output, f"{field}.output"),
+            None if cached_input is None else parse_decimal(cached_input, f"{field}.cached_input"),
+            None if cache_write is None else parse_decimal(cache_write, f"{field}.cache_write"),
         )
 
     def cost(self, usage: Usage) -> Decimal:
@@ -118,7 +118,8 @@ class ModelPrice:
         return out
 
 
-def _decimal(value: object, field: str) -> Decimal:
+def parse_decimal(value: object, field: str) -> Decimal:
+    """A finite, non-negative Decimal from a string, int or float (via its repr); errors name ``field``."""
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ConfigError(field, f"expected a price as a number or numeric string, got {value!r}")
     try:
@@ -221,7 +222,7 @@ class PriceTable(Mapping[str, ModelPrice]):
 
             def per_m(key: str, entry: Mapping[str, Any] = entry, where: str = where) -> Decimal | None:
                 value = entry.get(key)
-                return None if value is None else _decimal(value, f"{where}.{key}") * _MILLION
+                return None if value is None else parse_decimal(value, f"{where}.{key}") * _MILLION
 
             input_price = _tidy(per_m("input_cost_per_token"))
             output_price = _tidy(per_m("output_cost_per_token"))
