@@ -192,8 +192,9 @@ def compute_metrics(
     # logical requests: one terminal outcome each, or the request is lost
     outcome_count = Counter(o.id for o in outcomes)
     issued = facts.issued_ids or tuple(outcome_count)
+    issued_set = set(issued)
     lost = sum(1 for rid in issued if outcome_count.get(rid, 0) != 1)
-    lost += sum(1 for rid in outcome_count if rid not in set(issued))
+    lost += sum(1 for rid in outcome_count if rid not in issued_set)
     logical = len(issued)
     ok_outcomes = [o for o in outcomes if o.ok]
     success_rate = len(ok_outcomes) / logical if logical else None

@@ -22,7 +22,16 @@ __all__ = ["ReportWriter", "summary_json", "write_report"]
 #: renders extra files into the folder and returns {label: relative path}; the HTML report plugs in here
 ReportWriter = Callable[[RunResult, Path], dict[str, str]]
 
-_extra_writers: list[ReportWriter] = []
+
+
+def _html_report(result: RunResult, out_dir: Path) -> dict[str, str]:
+    # imported lazily: matplotlib is only loaded when a report is actually written
+    from harness.report.html import html_writer
+
+    return html_writer(result, out_dir)
+
+
+_extra_writers: list[ReportWriter] = [_html_report]
 
 
 def register_writer(writer: ReportWriter) -> None:

@@ -1,0 +1,334 @@
+"""What each chart of ``report.html`` plots, computed from a :class:`RunResult` (records in, arrays out).
+
+Times are seconds since the run start (``facts.t0``), the x axis of every time chart. The provider's
+request log gives arrivals, statuses, tokens against the quota and billed cost; the client's outcome
+log gives latency, time to first token, attempts and the client's own cost; client events give the
+breaker's open periods. Nothing here draws; :mod:`harness.report.charts` does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+
+from harness.records import OutcomeRecord, ProviderRecord
+from harness.report.result import ClientEvent, RunResult
+from harness.report.timeline import (
+    FloatArray,
+    Grid,
+    category_counts,
+    cumulative_at,
+    fine_peak_and_mean,
+    percentiles,
+    sliding_sum_peak,
+)
+
+__all__ = [
+    "MONEY_LIMIT",
+    "STATUS_CLASSES",
+    "ArrivalSeries",
+    "AttemptsSeries",
+    "CostSeries",
+    "LatencySeries",
+    "Period",
+    "QuotaSeries",
+    "api_records",
+    "arrival_series",
+    "attempts_series",
+    "breaker_periods",
+    "cost_series",
+    "fault_periods",
+    "latency_series",
+    "money",
+    "quota_series",
+    "run_span",
+    "status_class",
+    "status_mix",
+]
+
+#: how attempts are grouped in the status mix, in stacking order (bottom first)
+STATUS_CLASSES: tuple[str, ...] = ("2xx", "429", "other 4xx", "5xx", "transport")
+
+# breaker states a client may report, normalised ("half-open" and "HALF_OPEN" are one state); others are ignored
+_STATES = ("closed", "open", "half_open")
+_SHADED_STATES = ("open", "half_open")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A span of the run, in seconds since t0, with what it was (a fault label or a breaker state)."""
+
+    start: float
+    end: float
+    label: str
+
+
+#: no run spends this much; a bigger amount in a record is garbage, not money
+MONEY_LIMIT = Decimal("1e15")
+
+
+def money(value: object) -> Decimal:
+    """A USD amount from a record field; anything unreadable, infinite or absurd counts as zero.
+
+    A report is written at the end of a long run and must not die (or print a million digits) on one
+    bad line; the judge's own totals are shown next to it in the metrics table.
+    """
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return Decimal(0)
+    return amount if amount.is_finite() and abs(amount) < MONEY_LIMIT else Decimal(0)
+
+
+def api_records(result: RunResult) -> list[ProviderRecord]:
+    """Provider records that are model calls (model listings are not load), as the judge counts them."""
+    return [r for r in result.provider_records if r.api != "openai.models"]
+
+
+def run_span(result: RunResult) -> float:
+    """Seconds from t0 to the last thing that happened: the run's end, a record's end or an outcome's end."""
+    t0 = result.facts.t0
+    ends = [result.facts.t_end]
+    ends += [r.t + max(0.0, r.duration_s) for r in result.provider_records]
+    ends += [o.t_end for o in result.outcomes]
+    finite = [e for e in ends if math.isfinite(e)]
+    return max(0.0, max(finite, default=t0) - t0)
+
+
+def status_class(status: int) -> str:
+    """``200`` → ``"2xx"``, ``429`` → ``"429"``, ``503`` → ``"5xx"``, ``0`` → ``"transport"`` (no status)."""
+    if 200 <= status < 300:
+        return "2xx"
+    if status == 429:
+        return "429"
+    if 500 <= status < 600:
+        return "5xx"
+    if status <= 0:
+        return "transport"
+    return "other 4xx"
+
+
+def fault_periods(result: RunResult) -> list[Period]:
+    """The scenario's fault windows, relative to t0."""
+    t0 = result.facts.t0
+    return [Period(start - t0, end - t0, label) for start, end, label in result.fault_windows if end >= start]
+
+
+def _breaker_change(event: ClientEvent) -> str | None:
+    """The state a breaker event moved to (``"closed→open"`` → ``"open"``), or None if it is not one."""
+    if event.kind not in ("breaker", "breaker.state"):
+        return None
+    detail = event.detail.replace("->", "→")
+    to = detail.rsplit("→", 1)[-1].strip().lower().replace("-", "_").replace(" ", "_")
+    return to if to in _STATES else None
+
+
+def breaker_periods(events: Iterable[ClientEvent], t0: float, end: float) -> list[Period]:
+    """When any breaker was open or half-open, relative to t0; overlapping breakers are merged per state.
+
+    A breaker still open at the end of the run is open until ``end`` (seconds since t0).
+    """
+    raw: list[Period] = []
+    since: dict[str, tuple[float, str]] = {}  # breaker name → (when it left "closed", state)
+    for event in sorted(events, key=lambda e: e.t):
+        to = _breaker_change(event)
+        if to is None:
+            continue
+        t = event.t - t0
+        if event.name in since:
+            start, state = since.pop(event.name)
+            raw.append(Period(start, t, state))
+        if to in _SHADED_STATES:
+            since[event.name] = (t, to)
+    raw += [Period(start, end, state) for start, state in since.values()]
+    merged: list[Period] = []
+    for state in _SHADED_STATES:
+        for p in sorted((p for p in raw if p.label == state and p.end > p.start), key=lambda p: p.start):
+            if merged and merged[-1].label == state and p.start <= merged[-1].end:
+                merged[-1] = Period(merged[-1].start, max(merged[-1].end, p.end), state)
+            else:
+                merged.append(p)
+    return merged
+
+
+def _times(records: Sequence[ProviderRecord], t0: float) -> FloatArray:
+    return np.fromiter((r.t - t0 for r in records), dtype=np.float64, count=len(records))
+
+
+# -- arrivals ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ArrivalSeries:
+    """Attempts reaching the provider: the most and the mean per 100 ms in each bucket of ``grid``."""
+
+    grid: Grid
+    peak: FloatArray  # most arrivals in one 100 ms sub-bucket (equals ``mean`` when the grid is 100 ms)
+    mean: FloatArray  # mean arrivals per 100 ms
+    herd_gate: float | None  # the gate on arrivals per 100 ms, None when the run has no herd gate
+    herd_windows: list[Period]  # [t1, t1 + W] after each outage: where the gate applies
+    herd_peak: float | None  # the judge's herd peak (sliding 100 ms window)
+
+
+def arrival_series(result: RunResult, grid: Grid) -> ArrivalSeries:
+    t0 = result.facts.t0
+    peak, mean = fine_peak_and_mean(_times(api_records(result), t0), grid)
+    gate = _number(result.metrics.get("herd_gate_100ms"))
+    cap = result.facts.backoff_cap_s or 8.0  # the judge's default cap W when the client's is unknown
+    windows = [Period(end - t0, end - t0 + cap, "herd window") for _, end in result.facts.outages]
+    herd_peak = _number(result.metrics.get("herd_peak_100ms"))
+    return ArrivalSeries(grid, peak, mean, gate, windows if gate is not None else [], herd_peak)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+# -- latency -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LatencySeries:
+    """p50 and p99 of latency and of time to first token per bucket, for successful requests."""
+
+    grid: Grid
+    latency: FloatArray  # shape (2, count): p50, p99; NaN where no request started
+    ttft: FloatArray  # shape (2, count): p50, p99 over streamed requests
+    requests: int  # successful requests plotted
+    streamed: int  # of which streamed with a time to first token
+
+
+def latency_series(result: RunResult, grid: Grid) -> LatencySeries:
+    """Grouped by when the caller asked (``t_start``), so a slow period shows where it began."""
+    t0 = result.facts.t0
+    ok = [o for o in result.outcomes if o.ok]
+    starts = np.fromiter((o.t_start - t0 for o in ok), dtype=np.float64, count=len(ok))
+    lat = np.fromiter((o.t_end - o.t_start for o in ok), dtype=np.float64, count=len(ok))
+    streamed = [o for o in ok if o.stream and o.ttft_s is not None]
+    s_starts = np.fromiter((o.t_start - t0 for o in streamed), dtype=np.float64, count=len(streamed))
+    ttft = np.fromiter((o.ttft_s or 0.0 for o in streamed), dtype=np.float64, count=len(streamed))
+    qs = (50.0, 99.0)
+    return LatencySeries(
+        grid, percentiles(starts, lat, grid, qs), percentiles(s_starts, ttft, grid, qs), len(ok), len(streamed)
+    )
+
+
+# -- attempts per request ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class AttemptsSeries:
+    """How many logical requests took 0, 1, 2 … attempts, as the provider and as the client saw it."""
+
+    attempts: list[int]  # x values: 0 … the most attempts any request took
+    provider: list[int] | None  # requests per attempt count from the request log; None if it has no ids
+    client: list[int] | None  # the same from the outcome log; None if the client recorded no attempts
+    limit: int | None  # the client's per-request attempt limit
+
+
+def attempts_series(result: RunResult) -> AttemptsSeries:
+    """Attempts per logical request; a request the provider never saw (refused locally) took 0."""
+    records = api_records(result)
+    ids = set(result.facts.issued_ids) | {o.id for o in result.outcomes}
+    provider: Counter[int] | None = None
+    if any(r.logical_id is not None for r in records):
+        per_id = Counter(r.logical_id for r in records if r.logical_id is not None)
+        provider = Counter(per_id.values())
+        never_seen = len(ids.difference(per_id))
+        if never_seen:
+            provider[0] += never_seen
+    client: Counter[int] | None = None
+    if any(o.attempts for o in result.outcomes):
+        client = Counter(len(o.attempts) for o in result.outcomes)
+    top = max([*(provider or ()), *(client or ()), 1])
+    xs = list(range(top + 1))
+    return AttemptsSeries(
+        xs,
+        None if provider is None else [provider.get(x, 0) for x in xs],
+        None if client is None else [client.get(x, 0) for x in xs],
+        result.facts.max_attempts,
+    )
+
+
+# -- tokens and requests against the quota -----------------------------------------------------
+@dataclass(frozen=True)
+class QuotaSeries:
+    """Trailing-window tokens and requests, at their highest within each bucket, against the quotas."""
+
+    grid: Grid
+    window_s: float
+    tokens_served: FloatArray  # prompt + max_tokens of attempts the provider admitted and answered (2xx)
+    tokens_offered: FloatArray  # the same over every attempt it received, refused ones (429, 503 …) included
+    requests_served: FloatArray
+    requests_offered: FloatArray
+    quota_tpm: float | None
+    quota_rpm: float | None
+
+
+def _tpm_weight(r: ProviderRecord) -> int:
+    # OpenAI's TPM rule, as the judge's limit check counts it: prompt + the requested output cap
+    return r.prompt_tokens + (r.max_tokens if r.max_tokens is not None else r.output_tokens)
+
+
+def quota_series(result: RunResult, grid: Grid, window_s: float = 60.0) -> QuotaSeries:
+    """Served load is what the quota admitted; offered load (every arrival) is what the judge's limit check counts."""
+    records = api_records(result)
+    t = _times(records, result.facts.t0)
+    tokens = np.fromiter((_tpm_weight(r) for r in records), dtype=np.float64, count=len(records))
+    served = np.fromiter((200 <= r.status < 300 for r in records), dtype=bool, count=len(records))
+    ones = np.ones(len(records))
+    return QuotaSeries(
+        grid,
+        window_s,
+        sliding_sum_peak(t[served], tokens[served], grid, window_s),
+        sliding_sum_peak(t, tokens, grid, window_s),
+        sliding_sum_peak(t[served], ones[served], grid, window_s),
+        sliding_sum_peak(t, ones, grid, window_s),
+        result.quota_tpm,
+        result.quota_rpm,
+    )
+
+
+# -- cost --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CostSeries:
+    """Cumulative USD at each grid edge: the client's ledger (at each answer) and the provider's bill."""
+
+    at: FloatArray  # grid edges, seconds since t0
+    client: FloatArray
+    provider: FloatArray
+    client_total: Decimal  # exact totals (the curves are floats)
+    provider_total: Decimal
+
+
+def cost_series(result: RunResult, grid: Grid) -> CostSeries:
+    t0 = result.facts.t0
+    outcomes: Sequence[OutcomeRecord] = result.outcomes
+    records: Sequence[ProviderRecord] = result.provider_records  # every billed line, as the judge totals it
+    c_usd, c_total = _amounts([o.cost_usd for o in outcomes])
+    p_usd, p_total = _amounts([r.cost_usd for r in records])
+    c_t = np.fromiter((o.t_end - t0 for o in outcomes), dtype=np.float64, count=len(outcomes))
+    p_t = np.fromiter((r.t + max(0.0, r.duration_s) - t0 for r in records), dtype=np.float64, count=len(records))
+    at = grid.edges
+    return CostSeries(at, cumulative_at(c_t, c_usd, at), cumulative_at(p_t, p_usd, at), c_total, p_total)
+
+
+def _amounts(values: Sequence[str]) -> tuple[FloatArray, Decimal]:
+    """Money strings as floats (for the curve) and their exact total; unreadable amounts count as zero."""
+    try:  # fast path: every amount is a plain decimal string of a sane size
+        floats = np.array(values, dtype=np.float64)
+        if np.isfinite(floats).all() and (np.abs(floats) < float(MONEY_LIMIT)).all():
+            return floats, sum(map(Decimal, values), Decimal(0))
+    except (ValueError, TypeError, InvalidOperation):
+        pass
+    exact = [money(v) for v in values]
+    return np.array([float(a) for a in exact], dtype=np.float64), sum(exact, Decimal(0))
+
+
+# -- status mix --------------------------------------------------------------------------------
+def status_mix(result: RunResult, grid: Grid) -> dict[str, FloatArray]:
+    """Attempts per bucket by status class (:data:`STATUS_CLASSES`), from the provider's log."""
+    records = api_records(result)
+    classes = [status_class(r.status) for r in records]
+    return category_counts(_times(records, result.facts.t0), classes, grid, STATUS_CLASSES)
