@@ -1,0 +1,268 @@
+"""Benchmark: the fake provider against a bare aiohttp server, side by side in one run.
+
+Two measurements, each a ratio of the fake provider (request log, ledger and metrics on) to a bare
+aiohttp handler doing the least possible on the same machine, in the same run:
+
+* plain: non-streaming chat completions at 64 connections; the bare handler returns a fixed body of
+  the same size → ``fake_rps``, ``bare_rps``, ``ratio``;
+* streams: SSE events per second for long streamed completions (one event per token); the bare
+  writer writes the same number of events of the same size → ``fake_chunks_per_s``,
+  ``bare_chunks_per_s``, ``stream_ratio``.
+
+Every server runs in its own process (``python -m fake_provider`` for the fake one). The load
+generator is ``wrk`` (Debian package ``wrk``) when it is on PATH, in its own process; otherwise a
+built-in aiohttp load generator, also in its own process (it is slower than wrk, so absolute numbers
+are lower and the ratios closer to 1: the generator, not the server, can be the bottleneck).
+
+    .venv/bin/python bench/fake_provider.py            # prints a table (medians of 3 alternating rounds)
+    .venv/bin/python bench/fake_provider.py --json     # {"fake_rps", "bare_rps", "ratio", ...}
+
+Targets: ratio ≥ 0.5 and stream_ratio ≥ 0.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+CONNECTIONS = 64
+STREAM_CONNECTIONS = 16
+STREAM_TOKENS = 1000
+KEY = "sk-bench"
+PLAIN_BODY = {
+    "model": "gpt-4o-mini",
+    "messages": [{"role": "user", "content": "Say something short."}],
+    "max_tokens": 16,
+}
+STREAM_BODY = {
+    "model": "gpt-4o-mini",
+    "messages": [{"role": "user", "content": "Tell me a long story."}],
+    "max_tokens": STREAM_TOKENS,
+    "stream": True,
+}
+HEADERS = {"content-type": "application/json", "authorization": f"Bearer {KEY}"}
+LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
+
+
+# --------------------------------------------------------------------------------------------- servers
+def bare_server(kind: str, body_file: str, events: int) -> None:
+    """A bare aiohttp server: a fixed JSON body, or ``events`` copies of one SSE event."""
+    from aiohttp import web
+
+    payload = Path(body_file).read_bytes()
+
+    async def plain(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=payload, content_type="application/json")
+
+    async def sse(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"content-type": "text/event-stream; charset=utf-8"})
+        await response.prepare(request)
+        for _ in range(events):
+            await response.write(payload)
+        await response.write_eof()
+        return response
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", plain if kind == "json" else sse)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        print(f"listening on http://127.0.0.1:{runner.addresses[0][1]}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+@contextmanager
+def server(command: list[str]) -> Iterator[int]:
+    """Run a server process until the block ends; stderr goes to a file (a full pipe would stall it)."""
+    with tempfile.TemporaryFile("w+") as errors:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            match = LISTENING.search(line)
+            if match is None:
+                errors.seek(0)
+                raise RuntimeError(f"server did not start: {line!r} {errors.read()[-2000:]}")
+            yield int(match.group(1))
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def fetch(port: int, body: dict[str, Any]) -> bytes:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/chat/completions", data=json.dumps(body).encode(), headers=HEADERS
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return bytes(response.read())
+
+
+# --------------------------------------------------------------------------------------------- load
+def run_wrk(port: int, body: dict[str, Any], connections: int, seconds: float) -> float:
+    script = (
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(json.dumps(body))}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {KEY}"\n'
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", handle.name,
+             f"http://127.0.0.1:{port}/v1/chat/completions"],
+            capture_output=True, text=True, check=True, timeout=seconds + 60,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(handle.name)
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw error responses:\n{out}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if match is None:
+        raise RuntimeError(f"cannot read wrk output:\n{out}")
+    return float(match.group(1))
+
+
+def load_generator(port: int, body_json: str, connections: int, seconds: float) -> None:
+    """The fallback: ``connections`` aiohttp workers posting in a loop; prints requests/s."""
+    import aiohttp
+
+    async def main() -> None:
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        data = body_json.encode()
+        done = 0
+        deadline = time.monotonic() + seconds
+
+        async def worker(session: aiohttp.ClientSession) -> None:
+            nonlocal done
+            while time.monotonic() < deadline:
+                async with session.post(url, data=data, headers=HEADERS) as response:
+                    await response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"status {response.status}")
+                done += 1
+
+        connector = aiohttp.TCPConnector(limit=connections)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            start = time.monotonic()
+            await asyncio.gather(*(worker(session) for _ in range(connections)))
+            print(done / (time.monotonic() - start), flush=True)
+
+    asyncio.run(main())
+
+
+def run_fallback(port: int, body: dict[str, Any], connections: int, seconds: float) -> float:
+    command = [sys.executable, __file__, "--_load", str(port), json.dumps(body), str(connections), str(seconds)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def measure(port: int, body: dict[str, Any], connections: int, seconds: float, use_wrk: bool) -> float:
+    run = run_wrk if use_wrk else run_fallback
+    run(port, body, connections, min(1.0, seconds))  # warm-up
+    return run(port, body, connections, seconds)
+
+
+# --------------------------------------------------------------------------------------------- main
+def bench(seconds: float, use_wrk: bool, rounds: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        # every stream runs to max_tokens: a fixed natural length longer than the cap
+        scenario = Path(tmp, "bench.toml")
+        scenario.write_text(f'[[provider.models]]\nname = "gpt-4o-mini"\noutput_tokens = {STREAM_TOKENS * 10}\n')
+        fake_cmd = [sys.executable, "-m", "fake_provider", "--port", "0", "--seed", "1", "--api-key", KEY]
+        with server([*fake_cmd, "--scenario", str(scenario)]) as fake_port:
+            plain_sample = fetch(fake_port, PLAIN_BODY)
+            stream_sample = fetch(fake_port, STREAM_BODY)
+            events = stream_sample.count(b"data: ")
+            Path(tmp, "plain.json").write_bytes(plain_sample)
+            event = b"data: " + b"x" * max(1, len(stream_sample) // events - 8) + b"\n\n"
+            Path(tmp, "event.txt").write_bytes(event)
+            bare_json = [sys.executable, __file__, "--_bare", "json", str(Path(tmp, "plain.json")), "0"]
+            bare_sse = [sys.executable, __file__, "--_bare", "sse", str(Path(tmp, "event.txt")), str(events)]
+            with server(bare_json) as json_port, server(bare_sse) as sse_port:
+                # alternate fake and bare, round after round, so both see the same background load
+                samples: dict[str, list[float]] = {"fake": [], "bare": [], "fake_stream": [], "bare_stream": []}
+                for _ in range(rounds):
+                    samples["fake"].append(measure(fake_port, PLAIN_BODY, CONNECTIONS, seconds, use_wrk))
+                    samples["bare"].append(measure(json_port, PLAIN_BODY, CONNECTIONS, seconds, use_wrk))
+                    samples["fake_stream"].append(measure(fake_port, STREAM_BODY, STREAM_CONNECTIONS, seconds, use_wrk))
+                    samples["bare_stream"].append(measure(sse_port, STREAM_BODY, STREAM_CONNECTIONS, seconds, use_wrk))
+    fake_rps, bare_rps = statistics.median(samples["fake"]), statistics.median(samples["bare"])
+    fake_srps, bare_srps = statistics.median(samples["fake_stream"]), statistics.median(samples["bare_stream"])
+    return {
+        "fake_rps": round(fake_rps, 1),
+        "bare_rps": round(bare_rps, 1),
+        "ratio": round(fake_rps / bare_rps, 3),
+        "fake_chunks_per_s": round(fake_srps * events, 1),
+        "bare_chunks_per_s": round(bare_srps * events, 1),
+        "stream_ratio": round(fake_srps / bare_srps, 3),
+        "load_generator": "wrk" if use_wrk else "aiohttp",
+        "connections": CONNECTIONS,
+        "stream_connections": STREAM_CONNECTIONS,
+        "events_per_stream": events,
+        "seconds": seconds,
+        "rounds": rounds,
+        "samples": {k: [round(v, 1) for v in vs] for k, vs in samples.items()},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["--_bare"]:
+        bare_server(args_in[1], args_in[2], int(args_in[3]))
+        return 0
+    if args_in[:1] == ["--_load"]:
+        load_generator(int(args_in[1]), args_in[2], int(args_in[3]), float(args_in[4]))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each measurement (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported (default 3)")
+    parser.add_argument("--no-wrk", action="store_true", help="use the aiohttp load generator even if wrk exists")
+    args = parser.parse_args(args_in)
+    if args.seconds <= 0:
+        parser.error("--seconds: expected a positive number")
+    if args.rounds < 1:
+        parser.error("--rounds: expected a whole number ≥ 1")
+    result = bench(args.seconds, shutil.which("wrk") is not None and not args.no_wrk, args.rounds)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"load generator: {result['load_generator']}, {args.seconds:g} s per measurement, median of {args.rounds}")
+    print(f"plain chat completions, {CONNECTIONS} connections:")
+    print(f"  fake provider  {result['fake_rps']:>12,.0f} req/s")
+    print(f"  bare aiohttp   {result['bare_rps']:>12,.0f} req/s")
+    print(f"  ratio          {result['ratio']:>12.3f}   (target ≥ 0.5)")
+    print(f"SSE streams of {result['events_per_stream']} events, {STREAM_CONNECTIONS} connections:")
+    print(f"  fake provider  {result['fake_chunks_per_s']:>12,.0f} events/s")
+    print(f"  bare aiohttp   {result['bare_chunks_per_s']:>12,.0f} events/s")
+    print(f"  ratio          {result['stream_ratio']:>12.3f}   (target ≥ 0.5)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Provider configuration: the models the fake provider serves and how it admits requests.
+
+Built in code (:meth:`ProviderConfig.default`, :class:`ModelConfig`) or read from the ``[provider]``
+section of a scenario TOML (:meth:`ProviderConfig.from_table`); the format is documented in
+``docs/fake-provider.md``. Example::
+
+    [provider]
+    seed = 7
+    allowed_keys = ["sk-team-a", "sk-team-b"]     # default: any non-empty key
+
+    [[provider.models]]                            # override a default model's latency …
+    name = "gpt-4o-mini"
+    ttft = { kind = "lognormal", median = 0.3, p99 = 2.0 }
+    inter_chunk = 0.01
+
+    [[provider.models]]                            # … or declare a new one
+    name = "claude-no-prefill"
+    api = "anthropic"
+    price = { input = 3, output = 15 }
+    rejects_prefill = true
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from harness.distributions import Distribution
+from harness.errors import ConfigError
+from harness.pricing import DEFAULT_PRICES, ModelPrice
+from harness.validate import Table
+
+__all__ = ["APIS", "DEFAULT_MAX_BODY_BYTES", "ModelConfig", "ProviderConfig", "default_models"]
+
+APIS = ("openai", "anthropic", "gemini")
+KINDS = ("chat", "embedding")
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+#: natural answer length when max_tokens does not cut it: median 120 tokens, 1 % over 600
+DEFAULT_OUTPUT_TOKENS = Distribution.lognormal(120, 600)
+_ZERO = Distribution.fixed(0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """One model: which API serves it, its prices, limits, answer lengths and base latency."""
+
+    name: str
+    api: str  # "openai" | "anthropic" | "gemini"
+    price: ModelPrice
+    context_window: int = 128_000  # prompt + max_tokens must fit
+    max_output_tokens: int = 16_384  # a larger max_tokens is a 400 (OpenAI, Anthropic) or clamped (Gemini)
+    output_tokens: Distribution = DEFAULT_OUTPUT_TOKENS  # natural answer length, drawn per request
+    ttft: Distribution = _ZERO  # seconds from arrival to the first token (plain: plus generation)
+    inter_chunk: Distribution = _ZERO  # seconds between stream chunks (drawn once per request)
+    tokens_per_chunk: int = 1  # output tokens per stream chunk
+    kind: str = "chat"  # "chat" or "embedding"
+    dimensions: int = 1536  # embedding size
+    aliases: tuple[str, ...] = ()  # other names that reach this model (dated snapshots …)
+    rejects_prefill: bool = False  # a trailing assistant message is a 400, as on some Anthropic models
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+def _chat(name: str, api: str, window: int, max_out: int) -> ModelConfig:
+    return ModelConfig(name, api, DEFAULT_PRICES[name], window, max_out)
+
+
+def default_models() -> tuple[ModelConfig, ...]:
+    """The six chat models of WIRE.md's price table, and text-embedding-3-small."""
+    return (
+        _chat("gpt-4o", "openai", 128_000, 16_384),
+        _chat("gpt-4o-mini", "openai", 128_000, 16_384),
+        _chat("claude-sonnet-4", "anthropic", 200_000, 64_000),
+        _chat("claude-haiku-4-5", "anthropic", 200_000, 64_000),
+        _chat("gemini-2.5-flash", "gemini", 1_048_576, 65_536),
+        _chat("gemini-1.5-flash", "gemini", 1_048_576, 8_192),
+        ModelConfig(
+            "text-embedding-3-small",
+            "openai",
+            DEFAULT_PRICES["text-embedding-3-small"],
+            context_window=8_191,
+            max_output_tokens=1,
+            kind="embedding",
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    """Everything the provider core needs besides its clocks."""
+
+    models: tuple[ModelConfig, ...] = field(default_factory=default_models)
+    allowed_keys: frozenset[str] | None = None  # None: any non-empty key is accepted
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # larger bodies get a 413
+    allow_fault_headers: bool = False  # honour x-fake-status / x-fake-fault (tests only)
+    seed: int = 0  # same seed + same request → same answer
+
+    @classmethod
+    def default(cls) -> ProviderConfig:
+        return cls()
+
+    def with_models(self, *models: ModelConfig) -> ProviderConfig:
+        """A copy with ``models`` added (replacing any model of the same name)."""
+        names = {m.name for m in models}
+        return replace(self, models=tuple(m for m in self.models if m.name not in names) + tuple(models))
+
+    def with_options(self, **changes: Any) -> ProviderConfig:
+        return replace(self, **changes)
+
+    def model_index(self) -> dict[str, ModelConfig]:
+        """Every name and alias → model; a name claimed twice is a :class:`ConfigError`."""
+        index: dict[str, ModelConfig] = {}
+        for model in self.models:
+            for name in model.names:
+                if name in index:
+                    raise ConfigError("provider.models", f"model name {name!r} is declared twice")
+                index[name] = model
+        return index
+
+    @classmethod
+    def from_table(cls, t: Table) -> ProviderConfig:
+        """Read a ``[provider]`` table (see the module docstring); unknown keys are errors."""
+        seed = t.int("seed", 0)
+        keys = t.str_list("allowed_keys", None)
+        max_body = t.int("max_body_bytes", DEFAULT_MAX_BODY_BYTES, min=1024)
+        allow_faults = t.bool("allow_fault_headers", False)
+        use_defaults = t.bool("default_models", True)
+        defaults = {m.name: m for m in default_models()} if use_defaults else {}
+        declared = [_model_from_table(mt, defaults) for mt in t.tables("models", [])]
+        t.done()
+        models = {**defaults, **{m.name: m for m in declared}}
+        if not models:
+            raise ConfigError(t.field("models"), "no models: declare at least one or keep default_models = true")
+        config = cls(tuple(models.values()), None if keys is None else frozenset(keys), max_body, allow_faults, seed)
+        config.model_index()
+        return config
+
+
+def _price(value: object, where: str) -> ModelPrice:
+    t = Table(value, where)
+    price = ModelPrice.per_million(
+        t.raw("input"),
+        t.raw("output"),
+        t.raw("cached_input", None),
+        t.raw("cache_write", None),
+        field=where,
+    )
+    t.done()
+    return price
+
+
+def _model_from_table(t: Table, defaults: Mapping[str, ModelConfig]) -> ModelConfig:
+    name = t.str("name")
+    base = defaults.get(name)
+    if base is None:
+        api = t.choice("api", APIS)
+        known_price = DEFAULT_PRICES.get(name)
+        if not t.has("price") and known_price is None:
+            raise t.error("price", f"required for model {name!r} (it is not in the default price table)")
+        base = ModelConfig(name, api, known_price or ModelPrice.per_million(0, 0))
+    else:
+        base = replace(base, api=t.choice("api", APIS, base.api))
+    kind = t.choice("kind", KINDS, base.kind)
+    price = _price(t.raw("price"), t.field("price")) if t.has("price") else base.price
+    model = ModelConfig(
+        name=name,
+        api=base.api,
+        price=price,
+        context_window=t.int("context_window", base.context_window, min=1),
+        max_output_tokens=t.int("max_output_tokens", base.max_output_tokens, min=1),
+        output_tokens=_dist(t, "output_tokens", base.output_tokens),
+        ttft=_dist(t, "ttft", base.ttft),
+        inter_chunk=_dist(t, "inter_chunk", base.inter_chunk),
+        tokens_per_chunk=t.int("tokens_per_chunk", base.tokens_per_chunk, min=1, max=10_000),
+        kind=kind,
+        dimensions=t.int("dimensions", base.dimensions, min=1, max=8192),
+        aliases=_names(t.str_list("aliases", base.aliases)),
+        rejects_prefill=t.bool("rejects_prefill", base.rejects_prefill),
+    )
+    t.done()
+    if kind == "embedding" and model.api != "openai":
+        raise t.error("kind", "embedding models are served on the OpenAI API only")
+    return model
+
+
+def _dist(t: Table, key: str, default: Distribution) -> Distribution:
+    return Distribution.parse(t.raw(key), t.field(key)) if t.has(key) else default
+
+
+def _names(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))

@@ -1,0 +1,39 @@
+"""The provider core's view of one request while it decides a plan (what fault sources see)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from fake_provider.config import ModelConfig
+from fake_provider.fault import Fault
+from harness.wire.neutral import ChatCall, EmbeddingCall
+
+__all__ = ["CallContext"]
+
+
+@dataclass(slots=True)
+class CallContext:
+    """Everything known about one attempt; filled in step by step by :meth:`ProviderCore.handle`."""
+
+    provider: str  # "openai" | "anthropic" | "gemini": whose wire format answers
+    api: str  # "openai.chat", "openai.embeddings", "openai.models", "anthropic.messages", "gemini.generate" …
+    arrival: float  # injected monotonic clock at arrival
+    wall: float  # Unix seconds at arrival
+    request_id: str  # the id the response carries (x-request-id / request-id / responseId)
+    serial: str  # the unique part of ids (chatcmpl-…, msg_…)
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+    client: str = "anonymous"  # "key:<hash>" of the API key, never the key
+    client_id: str | None = None  # x-client-id
+    logical_id: str | None = None  # x-harness-request-id or idempotency-key
+    attempt: int = 0  # x-stainless-retry-count or x-harness-attempt
+    model_name: str | None = None  # as requested
+    model: ModelConfig | None = None  # once resolved
+    call: ChatCall | EmbeddingCall | None = None  # once validated
+    stream: bool = False
+    prompt_tokens: int = 0
+    fault: Fault | None = None
+    billable: bool = False  # generation happened: the ledger bills what is delivered
+    finish: str | None = None  # the answer's finish reason, in the provider's vocabulary
+    error_type: str | None = None  # error type/code of an error answer
+    retry_after_s: float | None = None  # hint sent with an error answer

@@ -1,0 +1,137 @@
+"""Plan builders for successful answers: plain bodies and timed streams, per provider.
+
+A stream plan is a list of :class:`~fake_provider.plan.Chunk` writes, each tagged with the output
+tokens it delivers, so a performer that stops early (a cut, a client that left) reports exactly
+what was sent and the ledger bills exactly that. Timing: the status line waits for the first token
+(``ttft``), then text chunks follow every ``inter_chunk`` seconds; a plain answer waits for the whole
+generation (``ttft + (chunks - 1) · inter_chunk``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fake_provider.context import CallContext
+from fake_provider.plan import Chunk, Plan, StreamEnd
+from fake_provider.plans import JSON, SSE, request_id_headers
+from fake_provider.textgen import Answer
+from harness.wire import anthropic, gemini, openai
+from harness.wire.neutral import ChatCall
+
+__all__ = ["chat_plan", "embeddings_plan", "finish_reason", "json_plan"]
+
+_FINISH = {
+    "openai": {"stop": "stop", "length": "length"},
+    "anthropic": {"stop": "end_turn", "length": "max_tokens"},
+    "gemini": {"stop": "STOP", "length": "MAX_TOKENS"},
+}
+
+
+def finish_reason(provider: str, answer: Answer) -> str:
+    """The answer's finish reason in the provider's vocabulary (Anthropic: stop_sequence when one hit)."""
+    if provider == "anthropic" and answer.stop_sequence is not None:
+        return "stop_sequence"
+    return _FINISH[provider][answer.finish]
+
+
+def _groups(pieces: Sequence[str], size: int) -> list[tuple[str, int]]:
+    if size == 1:
+        return [(p, 1) for p in pieces]
+    return [("".join(pieces[i : i + size]), len(pieces[i : i + size])) for i in range(0, len(pieces), size)]
+
+
+def json_plan(ctx: CallContext, body: bytes, delay_s: float = 0.0, tokens: int = 0) -> Plan:
+    headers = (*request_id_headers(ctx.provider, ctx.request_id), JSON)
+    return Plan(200, headers, body, headers_delay_s=delay_s, body_tokens=tokens)
+
+
+def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, created: int) -> Plan:
+    """The success plan for a chat request (plain or streamed), with any stream fault applied."""
+    assert ctx.model is not None
+    assert ctx.model_name is not None
+    provider, name, prompt = ctx.provider, ctx.model_name, ctx.prompt_tokens
+    finish = finish_reason(provider, answer)
+    ctx.finish = finish
+    fault = ctx.fault
+    if fault is not None:
+        ttft_s += fault.extra_ttft_s
+    per_chunk = ctx.model.tokens_per_chunk
+    if not ctx.stream:
+        text, n = answer.text, answer.tokens
+        latency = ttft_s + max(0, -(-n // per_chunk) - 1) * inter_s if inter_s else ttft_s
+        headers: tuple[tuple[str, str], ...]
+        if provider == "openai":
+            body = openai.chat_body(f"chatcmpl-{ctx.serial}", name, created, text, finish, prompt, n)
+            processing = ("openai-processing-ms", str(round(latency * 1000)))
+            headers = (*request_id_headers(provider, ctx.request_id), JSON, processing)
+        elif provider == "anthropic":
+            body = anthropic.message_body(f"msg_{ctx.serial}", name, text, finish, answer.stop_sequence, prompt, n)
+            headers = (*request_id_headers(provider, ctx.request_id), JSON)
+        else:
+            body = gemini.response_body(ctx.request_id, name, text, finish, prompt, n)
+            headers = (JSON,)
+        if fault is not None and fault.cut_after_tokens is not None:
+            # a plain body cut midway: half of it, then the connection drops; only the prompt is billed
+            half = (Chunk(0.0, body[: len(body) // 2]),)
+            return Plan(200, headers, chunks=half, headers_delay_s=latency, end=StreamEnd.CUT)
+        return Plan(200, headers, body, headers_delay_s=latency, body_tokens=n)
+
+    groups = _groups(answer.pieces, per_chunk)
+    head: list[bytes] = []
+    if provider == "openai":
+        include_usage = isinstance(ctx.call, ChatCall) and ctx.call.include_usage
+        enc = openai.ChatStreamEncoder(f"chatcmpl-{ctx.serial}", name, created, include_usage)
+        head.append(enc.role())
+        texts = [enc.text(t) for t, _ in groups]
+        tail = enc.finish(finish) + (enc.usage(prompt, answer.tokens) if enc.include_usage else b"") + openai.DONE
+    elif provider == "anthropic":
+        aenc = anthropic.MessageStreamEncoder(f"msg_{ctx.serial}", name)
+        head.append(aenc.start(prompt))
+        texts = [aenc.text(t) for t, _ in groups]
+        tail = aenc.stop(finish, answer.stop_sequence, prompt, answer.tokens)
+    else:
+        genc = gemini.GenerateStreamEncoder(ctx.request_id, name, prompt)
+        texts = []
+        sent = 0
+        for i, (t, k) in enumerate(groups):
+            sent += k
+            texts.append(genc.text(t, sent, finish if i == len(groups) - 1 else None))
+        tail = b"" if groups else genc.text("", 0, finish)
+    chunks = [Chunk(0.0, data) for data in head]
+    limit = None
+    if fault is not None:
+        limit = fault.cut_after_tokens if fault.cut_after_tokens is not None else fault.error_after_tokens
+    sent = 0
+    for i, (data, (_, k)) in enumerate(zip(texts, groups, strict=True)):
+        if limit is not None and sent + k > limit:
+            break
+        chunks.append(Chunk(inter_s if i else 0.0, data, k))
+        sent += k
+    end = StreamEnd.CLOSE
+    if fault is not None and fault.cut_after_tokens is not None:
+        end = StreamEnd.CUT
+    elif fault is not None and fault.error_after_tokens is not None:
+        chunks.append(Chunk(0.0, _stream_error(provider, fault.status or 500, fault.message)))
+        ctx.finish = "error"
+    elif tail:
+        chunks.append(Chunk(0.0, tail))
+    headers = (*request_id_headers(provider, ctx.request_id), SSE, ("cache-control", "no-cache"))
+    return Plan(200, headers, chunks=tuple(chunks), headers_delay_s=ttft_s, end=end)
+
+
+def _stream_error(provider: str, status: int, message: str | None) -> bytes:
+    """A mid-stream error event in the provider's shape (the stream then ends without its terminator)."""
+    if provider == "anthropic":
+        type_, default = anthropic.default_error(status)
+        return anthropic.error_event(type_, message or default)
+    if provider == "openai":
+        type_, code, default = openai.default_error(status)
+        return b"data: " + openai.error_body(message or default, type_, None, code) + b"\n\n"
+    name, default = gemini.default_error(status)
+    return b"data: " + gemini.error_body(status, message or default, name) + b"\n\n"
+
+
+def embeddings_plan(ctx: CallContext, vectors: Sequence[bytes], as_base64: bool, delay_s: float) -> Plan:
+    assert ctx.model_name is not None
+    body = openai.embeddings_body(ctx.model_name, vectors, as_base64, ctx.prompt_tokens)
+    return json_plan(ctx, body, delay_s)

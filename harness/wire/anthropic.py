@@ -1,0 +1,418 @@
+"""Anthropic's wire format, both sides: messages (plain and the full SSE event sequence), errors.
+
+Server side: :func:`parse_messages`, :func:`message_body`, :class:`MessageStreamEncoder`,
+:func:`error_body`, :func:`invalid_body`, :func:`default_error`. Client side: :func:`auth_headers`,
+:func:`build_messages_body`, :func:`parse_message_body`, :class:`MessageStreamReader`,
+:func:`parse_error`, :func:`parse_rate_limits`, :func:`error_from_response`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.errors import (
+    AuthenticationError,
+    BadRequest,
+    ContentFiltered,
+    ContextLengthExceeded,
+    NotFound,
+    Overloaded,
+    PrefillRejected,
+    ProviderError,
+    QuotaExhausted,
+    RateLimited,
+    RequestTimeoutStatus,
+    ServerError,
+    StreamBroken,
+)
+from harness.pricing import Usage
+from harness.wire import checks
+from harness.wire.formats import parse_retry_after, parse_rfc3339
+from harness.wire.neutral import (
+    ChatCall,
+    ChatResult,
+    ErrorInfo,
+    Message,
+    RateLimits,
+    RequestInvalid,
+    RoleContent,
+    StreamEvent,
+    message_pairs,
+)
+from harness.wire.sse import SSEParser, encode_event
+
+__all__ = [
+    "API_VERSION",
+    "MESSAGES_PATH",
+    "PREFILL_MESSAGE",
+    "REQUEST_ID_HEADER",
+    "MessageStreamEncoder",
+    "MessageStreamReader",
+    "auth_headers",
+    "build_messages_body",
+    "default_error",
+    "error_body",
+    "error_event",
+    "error_from_info",
+    "error_from_response",
+    "invalid_body",
+    "message_body",
+    "parse_error",
+    "parse_message_body",
+    "parse_messages",
+    "parse_rate_limits",
+]
+
+MESSAGES_PATH = "/v1/messages"
+REQUEST_ID_HEADER = "request-id"
+API_VERSION = "2023-06-01"  # what 0.x and LiteLLM send; 2.x sends a newer one, any is accepted
+PREFILL_MESSAGE = (
+    "This model does not support assistant message prefill. The conversation must end with a user message."
+)
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+# ---------------------------------------------------------------------------------------- server side
+def _blocks_text(content: object, param: str) -> str:
+    """Text of a string or an array of content blocks (text blocks, and tool results' text)."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise RequestInvalid(param, f"expected a string or an array of content blocks, got {checks.kind_of(content)}")
+    texts = []
+    for i, item in enumerate(content):
+        where = f"{param}.{i}"
+        block = checks.require_object(item, where)
+        kind = checks.get_str(block, "type", where, required=True)
+        if kind == "text":
+            texts.append(checks.get_str(block, "text", where, required=True))
+        elif kind == "tool_result" and block.get("content") is not None:
+            texts.append(_blocks_text(block["content"], f"{where}.content"))
+    return "\n".join(texts)
+
+
+def parse_messages(body: object) -> ChatCall:
+    """Validate a messages body; raises :class:`RequestInvalid` naming the field."""
+    obj = checks.require_object(body, "")
+    model = checks.get_str(obj, "model", required=True, nonempty=True)
+    max_tokens = checks.get_int(obj, "max_tokens", required=True, min=1)
+    raw = checks.get_list(obj, "messages", required=True, nonempty=True)
+    messages: list[Message] = []
+    system = obj.get("system")
+    if system is not None:
+        messages.append(("system", _blocks_text(system, "system")))
+    for i, item in enumerate(raw):
+        where = f"messages.{i}"
+        msg = checks.require_object(item, where)
+        role = checks.get_str(msg, "role", where, required=True)
+        if role not in ("user", "assistant"):
+            raise RequestInvalid(f"{where}.role", f"Input should be 'user' or 'assistant', got {role!r}")
+        if "content" not in msg:
+            raise RequestInvalid(f"{where}.content", "Field required", checks.MISSING_CODE)
+        messages.append((role, _blocks_text(msg["content"], f"{where}.content")))
+    stream = bool(checks.get_bool(obj, "stream"))
+    temperature = checks.get_number(obj, "temperature", min=0, max=1)
+    checks.get_number(obj, "top_p", min=0, max=1)
+    checks.get_int(obj, "top_k", min=0)
+    checks.get_object(obj, "metadata")
+    checks.get_list(obj, "tools")
+    checks.get_object(obj, "tool_choice")
+    checks.get_object(obj, "thinking")
+    stop = checks.get_str_or_list(obj, "stop_sequences", max_items=8191)
+    prefill = messages[-1][0] == "assistant"
+    return ChatCall(model, tuple(messages), max_tokens, stream, False, stop, temperature, prefill)
+
+
+def _usage_json(input_tokens: int, output_tokens: int) -> str:
+    return (
+        f'{{"input_tokens":{input_tokens},"cache_creation_input_tokens":0,"cache_read_input_tokens":0,'
+        f'"output_tokens":{output_tokens},"service_tier":"standard"}}'
+    )
+
+
+def message_body(
+    message_id: str,
+    model: str,
+    text: str,
+    stop_reason: str,
+    stop_sequence: str | None,
+    input_tokens: int,
+    output_tokens: int,
+) -> bytes:
+    return (
+        f'{{"id":"{message_id}","type":"message","role":"assistant","model":{_dumps(model)},'
+        f'"content":[{{"type":"text","text":{_dumps(text)}}}],"stop_reason":"{stop_reason}",'
+        f'"stop_sequence":{_dumps(stop_sequence)},"usage":{_usage_json(input_tokens, output_tokens)}}}'
+    ).encode()
+
+
+class MessageStreamEncoder:
+    """The event sequence of one streamed message: start, block start, ping, deltas, stop events."""
+
+    __slots__ = ("_id", "_model")
+
+    def __init__(self, message_id: str, model: str) -> None:
+        self._id = message_id
+        self._model = _dumps(model)
+
+    def start(self, input_tokens: int) -> bytes:
+        """message_start + content_block_start + ping, written together."""
+        return (
+            f'event: message_start\ndata: {{"type":"message_start","message":{{"id":"{self._id}","type":"message",'
+            f'"role":"assistant","model":{self._model},"content":[],"stop_reason":null,"stop_sequence":null,'
+            f'"usage":{_usage_json(input_tokens, 0)}}}}}\n\n'
+            'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+            '"content_block":{"type":"text","text":""}}\n\n'
+            'event: ping\ndata: {"type": "ping"}\n\n'
+        ).encode()
+
+    @staticmethod
+    def text(text: str) -> bytes:
+        return (
+            'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+            f'"delta":{{"type":"text_delta","text":{_dumps(text)}}}}}\n\n'
+        ).encode()
+
+    @staticmethod
+    def stop(stop_reason: str, stop_sequence: str | None, input_tokens: int, output_tokens: int) -> bytes:
+        """content_block_stop + message_delta (cumulative usage) + message_stop."""
+        return (
+            'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+            f'event: message_delta\ndata: {{"type":"message_delta","delta":{{"stop_reason":"{stop_reason}",'
+            f'"stop_sequence":{_dumps(stop_sequence)}}},"usage":{{"input_tokens":{input_tokens},'
+            f'"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":{output_tokens}}}}}\n\n'
+            'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+        ).encode()
+
+
+def error_body(error_type: str, message: str, request_id: str | None = None) -> bytes:
+    return _dumps(
+        {"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id}
+    ).encode()
+
+
+def error_event(error_type: str, message: str) -> bytes:
+    """A mid-stream ``event: error``; the SDK raises it as the status error of that type."""
+    return encode_event(_dumps({"type": "error", "error": {"type": error_type, "message": message}}), "error")
+
+
+def invalid_body(exc: RequestInvalid, request_id: str | None = None) -> bytes:
+    message = exc.message if exc.param is None else f"{exc.param}: {exc.message}"
+    return error_body("invalid_request_error", message, request_id)
+
+
+_DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("invalid_request_error", "Invalid request."),
+    401: ("authentication_error", "invalid x-api-key"),
+    403: ("permission_error", "Your API key does not have permission to use the specified resource."),
+    404: ("not_found_error", "Not found."),
+    408: ("timeout_error", "Request timed out."),
+    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    429: ("rate_limit_error", "This request would exceed your organization's rate limit. Please try again later."),
+    500: ("api_error", "Internal server error"),
+    502: ("api_error", "Bad gateway"),
+    503: ("api_error", "Service unavailable"),
+    504: ("timeout_error", "Request timed out"),
+    529: ("overloaded_error", "Overloaded"),
+}
+
+
+def default_error(status: int) -> tuple[str, str]:
+    """``(type, message)`` Anthropic sends for ``status``."""
+    found = _DEFAULT_ERRORS.get(status)
+    if found is not None:
+        return found
+    return ("api_error", "Internal server error") if status >= 500 else ("invalid_request_error", "Invalid request.")
+
+
+# ---------------------------------------------------------------------------------------- client side
+def auth_headers(api_key: str) -> dict[str, str]:
+    return {"x-api-key": api_key, "anthropic-version": API_VERSION, "content-type": "application/json"}
+
+
+def build_messages_body(
+    model: str,
+    messages: Sequence[Message | RoleContent],
+    *,
+    max_tokens: int,
+    temperature: float | None = None,
+    stream: bool = False,
+    stop: Sequence[str] = (),
+) -> bytes:
+    """A messages body from neutral inputs; system messages move to the ``system`` field."""
+    pairs = message_pairs(messages)
+    system = "\n".join(t for r, t in pairs if r == "system")
+    body: dict[str, Any] = {
+        "model": model,
+        "max_tokens": max_tokens,
+        "messages": [{"role": r, "content": t} for r, t in pairs if r != "system"],
+    }
+    if system:
+        body["system"] = system
+    if temperature is not None:
+        body["temperature"] = temperature
+    if stop:
+        body["stop_sequences"] = list(stop)
+    if stream:
+        body["stream"] = True
+    return _dumps(body).encode()
+
+
+def _usage(data: object) -> Usage | None:
+    if not isinstance(data, dict) or "output_tokens" not in data:
+        return None
+    cached = int(data.get("cache_read_input_tokens") or 0)
+    written = int(data.get("cache_creation_input_tokens") or 0)
+    return Usage(
+        input_tokens=int(data.get("input_tokens") or 0) + cached + written,
+        output_tokens=int(data.get("output_tokens") or 0),
+        cached_input_tokens=cached,
+        cache_write_tokens=written,
+    )
+
+
+def parse_message_body(body: bytes, headers: Mapping[str, str] | None = None) -> ChatResult:
+    try:
+        data = json.loads(body)
+        text = "".join(b.get("text", "") for b in data["content"] if b.get("type") == "text")
+        usage = _usage(data.get("usage")) or Usage()
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StreamBroken(f"malformed message body: {exc!r}"[:200]) from None
+    request_id = headers.get(REQUEST_ID_HEADER) if headers is not None else None
+    return ChatResult(text, data.get("stop_reason"), usage, data.get("model"), request_id or data.get("id"))
+
+
+class MessageStreamReader:
+    """Incremental reader of a messages stream; events without an ``event:`` line are skipped (as 2.x)."""
+
+    __slots__ = ("_input_tokens", "_sse")
+
+    def __init__(self) -> None:
+        self._sse = SSEParser()
+        self._input_tokens = 0  # from message_start, so later usage events carry the whole prompt
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        return [e for m in self._sse.feed(chunk) if (e := self._event(m.event, m.data)) is not None]
+
+    def finish(self) -> list[StreamEvent]:
+        return [e for m in self._sse.finish() if (e := self._event(m.event, m.data)) is not None]
+
+    def _event(self, name: str | None, data: str) -> StreamEvent | None:
+        if name is None or name == "ping" or not data:
+            return None
+        try:
+            obj = json.loads(data)
+            if name == "content_block_delta":
+                return StreamEvent(text=obj["delta"].get("text") or "")
+            if name == "message_start":
+                message = obj["message"]
+                usage = _usage(message.get("usage"))
+                self._input_tokens = usage.input_tokens if usage else 0
+                return StreamEvent(usage=usage, request_id=message.get("id"), model=message.get("model"))
+            if name == "message_delta":
+                usage = _usage(obj.get("usage"))
+                if usage is not None and not obj["usage"].get("input_tokens"):
+                    usage = Usage(self._input_tokens, usage.output_tokens)
+                return StreamEvent(finish_reason=obj["delta"].get("stop_reason"), usage=usage)
+            if name == "message_stop":
+                return StreamEvent(done=True)
+            if name == "error":
+                err = obj["error"]
+                status = 529 if err.get("type") == "overloaded_error" else 0
+                return StreamEvent(error=ErrorInfo(status, err.get("type"), None, str(err.get("message"))))
+            return None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise StreamBroken(f"malformed stream event {name!r}: {exc!r}"[:200]) from None
+
+
+def parse_error(status: int, headers: Mapping[str, str], body: bytes, now_wall: float = 0.0) -> ErrorInfo:
+    type_ = None
+    message = f"HTTP {status}"
+    try:
+        err = json.loads(body)["error"]
+        type_ = err.get("type")
+        message = str(err.get("message") or message)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return ErrorInfo(status, type_, None, message, parse_retry_after(headers, now_wall))
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except ValueError:
+        return None
+
+
+def _reset(value: str | None, now_wall: float) -> float | None:
+    when = parse_rfc3339(value)
+    return None if when is None else max(0.0, when - now_wall)
+
+
+def parse_rate_limits(headers: Mapping[str, str], now_wall: float) -> RateLimits:
+    """``anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}``."""
+    get = headers.get
+    p = "anthropic-ratelimit-"
+    return RateLimits(
+        requests_limit=_int(get(p + "requests-limit")),
+        requests_remaining=_int(get(p + "requests-remaining")),
+        requests_reset_s=_reset(get(p + "requests-reset"), now_wall),
+        tokens_limit=_int(get(p + "tokens-limit")),
+        tokens_remaining=_int(get(p + "tokens-remaining")),
+        tokens_reset_s=_reset(get(p + "tokens-reset"), now_wall),
+        input_tokens_limit=_int(get(p + "input-tokens-limit")),
+        input_tokens_remaining=_int(get(p + "input-tokens-remaining")),
+        input_tokens_reset_s=_reset(get(p + "input-tokens-reset"), now_wall),
+        output_tokens_limit=_int(get(p + "output-tokens-limit")),
+        output_tokens_remaining=_int(get(p + "output-tokens-remaining")),
+        output_tokens_reset_s=_reset(get(p + "output-tokens-reset"), now_wall),
+        retry_after_s=parse_retry_after(headers, now_wall),
+    )
+
+
+def error_from_info(info: ErrorInfo, request_id: str | None = None, model: str | None = None) -> ProviderError:
+    """The harness exception for an Anthropic error (response or ``event: error``)."""
+    status, type_, message = info.status, info.type or "", info.message
+    lowered = message.lower()
+    cls: type[ProviderError]
+    if type_ == "overloaded_error" or status == 529:
+        cls = Overloaded
+    elif status == 0:
+        cls = StreamBroken
+    elif status == 400 and ("prompt is too long" in lowered or "context window" in lowered):
+        cls = ContextLengthExceeded
+    elif status == 400 and "prefill" in lowered:
+        cls = PrefillRejected
+    elif status == 400 and ("content filtering" in lowered or "output blocked" in lowered):
+        cls = ContentFiltered
+    elif status in (401, 403):
+        cls = AuthenticationError
+    elif status == 404:
+        cls = NotFound
+    elif status in (408, 409):
+        cls = RequestTimeoutStatus
+    elif status == 429:
+        cls = QuotaExhausted if "credit balance" in lowered else RateLimited
+    elif status >= 500:
+        cls = ServerError
+    else:
+        cls = BadRequest
+    return cls(
+        message,
+        status=status,
+        retry_after_s=info.retry_after_s,
+        request_id=request_id,
+        code=info.type,
+        provider="anthropic",
+        model=model,
+    )
+
+
+def error_from_response(
+    status: int, headers: Mapping[str, str], body: bytes, now_wall: float = 0.0, model: str | None = None
+) -> ProviderError:
+    info = parse_error(status, headers, body, now_wall)
+    return error_from_info(info, headers.get(REQUEST_ID_HEADER), model)

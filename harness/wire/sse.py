@@ -1,0 +1,98 @@
+"""Server-sent events: framing for the fake provider, an incremental parser for the client.
+
+The framing is the subset the three providers use: an optional ``event:`` line, one ``data:`` line
+per line of payload, and a blank line. The parser follows the WHATWG rules (``\\r\\n``, ``\\r`` or
+``\\n`` line ends, ``:`` comments, one optional space after the colon, multi-line data joined by
+``\\n``) and is fed arbitrary byte slices, so it can sit behind any transport.
+
+>>> p = SSEParser()
+>>> p.feed(b"event: ping\\ndata: {}\\n\\ndata: [DO") + p.feed(b"NE]\\n\\n")
+[SSEMessage(event='ping', data='{}'), SSEMessage(event=None, data='[DONE]')]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SSEMessage", "SSEParser", "encode_event"]
+
+
+def encode_event(data: str, event: str | None = None) -> bytes:
+    """One event as bytes; ``data`` may contain newlines (each becomes its own ``data:`` line)."""
+    if "\n" in data or "\r" in data:
+        body = "".join(f"data: {line}\n" for line in data.splitlines())
+    else:
+        body = f"data: {data}\n"
+    if event is not None:
+        return f"event: {event}\n{body}\n".encode()
+    return f"{body}\n".encode()
+
+
+@dataclass(slots=True)  # not frozen: one per request/event on the hot path; treat as read-only
+class SSEMessage:
+    """One dispatched event."""
+
+    event: str | None  # the ``event:`` field, None when absent
+    data: str  # the data lines joined by "\n"
+
+
+class SSEParser:
+    """Incremental SSE parser: ``feed(bytes)`` returns the events completed by those bytes."""
+
+    __slots__ = ("_buffer", "_data", "_event", "_pending_cr")
+
+    def __init__(self) -> None:
+        self._buffer = b""  # bytes of an incomplete line
+        self._data: list[str] = []  # data lines of the event being built
+        self._event: str | None = None  # its event name
+        self._pending_cr = False  # the last byte fed was "\r": a following "\n" belongs to it
+
+    def feed(self, chunk: bytes) -> list[SSEMessage]:
+        if not chunk:
+            return []
+        if self._pending_cr:
+            self._pending_cr = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        data = self._buffer + chunk
+        if b"\r" in data:
+            if data.endswith(b"\r"):
+                self._pending_cr = True
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = data.split(b"\n")
+        self._buffer = lines.pop()
+        out: list[SSEMessage] = []
+        for raw in lines:
+            self._line(raw, out)
+        return out
+
+    def finish(self) -> list[SSEMessage]:
+        """End of stream: an event whose blank line never came is dispatched (as Gemini's SDK does)."""
+        out: list[SSEMessage] = []
+        if self._buffer:
+            self._line(self._buffer, out)
+            self._buffer = b""
+        if self._data:
+            out.append(SSEMessage(self._event, "\n".join(self._data)))
+        self._data = []
+        self._event = None
+        return out
+
+    def _line(self, raw: bytes, out: list[SSEMessage]) -> None:
+        if not raw:
+            if self._data or self._event is not None:
+                out.append(SSEMessage(self._event, "\n".join(self._data)))
+            self._data = []
+            self._event = None
+            return
+        line = raw.decode("utf-8", "replace")
+        if line[0] == ":":
+            return
+        name, sep, value = line.partition(":")
+        if sep and value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        # "id" and "retry" are valid fields no provider uses here; unknown fields are ignored
