@@ -21,6 +21,7 @@ from harness.records import OutcomeRecord, ProviderRecord
 
 __all__ = [
     "HERD_BUCKET_S",
+    "METRIC_NAMES",
     "RETRY_AFTER_TOLERANCE_S",
     "compute_metrics",
     "herd_gate",
@@ -34,6 +35,16 @@ __all__ = [
 HERD_BUCKET_S = 0.1  # b: the herd metric's window
 RETRY_AFTER_TOLERANCE_S = 0.010  # an attempt this much early still counts as honouring the hint
 DEFAULT_BACKOFF_CAP_S = 8.0  # the official SDKs' cap, used when the client's is unknown
+
+#: every metric compute_metrics returns (gates may name any of these), in summary.json order
+METRIC_NAMES: tuple[str, ...] = (
+    "requests_logical", "attempts", "client_attempts", "success_rate", "lost_requests", "retry_amplification",
+    "herd_peak_100ms", "herd_gate_100ms", "herd_clients", "drain_time_s", "jitter_cv", "retry_after_violations",
+    "provider_429s", "limit_violations", "limit_violations_all", "goodput_tokens_per_min", "goodput_ratio",
+    "cost_client_usd", "cost_provider_usd", "cost_abs_error_usd", "overspend_usd", "latency_p50_s",
+    "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "status_counts", "outcome_counts",
+    "wall_s", "simulated_s",
+)  # fmt: skip
 
 
 def _ok(status: int) -> bool:

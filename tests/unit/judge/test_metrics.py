@@ -9,6 +9,7 @@ import pytest
 
 from harness.judge.facts import BudgetFact, LimitFact, RunFacts
 from harness.judge.metrics import (
+    METRIC_NAMES,
     compute_metrics,
     herd_gate,
     jitter_cv,
@@ -176,3 +177,4 @@ def test_summary_keys_promised_by_the_architecture_are_present() -> None:
     m = compute_metrics(facts(), [rec(0.5, 200, lid="x")], [outcome("x", attempts=attempts)])
     assert set(promised) <= set(m)
     assert m["client_attempts"] == 1
+    assert tuple(m) == METRIC_NAMES
