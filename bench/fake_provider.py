@@ -9,6 +9,13 @@ aiohttp handler doing the least possible on the same machine, in the same run:
   writer writes the same number of events of the same size → ``fake_chunks_per_s``,
   ``bare_chunks_per_s``, ``stream_ratio``.
 
+With ``--faults``, a third server runs the same fake provider under a fault schedule and quotas —
+a 10% brownout (503s drawn from the seed), RPM and TPM limits on every (key, model) set high enough
+never to bind (so every request pays for the sliding-window bookkeeping and the rate-limit headers),
+no added latency — and is measured in the same alternating rounds → ``faults_rps`` (all answers,
+errors included), ``faults_ok_rps`` (the 200s), ``faults_error_share`` and ``faults_ratio`` =
+``faults_rps / fake_rps``.
+
 Every server runs in its own process (``python -m fake_provider`` for the fake one). The load
 generator is ``wrk`` (Debian package ``wrk``) when it is on PATH, in its own process; otherwise a
 built-in aiohttp load generator, also in its own process (it is slower than wrk, so absolute numbers
@@ -16,14 +23,16 @@ are lower and the ratios closer to 1: the generator, not the server, can be the 
 
     .venv/bin/python bench/fake_provider.py            # prints a table (medians of 3 alternating rounds)
     .venv/bin/python bench/fake_provider.py --json     # {"fake_rps", "bare_rps", "ratio", ...}
+    .venv/bin/python bench/fake_provider.py --faults   # … and the same provider with faults and quotas on
 
-Targets: ratio ≥ 0.5 and stream_ratio ≥ 0.5.
+Targets: ratio ≥ 0.5, stream_ratio ≥ 0.5, and with ``--faults`` faults_ratio ≥ 0.8.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -55,6 +64,19 @@ STREAM_BODY = {
     "stream": True,
 }
 HEADERS = {"content-type": "application/json", "authorization": f"Bearer {KEY}"}
+BROWNOUT_P = 0.1
+#: the --faults provider: a brownout on every request, and quotas that never bind (but are kept)
+FAULTS_SCENARIO = f"""
+[provider.quotas]
+rpm = 1000000000
+tpm = 1000000000000
+
+[[faults]]
+kind = "brownout"
+always = true
+p = {BROWNOUT_P}
+status = 503
+"""
 LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
 
@@ -122,7 +144,10 @@ def fetch(port: int, body: dict[str, Any]) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------- load
-def run_wrk(port: int, body: dict[str, Any], connections: int, seconds: float) -> float:
+def run_wrk(
+    port: int, body: dict[str, Any], connections: int, seconds: float, errors: list[float] | None = None
+) -> float:
+    """Requests per second; with ``errors`` (a list to append the share of non-2xx answers to), errors are fine."""
     script = (
         'wrk.method = "POST"\n'
         f"wrk.body = {json.dumps(json.dumps(body))}\n"
@@ -139,61 +164,83 @@ def run_wrk(port: int, body: dict[str, Any], connections: int, seconds: float) -
         ).stdout  # fmt: skip
     finally:
         os.unlink(handle.name)
-    if "Non-2xx" in out:
+    failed = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if failed is not None and errors is None:
         raise RuntimeError(f"wrk saw error responses:\n{out}")
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if match is None:
+    total = re.search(r"(\d+) requests in", out)
+    if match is None or total is None:
         raise RuntimeError(f"cannot read wrk output:\n{out}")
+    if errors is not None:
+        errors.append(int(failed.group(1)) / max(1, int(total.group(1))) if failed else 0.0)
     return float(match.group(1))
 
 
 def load_generator(port: int, body_json: str, connections: int, seconds: float) -> None:
-    """The fallback: ``connections`` aiohttp workers posting in a loop; prints requests/s."""
+    """The fallback: ``connections`` aiohttp workers posting in a loop; prints requests/s and the error share."""
     import aiohttp
 
     async def main() -> None:
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         data = body_json.encode()
-        done = 0
+        done = failed = 0
         deadline = time.monotonic() + seconds
 
         async def worker(session: aiohttp.ClientSession) -> None:
-            nonlocal done
+            nonlocal done, failed
             while time.monotonic() < deadline:
                 async with session.post(url, data=data, headers=HEADERS) as response:
                     await response.read()
-                    if response.status != 200:
-                        raise RuntimeError(f"status {response.status}")
+                    failed += response.status != 200
                 done += 1
 
         connector = aiohttp.TCPConnector(limit=connections)
         async with aiohttp.ClientSession(connector=connector) as session:
             start = time.monotonic()
             await asyncio.gather(*(worker(session) for _ in range(connections)))
-            print(done / (time.monotonic() - start), flush=True)
+            print(done / (time.monotonic() - start), failed / max(1, done), flush=True)
 
     asyncio.run(main())
 
 
-def run_fallback(port: int, body: dict[str, Any], connections: int, seconds: float) -> float:
+def run_fallback(
+    port: int, body: dict[str, Any], connections: int, seconds: float, errors: list[float] | None = None
+) -> float:
     command = [sys.executable, __file__, "--_load", str(port), json.dumps(body), str(connections), str(seconds)]
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
-    return float(out.strip().splitlines()[-1])
+    rps, share = (float(v) for v in out.strip().splitlines()[-1].split())
+    if share and errors is None:
+        raise RuntimeError(f"the load generator saw error responses ({share:.1%})")
+    if errors is not None:
+        errors.append(share)
+    return rps
 
 
-def measure(port: int, body: dict[str, Any], connections: int, seconds: float, use_wrk: bool) -> float:
+def measure(
+    port: int,
+    body: dict[str, Any],
+    connections: int,
+    seconds: float,
+    use_wrk: bool,
+    errors: list[float] | None = None,
+) -> float:
     run = run_wrk if use_wrk else run_fallback
-    run(port, body, connections, min(1.0, seconds))  # warm-up
-    return run(port, body, connections, seconds)
+    run(port, body, connections, min(1.0, seconds), None if errors is None else [])  # warm-up
+    return run(port, body, connections, seconds, errors)
 
 
 # --------------------------------------------------------------------------------------------- main
-def bench(seconds: float, use_wrk: bool, rounds: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
+def bench(seconds: float, use_wrk: bool, rounds: int, faults: bool = False) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         # every stream runs to max_tokens: a fixed natural length longer than the cap
+        models = f'[[provider.models]]\nname = "gpt-4o-mini"\noutput_tokens = {STREAM_TOKENS * 10}\n'
         scenario = Path(tmp, "bench.toml")
-        scenario.write_text(f'[[provider.models]]\nname = "gpt-4o-mini"\noutput_tokens = {STREAM_TOKENS * 10}\n')
+        scenario.write_text(models)
+        Path(tmp, "faults.toml").write_text(models + FAULTS_SCENARIO)
         fake_cmd = [sys.executable, "-m", "fake_provider", "--port", "0", "--seed", "1", "--api-key", KEY]
+        faults_port = None
+        if faults:
+            faults_port = stack.enter_context(server([*fake_cmd, "--scenario", str(Path(tmp, "faults.toml"))]))
         with server([*fake_cmd, "--scenario", str(scenario)]) as fake_port:
             plain_sample = fetch(fake_port, PLAIN_BODY)
             stream_sample = fetch(fake_port, STREAM_BODY)
@@ -206,13 +253,28 @@ def bench(seconds: float, use_wrk: bool, rounds: int) -> dict[str, Any]:
             with server(bare_json) as json_port, server(bare_sse) as sse_port:
                 # alternate fake and bare, round after round, so both see the same background load
                 samples: dict[str, list[float]] = {"fake": [], "bare": [], "fake_stream": [], "bare_stream": []}
+                errors: list[float] = []
                 for _ in range(rounds):
                     samples["fake"].append(measure(fake_port, PLAIN_BODY, CONNECTIONS, seconds, use_wrk))
+                    if faults_port is not None:
+                        rps = measure(faults_port, PLAIN_BODY, CONNECTIONS, seconds, use_wrk, errors)
+                        samples.setdefault("faults", []).append(rps)
                     samples["bare"].append(measure(json_port, PLAIN_BODY, CONNECTIONS, seconds, use_wrk))
                     samples["fake_stream"].append(measure(fake_port, STREAM_BODY, STREAM_CONNECTIONS, seconds, use_wrk))
                     samples["bare_stream"].append(measure(sse_port, STREAM_BODY, STREAM_CONNECTIONS, seconds, use_wrk))
     fake_rps, bare_rps = statistics.median(samples["fake"]), statistics.median(samples["bare"])
     fake_srps, bare_srps = statistics.median(samples["fake_stream"]), statistics.median(samples["bare_stream"])
+    with_faults: dict[str, Any] = {}
+    if faults:
+        faults_rps, share = statistics.median(samples["faults"]), statistics.median(errors)
+        with_faults = {
+            "faults_rps": round(faults_rps, 1),
+            "faults_ok_rps": round(faults_rps * (1 - share), 1),
+            "faults_error_share": round(share, 4),
+            "faults_ratio": round(faults_rps / fake_rps, 3),
+            "faults_ok_ratio": round(faults_rps * (1 - share) / fake_rps, 3),
+            "faults_scenario": f"brownout p={BROWNOUT_P} (503), rpm and tpm quotas that never bind, no added latency",
+        }
     return {
         "fake_rps": round(fake_rps, 1),
         "bare_rps": round(bare_rps, 1),
@@ -220,6 +282,7 @@ def bench(seconds: float, use_wrk: bool, rounds: int) -> dict[str, Any]:
         "fake_chunks_per_s": round(fake_srps * events, 1),
         "bare_chunks_per_s": round(bare_srps * events, 1),
         "stream_ratio": round(fake_srps / bare_srps, 3),
+        **with_faults,
         "load_generator": "wrk" if use_wrk else "aiohttp",
         "connections": CONNECTIONS,
         "stream_connections": STREAM_CONNECTIONS,
@@ -243,12 +306,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each measurement (default 5)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported (default 3)")
     parser.add_argument("--no-wrk", action="store_true", help="use the aiohttp load generator even if wrk exists")
+    parser.add_argument(
+        "--faults", action="store_true", help="also measure the provider with a 10%% brownout and quotas on"
+    )
     args = parser.parse_args(args_in)
     if args.seconds <= 0:
         parser.error("--seconds: expected a positive number")
     if args.rounds < 1:
         parser.error("--rounds: expected a whole number ≥ 1")
-    result = bench(args.seconds, shutil.which("wrk") is not None and not args.no_wrk, args.rounds)
+    result = bench(args.seconds, shutil.which("wrk") is not None and not args.no_wrk, args.rounds, args.faults)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -261,6 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  fake provider  {result['fake_chunks_per_s']:>12,.0f} events/s")
     print(f"  bare aiohttp   {result['bare_chunks_per_s']:>12,.0f} events/s")
     print(f"  ratio          {result['stream_ratio']:>12.3f}   (target ≥ 0.5)")
+    if args.faults:
+        print(f"plain chat completions with faults ({result['faults_scenario']}):")
+        print(f"  answers        {result['faults_rps']:>12,.0f} req/s   ({result['faults_error_share']:.1%} errors)")
+        print(f"  of which 200   {result['faults_ok_rps']:>12,.0f} req/s")
+        print(f"  vs no faults   {result['faults_ratio']:>12.3f}   (target ≥ 0.8)")
     return 0
 
 

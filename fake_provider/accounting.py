@@ -1,98 +1,123 @@
 """Accounting: a finished attempt (what the core knew, what the performer delivered) becomes one
-request-log record, at most one ledger entry, and metrics — in one place, once per attempt.
+request-log entry, and — folded in later, in batches — at most one ledger entry and its metrics.
 
 Billing follows delivery (see :mod:`fake_provider.ledger` for the rule): only attempts whose
 generation happened (``CallContext.billable``) and whose status line went out are billed, for the
 output tokens the performer reports as sent.
+
+The request path does as little as possible: :meth:`Accounts.settle` appends one tuple of plain
+values to the log. The ledger and the metrics are brought up to date by :meth:`Accounts.fold`, which
+every reader of them calls first (their ``sync`` hook): the same work, done in a tight loop instead
+of interleaved with the server's, and never stale when read. Amounts stay exact Decimals.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
+from collections.abc import Mapping
 from decimal import Decimal
 
 from fake_provider.context import CallContext
 from fake_provider.ledger import BillingLedger
 from fake_provider.metrics import ProviderMetrics
 from fake_provider.plan import Delivery, Plan, StreamEnd
-from fake_provider.request_log import RequestLog
-from harness.pricing import Usage
+from fake_provider.request_log import BILLED, MODEL, RequestLog
+from harness.pricing import ModelPrice
 from harness.records import ProviderRecord
 from harness.wire.neutral import ChatCall
 
 __all__ = ["Accounts"]
 
-_ZERO = Decimal(0)
-
-# ProviderRecord is built positionally on the hot path: fail loudly at import if its fields change
-_RECORD_FIELDS = (
-    "seq", "t", "wall", "client", "client_id", "request_id", "logical_id", "attempt", "api", "model", "stream",
-    "status", "prompt_tokens", "max_tokens", "output_tokens", "ttfb_s", "duration_s", "fault", "retry_after_s",
-    "error_type", "finish", "cost_usd",
-)  # fmt: skip
-if tuple(f.name for f in fields(ProviderRecord)) != _RECORD_FIELDS:  # pragma: no cover - a contract change
-    raise ImportError("harness.records.ProviderRecord changed its fields; update fake_provider.accounting")
-
 
 class Accounts:
     """The request log, the billing ledger and the metrics of one provider."""
 
-    __slots__ = ("ledger", "log", "metrics")
+    __slots__ = ("_folded", "_prices", "ledger", "log", "metrics")
 
-    def __init__(self) -> None:
-        self.log = RequestLog()
-        self.ledger = BillingLedger()
-        self.metrics = ProviderMetrics()
+    def __init__(self, prices: Mapping[str, ModelPrice] | None = None) -> None:
+        self._prices: dict[str, ModelPrice] = dict(prices or {})  # billed model name → price
+        self._folded = 0  # log entries already in the ledger and the metrics
+        self.log = RequestLog(self.cost_text)
+        self.ledger = BillingLedger(self.fold)
+        self.metrics = ProviderMetrics(self.fold)
 
-    def record(self, ctx: CallContext, plan: Plan, delivery: Delivery) -> ProviderRecord:
-        """Log, bill and count one finished attempt; returns its record."""
-        seq = self.log.next_seq()
+    def add_price(self, model: str, price: ModelPrice) -> None:
+        self._prices[model] = price
+
+    def settle(self, ctx: CallContext, plan: Plan, delivery: Delivery) -> int:
+        """Log one finished attempt (billing and metrics follow on the next read); returns its seq."""
         status = delivery.status
         model = ctx.model
-        output = delivery.tokens_sent
-        cost = _ZERO
-        billed = ctx.billable and status == 200 and model is not None
-        if billed and model is not None:
-            cost = self.ledger.bill(seq, model.name, ctx.client, Usage(ctx.prompt_tokens, output), model.price)
         if delivery.client_gone:
             finish: str | None = "client_gone"
         elif plan.streamed and plan.end is StreamEnd.CUT:
-            finish = "cut"
+            finish = "stalled" if ctx.finish == "stalled" else "cut"
         else:
             finish = ctx.finish if status == 200 else None
         call = ctx.call
-        record = ProviderRecord(  # positional, in field order: this runs once per attempt
-            seq,
-            ctx.arrival,
-            ctx.wall,
-            ctx.client,
-            ctx.client_id,
-            ctx.request_id,
-            ctx.logical_id,
-            ctx.attempt,
-            ctx.api,
-            ctx.model_name,
-            ctx.stream,
-            status,
-            ctx.prompt_tokens,
-            call.max_tokens if isinstance(call, ChatCall) else None,
-            output,
-            delivery.ttfb_s,
-            delivery.duration_s,
-            ctx.fault.name if ctx.fault is not None else None,
-            ctx.retry_after_s,
-            ctx.error_type,
-            finish,
-            format(cost, "f") if cost else "0",
+        fault = ctx.fault
+        return self.log.add(
+            (  # ProviderRecord's fields after seq, in order, then the configured model and "billed"
+                ctx.arrival,
+                ctx.wall,
+                ctx.client,
+                ctx.client_id,
+                ctx.request_id,
+                ctx.logical_id,
+                ctx.attempt,
+                ctx.api,
+                ctx.model_name,
+                ctx.stream,
+                status,
+                ctx.prompt_tokens,
+                call.max_tokens if type(call) is ChatCall else None,
+                delivery.tokens_sent,
+                delivery.ttfb_s,
+                delivery.duration_s,
+                None if fault is None else fault.name,
+                ctx.retry_after_s,
+                ctx.error_type,
+                finish,
+                None if model is None else model.name,
+                ctx.billable and status == 200 and model is not None,
+            )
         )
-        self.log.append(record)
-        label = model.name if model is not None else "unknown"
-        prompt = ctx.prompt_tokens if billed else 0
-        self.metrics.observe(ctx.api, label, status, prompt, output, delivery.duration_s, cost)
-        return record
+
+    def record(self, ctx: CallContext, plan: Plan, delivery: Delivery) -> ProviderRecord:
+        """Log one finished attempt and return its record."""
+        return self.log.record(self.settle(ctx, plan, delivery))
+
+    def fold(self) -> None:
+        """Bring the ledger and the metrics up to date with the log."""
+        entries = self.log.entries
+        end = len(entries)
+        start = self._folded
+        if start >= end:
+            return
+        self._folded = end
+        ledger, observe, prices = self.ledger, self.metrics.observe, self._prices
+        zero = Decimal(0)
+        for seq in range(start + 1, end + 1):
+            entry = entries[seq - 1]
+            model = entry[MODEL]
+            api, status, prompt, output = entry[7], entry[10], entry[11], entry[13]
+            if not entry[BILLED]:
+                observe(api, "unknown" if model is None else model, status, 0, output, entry[15], zero)
+                continue
+            cost = ledger.cost(model, prompt, output, prices[model])
+            ledger.add_entry(seq, model, entry[2], prompt, 0, output, cost)
+            observe(api, model, status, prompt, output, entry[15], cost)
+
+    def cost(self, model: str, prompt: int, output: int) -> Decimal:
+        """The exact cost of an attempt billed on ``model``."""
+        return self.ledger.cost(model, prompt, output, self._prices[model])
+
+    def cost_text(self, model: str, prompt: int, output: int) -> str:
+        cost = self.cost(model, prompt, output)
+        return format(cost, "f") if cost else "0"
 
     def clear(self) -> None:
         """A new run: forget every record, bill and count."""
         self.log.clear()
         self.ledger.clear()
         self.metrics.clear()
+        self._folded = 0

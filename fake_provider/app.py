@@ -4,8 +4,9 @@ No provider logic lives here. The handler reads the body (up to the size limit),
 :class:`~fake_provider.core.ProviderRequest`, and performs the returned plan: wait, send status and
 headers, write the body or the timed chunks, then end normally, cut (close without the chunked
 terminator), reset (RST before any byte) or go silent — and reports a
-:class:`~fake_provider.plan.Delivery` to ``exchange.finish`` exactly once. The control API
-(``/_fake/*``) and ``/metrics`` are thin wrappers over core methods.
+:class:`~fake_provider.plan.Delivery` to ``exchange.settle`` exactly once. The control API
+(``/_fake/*``: health, requests, ledger, faults, reset) and ``/metrics`` are thin wrappers over core
+methods.
 
 Run in-process (tests)::
 
@@ -24,10 +25,14 @@ import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from fake_provider.core import Exchange, ProviderCore, ProviderRequest
-from fake_provider.plan import Delivery, StreamEnd, TransportFault
+from fake_provider.exchange import load_json
+from fake_provider.plan import Delivery, Plan, StreamEnd, TransportFault
+from fake_provider.response_bytes import MAX_DIRECT_BODY, plain_response_bytes
+from fake_provider.schedule import FaultSchedule
+from harness.errors import ConfigError
 
 __all__ = ["CORE", "ProviderHandler", "create_app", "perform", "serve", "start"]
 
@@ -74,26 +79,69 @@ def _abort(request: web.BaseRequest, reset: bool) -> None:
         transport.close()
 
 
-async def perform(request: web.BaseRequest, exchange: Exchange) -> web.StreamResponse:
-    """Carry ``exchange.plan`` out on the request's connection; report the delivery once."""
+class _Written(web.StreamResponse):
+    """Stands for a plain response the performer already wrote to the transport.
+
+    aiohttp's protocol only calls ``prepare`` and ``write_eof`` on a handler's response and reads
+    ``keep_alive`` (and ``status``, for an access log); here there is nothing left to do, and the
+    connection stays open.
+    """
+
+    async def prepare(self, request: web.BaseRequest) -> None:
+        return None
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        return None
+
+    @property
+    def keep_alive(self) -> bool:
+        return True
+
+
+def _direct_ok(request: web.BaseRequest, plan: Plan) -> bool:
+    """Whether a plain plan can go out as raw bytes: a keep-alive HTTP/1.1 request, a small body, no HEAD."""
+    return (
+        request.version == HttpVersion11
+        and request.keep_alive
+        and request.method != "HEAD"
+        and len(plan.body) <= MAX_DIRECT_BODY
+    )
+
+
+async def perform(
+    request: web.BaseRequest, exchange: Exchange, loop: asyncio.AbstractEventLoop | None = None
+) -> web.StreamResponse:
+    """Carry ``exchange.plan`` out on the request's connection; report the delivery once.
+
+    ``loop`` is the running loop, when the caller has it at hand (looking it up costs a system call).
+    """
     plan = exchange.plan
-    loop = asyncio.get_running_loop()
+    if loop is None:
+        loop = asyncio.get_running_loop()
     start = loop.time()
     delivery = Delivery()
-    response: web.StreamResponse = web.Response()  # returned untouched when the connection is gone
+    response: web.StreamResponse | None = None
     try:
         if plan.transport is not None:
             if plan.transport is TransportFault.SILENCE and plan.silence_s > 0:
                 await asyncio.sleep(plan.silence_s)
             _abort(request, reset=True)
-            return response
+            return web.Response()  # never sent: the connection is gone
         if plan.headers_delay_s > 0:
             await asyncio.sleep(plan.headers_delay_s)
         chunks = plan.chunks
         if chunks is None:
-            response = web.Response(status=plan.status, body=plan.body, headers=plan.headers)
-            await response.prepare(request)
-            await response.write_eof()
+            data = plain_response_bytes(plan) if _direct_ok(request, plan) else None
+            if data is not None:
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    raise ConnectionResetError("the client left before the response")
+                transport.write(data)  # status line, headers and body: one send
+                response = _Written(status=plan.status)
+            else:
+                response = web.Response(status=plan.status, body=plan.body, headers=plan.headers)
+                await response.prepare(request)
+                await response.write_eof()
             delivery.status = plan.status
             delivery.ttfb_s = loop.time() - start
             delivery.tokens_sent = plan.body_tokens
@@ -117,13 +165,13 @@ async def perform(request: web.BaseRequest, exchange: Exchange) -> web.StreamRes
         return response
     except ConnectionError:
         delivery.client_gone = True
-        return response
+        return response if response is not None else web.Response()
     except asyncio.CancelledError:
         delivery.client_gone = True
         raise
     finally:
         delivery.duration_s = loop.time() - start
-        exchange.finish(delivery)
+        exchange.settle(delivery)
 
 
 def _json(data: object, status: int = 200) -> web.Response:
@@ -148,11 +196,14 @@ class ProviderHandler:
 
     def __init__(self, core: ProviderCore) -> None:
         self.core = core
+        self._loop: asyncio.AbstractEventLoop | None = None  # the serving loop, looked up once
         self._control: dict[tuple[str, str], Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]] = {
             ("GET", "/_fake/health"): self._health,
             ("GET", "/_fake/requests"): self._requests,
             ("GET", "/_fake/ledger"): self._ledger,
             ("POST", "/_fake/reset"): self._reset,
+            ("GET", "/_fake/faults"): self._faults,
+            ("POST", "/_fake/faults"): self._set_faults,
             ("GET", "/metrics"): self._metrics,
         }
 
@@ -163,7 +214,10 @@ class ProviderHandler:
         core = self.core
         body, truncated = await _read_body(request, core.config.max_body_bytes)
         preq = ProviderRequest(request.method, request.path, request.query_string, request.headers, body, truncated)
-        return await perform(request, core.handle(preq))
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return await perform(request, core.handle(preq), loop)
 
     async def _health(self, request: web.BaseRequest) -> web.StreamResponse:
         return _json(self.core.health())
@@ -174,8 +228,8 @@ class ProviderHandler:
             limit = _query_int(request, "limit", None)
         except _BadQuery as exc:
             return _json({"error": str(exc)}, 400)
-        records = self.core.log.since(since, limit)
-        cursor = records[-1].seq if records else since
+        count = len(self.core.log)
+        cursor = max(since, count if limit is None else min(count, since + limit))  # the last seq returned
         text = self.core.requests_jsonl(since, limit)
         headers = {"x-next-since": str(cursor)}
         return web.Response(body=text.encode(), content_type="application/x-ndjson", headers=headers)
@@ -187,6 +241,22 @@ class ProviderHandler:
     async def _reset(self, request: web.BaseRequest) -> web.StreamResponse:
         self.core.reset()
         return _json({"status": "reset"})
+
+    async def _faults(self, request: web.BaseRequest) -> web.StreamResponse:
+        return _json(self.core.faults_dict())
+
+    async def _set_faults(self, request: web.BaseRequest) -> web.StreamResponse:
+        """Replace the fault schedule: ``{"faults": [...]}``, the shape of a scenario's ``[[faults]]``."""
+        body, truncated = await _read_body(request, self.core.config.max_body_bytes)
+        if truncated:
+            return _json({"error": "the schedule exceeds the body size limit"}, 413)
+        try:
+            schedule = FaultSchedule.from_json(load_json(body))
+        except (ValueError, RecursionError) as exc:  # ConfigError is a ValueError: it names the field
+            message = str(exc) if isinstance(exc, ConfigError) else f"the body is not valid JSON ({type(exc).__name__})"
+            return _json({"error": message}, 400)
+        self.core.set_faults(schedule)
+        return _json(self.core.faults_dict())
 
     async def _metrics(self, request: web.BaseRequest) -> web.StreamResponse:
         body = self.core.metrics_text().encode()

@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from fake_provider.quotas import QuotaConfig
+from fake_provider.schedule import FaultSchedule
 from harness.distributions import Distribution
 from harness.errors import ConfigError
 from harness.pricing import DEFAULT_PRICES, ModelPrice
@@ -97,6 +99,8 @@ class ProviderConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # larger bodies get a 413
     allow_fault_headers: bool = False  # honour x-fake-status / x-fake-fault (tests only)
     seed: int = 0  # same seed + same request → same answer
+    quotas: QuotaConfig | None = None  # provider-side rate limits, in-flight limit, spend cap
+    faults: FaultSchedule = field(default_factory=FaultSchedule, hash=False)  # the seeded fault schedule
 
     @classmethod
     def default(cls) -> ProviderConfig:
@@ -130,12 +134,23 @@ class ProviderConfig:
         use_defaults = t.bool("default_models", True)
         defaults = {m.name: m for m in default_models()} if use_defaults else {}
         declared = [_model_from_table(mt, defaults) for mt in t.tables("models", [])]
-        t.done()
         models = {**defaults, **{m.name: m for m in declared}}
         if not models:
             raise ConfigError(t.field("models"), "no models: declare at least one or keep default_models = true")
-        config = cls(tuple(models.values()), None if keys is None else frozenset(keys), max_body, allow_faults, seed)
+        quota_table = t.table("quotas", None)
+        quotas = None if quota_table is None else QuotaConfig.from_table(quota_table, models)
+        t.done()
+        keyset = None if keys is None else frozenset(keys)
+        config = cls(tuple(models.values()), keyset, max_body, allow_faults, seed, quotas)
         config.model_index()
+        return config
+
+    @classmethod
+    def from_scenario(cls, data: Mapping[str, Any]) -> ProviderConfig:
+        """The provider of a scenario: its ``[provider]`` table (quotas included) and its ``[[faults]]``."""
+        config = cls.from_table(Table(data.get("provider", {}), "provider"))
+        if "faults" in data:
+            config = replace(config, faults=FaultSchedule.parse(data["faults"], "faults"))
         return config
 
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fake_provider.config import ModelConfig
 from fake_provider.fault import Fault
 from harness.wire.neutral import ChatCall, EmbeddingCall
+
+if TYPE_CHECKING:
+    from fake_provider.quotas import Admission
+    from fake_provider.textgen import Answer
 
 __all__ = ["CallContext"]
 
@@ -37,3 +42,10 @@ class CallContext:
     finish: str | None = None  # the answer's finish reason, in the provider's vocabulary
     error_type: str | None = None  # error type/code of an error answer
     retry_after_s: float | None = None  # hint sent with an error answer
+    arrival_number: int = 0  # arrivals since the run started, from 1 (the fault schedule's draws use it)
+    digest: bytes | None = None  # the canonical request's digest, once computed
+    answer: Answer | None = None  # the generated answer, once computed (the quota step may need its length)
+    admission: Admission | None = None  # what the quota step admitted (released when the attempt ends)
+    quota_generation: int = -1  # the quota state it was admitted into (-1: none)
+    in_flight_key: bool = False  # counted in its key's requests in flight
+    extra_headers: tuple[tuple[str, str], ...] = ()  # rate-limit headers every answer carries

@@ -1,15 +1,18 @@
 """The provider core: sans-I/O, clock injected; one request in, one plan out, one record back.
 
-``ProviderCore.handle(ProviderRequest)`` routes, authenticates, validates, tokenizes, asks the fault
-sources, generates, and returns an :class:`Exchange` holding the :class:`~fake_provider.plan.Plan`. A
-performer (the aiohttp app, or :mod:`fake_provider.memory`) carries the plan out and calls
-:meth:`Exchange.finish` exactly once with what it delivered; that writes the request-log record, the
-ledger entry (billing follows delivery) and the metrics.
+``ProviderCore.handle(ProviderRequest)`` routes, authenticates, validates, tokenizes, admits (quotas),
+asks the fault sources, generates, and returns an :class:`Exchange` holding the
+:class:`~fake_provider.plan.Plan`. A performer (the aiohttp app, or :mod:`fake_provider.memory`)
+carries the plan out and calls :meth:`Exchange.settle` exactly once with what it delivered; that
+releases the request's quotas and writes the request log (billing and metrics follow from it).
 
 The decision, step by step (each step may answer with an error plan in the provider's shape)::
 
     route (404) → method (405) → size (413) → key (401) → JSON (400) → fields (400) → model (404)
-      → limits: max_tokens, context window, prefill (400) → fault sources → generate → plan
+      → limits: max_tokens, context window, prefill (400)
+      → quotas: in flight, spend cap, rpm / tpm / itpm / otpm (429 …)
+      → faults: test headers, then the schedule (errors, transport faults; latency and stream shape)
+      → generate → plan
 
 Example::
 
@@ -22,27 +25,25 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import json
+import math
 import random
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from fake_provider import plans, responses
+from fake_provider import admission, plans, rejections
 from fake_provider.accounting import Accounts
 from fake_provider.config import ModelConfig, ProviderConfig
 from fake_provider.context import CallContext
-from fake_provider.fault import FaultSource, parse_fault_headers
+from fake_provider.exchange import Exchange, ProviderRequest, count_prompt, load_json
+from fake_provider.fault import Fault, FaultSource, merge_faults, parse_fault_headers
+from fake_provider.generation import Generator
 from fake_provider.plan import Delivery, Plan
-from fake_provider.textgen import TextGenerator, embedding_vector, request_digest
+from fake_provider.quotas import QuotaBook
+from fake_provider.schedule import FaultSchedule, key_label
 from harness.clock import Clock
-from harness.records import ProviderRecord
-from harness.tokenizer import count_messages
 from harness.wire import anthropic, gemini, openai
+from harness.wire.formats import format_http_date
 from harness.wire.neutral import ChatCall, EmbeddingCall, RequestInvalid
 
 __all__ = ["Exchange", "ProviderCore", "ProviderRequest"]
@@ -55,60 +56,16 @@ _ROUTES = {
     anthropic.MESSAGES_PATH: ("anthropic", "anthropic.messages", "POST"),
 }
 _GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
-_MODELS_CREATED = 1_700_000_000
-_OWNER = {"openai": "openai", "anthropic": "anthropic", "gemini": "google"}
 _MAX_LOGGED_MODEL = 200  # characters of a requested model name kept in the log
+_RATE_LIMIT_REQUESTS = 60  # the requests limit a scheduled 429 reports when no quota is configured
 
 
-@dataclass(slots=True)  # not frozen: one per request/event on the hot path; treat as read-only
-class ProviderRequest:
-    """A request as the wire delivered it; ``headers`` answers lower-case names."""
-
-    method: str
-    path: str
-    query: str = ""  # raw query string, without "?"
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    body_truncated: bool = False  # the body exceeded the size limit and was not read in full
-
-
-def _load_json(raw: bytes) -> Any:
-    """``json.loads`` with a fast path for plain UTF-8 (other encodings JSON allows still work)."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return json.loads(raw)
-    return json.loads(text) if not text.startswith("\ufeff") else json.loads(raw)
-
-
-class Exchange:
-    """One planned attempt; call :meth:`finish` exactly once with what was delivered."""
-
-    __slots__ = ("_core", "context", "plan", "record")
-
-    def __init__(self, core: ProviderCore, context: CallContext, plan: Plan) -> None:
-        self._core = core
-        self.context = context  # what the core knew; read-only for performers
-        self.plan = plan
-        self.record: ProviderRecord | None = None  # set by finish
-
-    @property
-    def arrival(self) -> float:
-        return self.context.arrival
-
-    def finish(self, delivery: Delivery) -> ProviderRecord:
-        if self.record is not None:
-            raise RuntimeError(f"Exchange.finish called twice for request {self.context.request_id}")
-        self.record = self._core.accounts.record(self.context, self.plan, delivery)
-        return self.record
-
-
-def _header_faults(ctx: CallContext) -> Any:
+def _header_faults(ctx: CallContext) -> Fault | None:
     return parse_fault_headers(ctx.headers)
 
 
 class ProviderCore:
-    """Routing, auth, validation, generation and accounting for the fake provider (no I/O)."""
+    """Routing, auth, validation, quotas, faults, generation and accounting for the fake provider (no I/O)."""
 
     def __init__(
         self,
@@ -122,31 +79,46 @@ class ProviderCore:
         self.clock = clock  # arrival times in the log are raw readings of this clock
         self.wall_clock = wall_clock
         self.models: dict[str, ModelConfig] = config.model_index()
-        self.text = TextGenerator(self.seed)
-        self.accounts = Accounts()  # the request log, the billing ledger and the metrics
+        self.generator = Generator(self.seed)
+        self.text = self.generator.text
+        # the request log, the billing ledger and the metrics
+        self.accounts = Accounts({m.name: m.price for m in config.models})
         self.log = self.accounts.log
         self.ledger = self.accounts.ledger
         self.metrics = self.accounts.metrics
-        #: asked in order, first fault wins; the seeded schedule is appended by the faults issue
+        self.schedule: FaultSchedule = config.faults  # replaced by POST /_fake/faults
+        quotas = config.quotas
+        self.quotas = QuotaBook(quotas) if quotas is not None and quotas.enabled else None
+        #: asked in order; the first failure wins, latencies add up (see fake_provider.fault.merge_faults)
         self.fault_sources: list[FaultSource] = [_header_faults] if config.allow_fault_headers else []
-        self._serials = itertools.count(1)
-        self._salt = f"{random.Random(f'ids:{self.seed}').getrandbits(48):012x}"
-        self._key_hashes: dict[str, str] = {}
-        self.started = clock()
+        self.fault_sources.append(self._scheduled)
+        self.in_flight = 0  # exchanges handed out and not yet settled
+        self._key_labels: dict[str, str] = {}
+        self._run = 0  # runs since start (POST /_fake/reset starts a new one)
+        self._arrivals = 0  # requests of this run; the schedule's draws and the request ids use it
+        self._salt = self._run_salt()
+        self.started = self.run_started = clock()  # the run's start: fault windows are relative to it
+
+    def _run_salt(self) -> str:
+        """The unique part of this run's request ids (the arrival number follows it, 8 hex digits)."""
+        return f"{random.Random(f'ids:{self.seed}:{self._run}').getrandbits(48):012x}"
 
     # ------------------------------------------------------------------------------------ decide
     def handle(self, request: ProviderRequest) -> Exchange:
-        serial = f"{self._salt}{next(self._serials):08x}"
+        self._arrivals = arrival = self._arrivals + 1
+        serial = f"{self._salt}{arrival:08x}"
         headers = request.headers
         route = _ROUTES.get(request.path)
         provider, api, method = route if route is not None else self._other_route(request.path)
         rid = serial if provider == "gemini" else f"req_{serial}"
         ctx = CallContext(provider, api, self.clock(), self.wall_clock(), rid, serial, headers)
+        ctx.arrival_number = arrival
         ctx.client_id = headers.get("x-client-id")
         ctx.logical_id = headers.get("x-harness-request-id") or headers.get("idempotency-key")
         attempt = headers.get("x-stainless-retry-count") or headers.get("x-harness-attempt")
         if attempt is not None and attempt.isascii() and attempt.isdigit() and len(attempt) < 10:
             ctx.attempt = int(attempt)
+        self.in_flight += 1
         return Exchange(self, ctx, self._decide(request, ctx, method))
 
     def _other_route(self, path: str) -> tuple[str, str, str]:
@@ -161,7 +133,9 @@ class ProviderCore:
     def _error(
         self, ctx: CallContext, status: int, message: str | None = None, code: str | None = None, **kw: Any
     ) -> Plan:
-        plan, ctx.error_type = plans.error_plan(ctx.provider, status, ctx.request_id, message=message, code=code, **kw)
+        plan, ctx.error_type = plans.error_plan(
+            ctx.provider, status, ctx.request_id, message=message, code=code, extra_headers=ctx.extra_headers, **kw
+        )
         return plan
 
     def _invalid(self, ctx: CallContext, exc: RequestInvalid, status: int = 400) -> Plan:
@@ -184,11 +158,16 @@ class ProviderCore:
         if denied is not None:
             return denied
         if ctx.api == "openai.models":
-            return self._models_plan(ctx)
+            return self.generator.models_plan(ctx, self.config.models)
         if ctx.api == "openai.model":
-            return self._model_plan(ctx, request.path[len(openai.MODELS_PATH) + 1 :])
+            name = request.path[len(openai.MODELS_PATH) + 1 :]
+            model = self.models.get(name)
+            if model is None or model.api != "openai":
+                status, message, code = rejections.unknown_model(provider, ctx.api, name, False)
+                return self._error(ctx, status, message, code)
+            return self.generator.model_plan(ctx, name)
         try:
-            body = _load_json(request.body)
+            body = load_json(request.body)
         except (ValueError, RecursionError) as exc:
             return self._invalid(ctx, RequestInvalid(None, f"the body is not valid JSON ({type(exc).__name__})"))
         try:
@@ -216,17 +195,40 @@ class ProviderCore:
         ctx.call = call
         ctx.model_name = call.model[:_MAX_LOGGED_MODEL]
         model = self.models.get(call.model)
-        embedding = isinstance(call, EmbeddingCall)
+        embedding = type(call) is EmbeddingCall
         if model is None or model.api != provider or (model.kind == "embedding") != embedding:
-            return self._unknown_model(ctx, call.model, model is not None)
+            status, message, code = rejections.unknown_model(provider, api, call.model, model is not None)
+            return self._error(ctx, status, message, code)
         ctx.model = model
         if isinstance(call, EmbeddingCall):
             ctx.prompt_tokens = sum(call.token_counts)
-            return self._fault_or(ctx, request) or self._embeddings_plan(ctx, call, request.body)
-        ctx.stream = call.stream
-        ctx.prompt_tokens = prompt = count_messages(call.messages)
-        rejected = self._check_limits(ctx, call, model, prompt)
-        return rejected or self._fault_or(ctx, request) or self._chat_plan(ctx, call, model, prompt)
+        else:
+            ctx.stream = call.stream
+            ctx.prompt_tokens = prompt = count_prompt(call.messages)
+            refused = rejections.limit_refusal(
+                provider, call.max_tokens, model.max_output_tokens, prompt, model.context_window
+            )
+            if refused is not None:
+                status, message, code, param = refused
+                return self._error(ctx, status, message, code, param=param)
+            if call.prefill and model.rejects_prefill:
+                return self._error(ctx, 400, anthropic.PREFILL_MESSAGE)
+        if self.quotas is not None:
+            refusal = self._admit(ctx, call, model)
+            if refusal is not None:
+                return refusal
+        fault: Fault | None = None
+        for source in self.fault_sources:
+            found = source(ctx)  # a source sees the faults merged so far in ctx.fault
+            if found is not None:
+                ctx.fault = fault = merge_faults(fault, found)
+        if fault is not None:
+            failed = self._fault_plan(ctx, fault)
+            if failed is not None:
+                return failed
+        if isinstance(call, EmbeddingCall):
+            return self.generator.embeddings_plan(ctx, call, request.body)
+        return self.generator.chat_plan(ctx, call, model)
 
     def _authenticate(self, request: ProviderRequest, ctx: CallContext, query: dict[str, Any]) -> Plan | None:
         headers = request.headers
@@ -239,135 +241,101 @@ class ProviderCore:
         elif ctx.provider == "gemini":
             key = headers.get(gemini.API_KEY_HEADER) or (query.get("key") or [None])[0] or key
         if not key:
-            return self._error(ctx, 401, _MISSING_KEY[ctx.provider], code=_MISSING_CODE[ctx.provider])
-        client = self._key_hashes.get(key)
+            status, message, code = rejections.missing_key(ctx.provider)
+            return self._error(ctx, status, message, code)
+        client = self._key_labels.get(key)
         if client is None:
-            if len(self._key_hashes) > 10_000:
-                self._key_hashes.clear()  # bounded: fuzzers send endless keys
-            client = self._key_hashes[key] = "key:" + request_digest(key)[:6].hex()
+            if len(self._key_labels) > 10_000:
+                self._key_labels.clear()  # bounded: fuzzers send endless keys
+            client = self._key_labels[key] = key_label(key)
         ctx.client = client
         allowed = self.config.allowed_keys
         if allowed is not None and key not in allowed:
-            if ctx.provider == "gemini":
-                return self._error(ctx, 400, "API key not valid. Please pass a valid API key.")
-            message = "Incorrect API key provided." if ctx.provider == "openai" else "invalid x-api-key"
-            return self._error(ctx, 401, message)
+            status, message, _ = rejections.bad_key(ctx.provider)
+            return self._error(ctx, status, message)
         return None
 
-    def _unknown_model(self, ctx: CallContext, name: str, wrong_kind: bool) -> Plan:
-        shown = json.dumps(name[:100])
-        if ctx.provider == "openai":
-            if wrong_kind:
-                message = f"The model {shown} is not supported on {ctx.api.split('.')[1]} endpoint."
-            else:
-                message = f"The model {shown} does not exist or you do not have access to it."
-            return self._error(ctx, 404, message, "model_not_found")
-        if ctx.provider == "anthropic":
-            return self._error(ctx, 404, f"model: {name[:100]}")
-        message = f"models/{name[:100]} is not found for API version v1beta, or is not supported for generateContent."
-        return self._error(ctx, 404, message)
+    # ------------------------------------------------------------------------------------ quotas, faults
+    def _admit(self, ctx: CallContext, call: ChatCall | EmbeddingCall, model: ModelConfig) -> Plan | None:
+        assert self.quotas is not None
+        output = 0
+        if isinstance(call, ChatCall):  # without max_tokens, a request counts as the answer it will get
+            output = call.max_tokens or self.generator.answer(ctx, call, model).tokens
+        return admission.admit(self.quotas, ctx, model.name, output, ctx.arrival, self.ledger.spent)
 
-    def _check_limits(self, ctx: CallContext, call: ChatCall, model: ModelConfig, prompt: int) -> Plan | None:
-        provider, window, max_tokens = ctx.provider, model.context_window, call.max_tokens
-        if max_tokens is not None and max_tokens > model.max_output_tokens and provider != "gemini":
-            cap = model.max_output_tokens
-            if provider == "openai":
-                message = (
-                    f"max_tokens is too large: {max_tokens}. This model supports at most {cap} completion tokens, "
-                    f"whereas you provided {max_tokens}."
-                )
-                return self._error(ctx, 400, message, "invalid_value", param="max_tokens")
-            message = f"max_tokens: {max_tokens} > {cap}, which is the maximum allowed number of output tokens"
-            return self._error(ctx, 400, message)
-        asked = prompt + (max_tokens or 0)
-        if prompt > window or asked > window:
-            if provider == "openai":
-                message = (
-                    f"This model's maximum context length is {window} tokens. However, you requested {asked} "
-                    f"tokens ({prompt} in the messages, {max_tokens or 0} in the completion). "
-                    "Please reduce the length of the messages or completion."
-                )
-                return self._error(ctx, 400, message, "context_length_exceeded", param="messages")
-            if provider == "anthropic":
-                message = f"prompt is too long: {prompt} tokens > {window} maximum"
-                if prompt <= window:
-                    message = f"input length and `max_tokens` exceed context limit: {prompt} + {max_tokens} > {window}"
-                return self._error(ctx, 400, message)
-            message = f"The input token count ({prompt}) exceeds the maximum number of tokens allowed ({window})."
-            return self._error(ctx, 400, message)
-        if call.prefill and model.rejects_prefill:
-            return self._error(ctx, 400, anthropic.PREFILL_MESSAGE)
-        return None
-
-    def _fault_or(self, ctx: CallContext, request: ProviderRequest) -> Plan | None:
-        """The fault step: ask each source; an HTTP-level fault answers now, stream faults shape the plan."""
-        for source in self.fault_sources:
-            fault = source(ctx)
-            if fault is not None:
-                ctx.fault = fault
-                break
-        fault = ctx.fault
-        if fault is None:
+    def _scheduled(self, ctx: CallContext) -> Fault | None:
+        """The fault schedule as a fault source."""
+        if not self.schedule.specs:
             return None
+        t = ctx.arrival - self.run_started
+        decided = ctx.fault is not None and ctx.fault.failure  # a test header's failure takes precedence
+        return self.schedule.decide(ctx, t, ctx.arrival_number, self.seed, self.in_flight - 1, decided)
+
+    def _fault_plan(self, ctx: CallContext, fault: Fault) -> Plan | None:
+        """The answer a failure fault imposes, or None when it only shapes the success plan."""
         if fault.transport is not None:
             return plans.transport_plan(fault)
-        if fault.status is not None and (fault.error_after_tokens is None or not ctx.stream):
-            ctx.retry_after_s = fault.retry_after_s
-            return self._error(
-                ctx,
-                fault.status,
-                fault.message,
-                fault.code,
-                retry_after_s=fault.retry_after_s,
-                retry_unit=fault.retry_unit,
-            )
-        return None
+        provider = ctx.provider
+        delay = fault.extra_ttft_s + fault.headers_delay_s
+        if fault.special in ("context_length", "content_filter"):
+            if fault.special == "content_filter":
+                message, code = rejections.content_filter(provider)
+                return self._error(ctx, 400, message, code, delay_s=delay)
+            assert ctx.model is not None
+            window = ctx.model.context_window
+            max_tokens = ctx.call.max_tokens if isinstance(ctx.call, ChatCall) else None
+            message, code = rejections.context_length(provider, max(ctx.prompt_tokens, window + 1), max_tokens, window)
+            param = "messages" if provider == "openai" else None
+            return self._error(ctx, 400, message, code, param=param, delay_s=delay)
+        status = fault.status
+        if fault.special == "overloaded":
+            status = rejections.OVERLOADED_STATUS[provider]
+        elif fault.stream_fault:
+            if ctx.stream or (fault.error_after_chunks is None and fault.error_after_tokens is None):
+                return None  # shapes the stream (or, on a plain answer, the body)
+            status = status or rejections.OVERLOADED_STATUS[provider]  # a stream error asked of a plain answer
+        if status is None:
+            return None
+        return self._fault_error(ctx, fault, status, delay)
 
-    # ------------------------------------------------------------------------------------ generate
-    def _draw(self, digest: bytes, attempt: int) -> tuple[float, float]:
-        mixed = request_digest(digest, str(attempt))
-        return int.from_bytes(mixed[:7], "big") / 2**56, int.from_bytes(mixed[8:15], "big") / 2**56
+    def _fault_error(self, ctx: CallContext, fault: Fault, status: int, delay: float) -> Plan:
+        provider, hint, unit = ctx.provider, fault.retry_after_s, fault.retry_unit
+        extra = ctx.extra_headers
+        if hint is not None and unit == "date":
+            sent_at = ctx.wall + delay
+            when = math.ceil(sent_at + hint)
+            hint = when - sent_at  # what the date means to a client reading it when the answer arrives
+            if provider != "gemini":
+                extra = (*extra, ("retry-after", format_http_date(when)))
+                unit = "none"
+        if fault.rate_limit_headers and status == 429 and not ctx.extra_headers:
+            reset = hint if hint is not None else 1.0
+            if provider == "openai":
+                extra = (*extra, *openai.rate_limit_headers((_RATE_LIMIT_REQUESTS, 0, reset), None))
+            elif provider == "anthropic":
+                state = [("requests", _RATE_LIMIT_REQUESTS, 0, ctx.wall + reset)]
+                extra = (*extra, *anthropic.rate_limit_headers(state))
+        ctx.retry_after_s = hint
+        plan, ctx.error_type = plans.error_plan(
+            provider,
+            status,
+            ctx.request_id,
+            message=fault.message,
+            code=fault.code,
+            retry_after_s=hint,
+            retry_unit=unit,
+            delay_s=delay,
+            extra_headers=extra,
+        )
+        return plan
 
-    def _latency(self, model: ModelConfig, digest: bytes, attempt: int) -> tuple[float, float]:
-        if model.ttft.is_zero and model.inter_chunk.is_zero:
-            return 0.0, 0.0
-        u1, u2 = self._draw(digest, attempt)
-        return model.ttft.at(u1), model.inter_chunk.at(u2)
-
-    def _digest(self, provider: str, call: ChatCall) -> bytes:
-        """The canonical request: seed, API, model, messages, max_tokens and stop (not stream, not headers)."""
-        text = "\x1e".join([f"{role}\x1f{content}" for role, content in call.messages])
-        key = f"{self.seed}\x1f{provider}\x1f{call.model}\x1f{call.max_tokens}\x1f{call.stop!r}\x1f{text}"
-        return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-    def _chat_plan(self, ctx: CallContext, call: ChatCall, model: ModelConfig, prompt: int) -> Plan:
-        digest = self._digest(ctx.provider, call)
-        cap = min(call.max_tokens or model.max_output_tokens, model.max_output_tokens, model.context_window - prompt)
-        answer = self.text.answer(digest, max(1, cap), model.output_tokens.at, call.stop)
-        ttft, inter = self._latency(model, digest, ctx.attempt)
-        ctx.billable = True
-        return responses.chat_plan(ctx, answer, ttft, inter, int(ctx.wall))
-
-    def _embeddings_plan(self, ctx: CallContext, call: EmbeddingCall, body: bytes) -> Plan:
-        assert ctx.model is not None
-        dims = call.dimensions or ctx.model.dimensions
-        vectors = [
-            embedding_vector(request_digest(str(self.seed), body, str(i)), dims) for i in range(len(call.token_counts))
-        ]
-        ttft, _ = self._latency(ctx.model, request_digest(body), ctx.attempt)
-        ctx.billable = True
-        return responses.embeddings_plan(ctx, vectors, call.base64, ttft)
-
-    def _models_plan(self, ctx: CallContext) -> Plan:
-        listed = [(m.name, _MODELS_CREATED, _OWNER[m.api]) for m in self.config.models if m.api == "openai"]
-        return responses.json_plan(ctx, openai.models_body(listed))
-
-    def _model_plan(self, ctx: CallContext, name: str) -> Plan:
-        model = self.models.get(name)
-        if model is None or model.api != "openai":
-            return self._unknown_model(ctx, name, False)
-        body = json.dumps({"id": name, "object": "model", "created": _MODELS_CREATED, "owned_by": "openai"})
-        return responses.json_plan(ctx, body.encode())
+    # ------------------------------------------------------------------------------------ settle
+    def settle(self, ctx: CallContext, plan: Plan, delivery: Delivery) -> int:
+        """An attempt ended: release its quotas, account for it; returns its seq in the log."""
+        self.in_flight -= 1
+        if ctx.quota_generation >= 0 and self.quotas is not None:
+            admission.release(self.quotas, ctx, delivery.tokens_sent)
+        return self.accounts.settle(ctx, plan, delivery)
 
     # ------------------------------------------------------------------------------------ control API
     def health(self) -> dict[str, Any]:
@@ -376,6 +344,10 @@ class ProviderCore:
             "seed": self.seed,
             "requests": len(self.log),
             "uptime_s": round(self.clock() - self.started, 3),
+            "run_s": round(self.clock() - self.run_started, 3),
+            "in_flight": self.in_flight,
+            "faults": len(self.schedule),
+            "quotas": self.quotas is not None,
             "models": sorted(self.models),
             "allow_fault_headers": self.config.allow_fault_headers,
         }
@@ -389,21 +361,19 @@ class ProviderCore:
     def metrics_text(self) -> str:
         return self.metrics.render()
 
+    def set_faults(self, schedule: FaultSchedule) -> None:
+        """Replace the fault schedule (its windows stay relative to the run's start)."""
+        self.schedule = schedule
+
+    def faults_dict(self) -> dict[str, Any]:
+        return self.schedule.to_dict()
+
     def reset(self) -> None:
-        """Forget the log, the ledger and the metrics (a new run); ids keep counting."""
+        """A new run: forget the log, the ledger, the metrics and the quota state; fault windows restart."""
         self.accounts.clear()
-
-
-_MISSING_KEY = {
-    "openai": (
-        "You didn't provide an API key. You need to provide your API key in an Authorization header using "
-        "Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
-    ),
-    "anthropic": "x-api-key header is required",
-    "gemini": "Method doesn't allow unregistered callers. Please use API Key or other form of API consumer identity.",
-}
-_MISSING_CODE: dict[str, str | None] = {
-    "openai": None,
-    "anthropic": "authentication_error",
-    "gemini": "UNAUTHENTICATED",
-}
+        if self.quotas is not None:
+            self.quotas.clear()
+        self._run += 1
+        self._salt = self._run_salt()
+        self._arrivals = 0
+        self.run_started = self.clock()

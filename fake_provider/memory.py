@@ -10,7 +10,7 @@ A client-side in-memory transport (and the virtual-time runner) uses it like a s
     await response.aclose()                # always: a consumer that stops early is a client that left
 
 It produces the same status, headers and body bytes as the aiohttp app for the same plan, and calls
-``exchange.finish`` exactly once: when the body is exhausted, the connection "breaks", the consumer
+``exchange.settle`` exactly once: when the body is exhausted, the connection "breaks", the consumer
 closes early, or the waiting task is cancelled (then the delivery says ``client_gone``).
 """
 
@@ -58,7 +58,7 @@ class MemoryResponse:
         delivery = self._delivery
         delivery.duration_s = self._elapsed()
         delivery.client_gone = client_gone
-        self._exchange.finish(delivery)
+        self._exchange.settle(delivery)
 
     async def _sleep(self, seconds: float) -> None:
         if seconds <= 0:

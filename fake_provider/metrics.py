@@ -1,20 +1,25 @@
 """Prometheus metrics of the fake provider, rendered as the text exposition format at ``GET /metrics``.
 
-Counters are plain dicts updated once per finished attempt (cheaper than a client library on the hot
-path); the rendering follows the exposition format 0.0.4, so any Prometheus (or
-``prometheus_client.parser``) reads it. Label cardinality is bounded: unknown models are labelled
-``"unknown"``.
+Counters are plain dicts the provider's accounts update in batches, off the request path (the
+``sync`` hook brings them up to date before every render); the rendering follows the exposition
+format 0.0.4, so any Prometheus (or ``prometheus_client.parser``) reads it. Label cardinality is
+bounded: unknown models are labelled ``"unknown"``.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from decimal import Decimal
 
 __all__ = ["BUCKETS", "ProviderMetrics"]
 
 #: latency histogram bucket bounds, seconds
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+def _nothing() -> None:
+    return None
 
 
 def _label(value: str) -> str:
@@ -24,9 +29,10 @@ def _label(value: str) -> str:
 class ProviderMetrics:
     """Requests by (api, model, status), tokens by (api, model, kind), latency by api, cost by model."""
 
-    __slots__ = ("cost", "latency", "requests", "tokens")
+    __slots__ = ("_sync", "cost", "latency", "requests", "tokens")
 
-    def __init__(self) -> None:
+    def __init__(self, sync: Callable[[], None] = _nothing) -> None:
+        self._sync = sync  # called before rendering: folds pending attempts in
         self.requests: dict[tuple[str, str, int], int] = {}
         self.tokens: dict[tuple[str, str, str], int] = {}
         self.latency: dict[str, list[float]] = {}  # api → bucket counts (+Inf last), then sum, count
@@ -53,6 +59,7 @@ class ProviderMetrics:
             self.cost[model] = self.cost.get(model, Decimal(0)) + cost
 
     def render(self) -> str:
+        self._sync()
         lines = [
             "# HELP fake_provider_requests_total Attempts answered, by API, model and HTTP status (0: no status).",
             "# TYPE fake_provider_requests_total counter",

@@ -1,19 +1,31 @@
 """Plan builders for errors and transport faults, in each provider's own shape.
 
 :func:`error_plan` is the one way the core answers with an error status (validation failures,
-auth, unknown models, injected faults, and — next — quota 429s and outages): it picks the
+auth, unknown models, injected faults, quota refusals and outages): it picks the
 provider's body, the request-id header and the retry headers (``retry-after`` seconds,
 ``retry-after-ms``, Gemini's ``RetryInfo``; Anthropic's ``x-should-retry`` on 529).
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from fake_provider.fault import Fault
 from fake_provider.plan import Plan
 from harness.wire import anthropic, gemini, openai
 from harness.wire.neutral import RequestInvalid
 
-__all__ = ["JSON", "SSE", "error_plan", "invalid_plan", "request_id_headers", "retry_headers", "transport_plan"]
+__all__ = [
+    "JSON",
+    "SSE",
+    "error_plan",
+    "invalid_plan",
+    "quota_retry_headers",
+    "request_id_headers",
+    "retry_headers",
+    "transport_plan",
+]
 
 JSON = ("content-type", "application/json")
 SSE = ("content-type", "text/event-stream; charset=utf-8")
@@ -55,13 +67,21 @@ def error_plan(
     retry_after_s: float | None = None,
     retry_unit: str = "s",
     delay_s: float = 0.0,
+    error_type: str | None = None,
+    details: list[dict[str, Any]] | None = None,
+    extra_headers: tuple[tuple[str, str], ...] = (),
 ) -> tuple[Plan, str]:
-    """The error answer and the error type/code it carries (for the log)."""
+    """The error answer and the error type/code it carries (for the log).
+
+    ``error_type`` overrides OpenAI's error type ("tokens" for a token-limit 429), ``details`` Gemini's
+    error details; ``extra_headers`` (rate-limit state, a dated retry-after) are appended.
+    """
     headers = [*request_id_headers(provider, request_id)]
     if provider == "openai":
         type_, default_code, default_message = openai.default_error(status)
         if code == "insufficient_quota":
             type_ = code
+        type_ = error_type or type_
         code = code or default_code
         body = openai.error_body(message or default_message, type_, param, code)
         headers += [JSON, *retry_headers(retry_after_s, retry_unit)]
@@ -77,13 +97,22 @@ def error_plan(
     else:
         name, default_message = gemini.default_error(status)
         name = code or name
-        details = gemini.retry_details(retry_after_s) if status == 429 else []
-        if retry_after_s is not None and status != 429:
-            details = gemini.retry_details(retry_after_s)[1:]
+        if details is None:
+            details = gemini.retry_details(retry_after_s) if status == 429 else []
+            if retry_after_s is not None and status != 429:
+                details = gemini.retry_details(retry_after_s)[1:]
         body = gemini.error_body(status, message or default_message, name, details)
         headers.append(_JSON_GOOGLE)
         kind = name
+    headers += extra_headers
     return Plan(status, tuple(headers), body, headers_delay_s=delay_s), kind
+
+
+def quota_retry_headers(wait_s: float) -> tuple[tuple[tuple[str, str], ...], float]:
+    """A quota's retry hint: ``retry-after`` in whole seconds (rounded up) and ``retry-after-ms``; returns the
+    headers and the hint they carry. ``wait_s`` is already whole milliseconds (:meth:`SlidingWindow.hint_ms`)."""
+    ms = math.ceil(round(wait_s * 1000, 6))
+    return (("retry-after", str(math.ceil(ms / 1000))), ("retry-after-ms", str(ms))), ms / 1000
 
 
 def invalid_plan(provider: str, exc: RequestInvalid, request_id: str, status: int = 400) -> tuple[Plan, str]:

@@ -2,58 +2,103 @@
 
 Records are kept in memory, in the order their attempts finished, each with a ``seq`` from 1; the
 control API serves them as JSON lines after a ``?since=`` cursor, so a judge or a dashboard can
-tail the log. Nothing is dropped: the judge needs every record of a run (about 300 bytes each, so a
-million attempts fit in a few hundred MB); :meth:`RequestLog.clear` starts a new run.
+tail the log. Nothing is dropped: the judge needs every record of a run; :meth:`RequestLog.clear`
+starts a new run.
+
+On the hot path an attempt is stored as a flat tuple of plain values (:data:`Entry`: the record's
+fields without ``seq`` and ``cost_usd``, then the configured model's name or ``None``, and whether the
+attempt was billed). Such a tuple
+costs a fraction of a slotted record to build, and the cyclic garbage collector stops tracking it
+after its first pass, so a run of millions of attempts does not slow collections down. Records are
+materialised when read; ``cost_usd`` is then computed exactly from the billed model's prices.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import astuple, fields
+from collections.abc import Callable, Iterator
+from dataclasses import fields
+from typing import Any
 
 from harness.records import ProviderRecord
 
-__all__ = ["RequestLog"]
+__all__ = ["BILLED", "MODEL", "Entry", "RequestLog"]
 
 _FIELDS = tuple(f.name for f in fields(ProviderRecord))
 
+#: ProviderRecord's fields from ``t`` to ``finish`` (20 values), the configured model's name (or None)
+#: and whether the attempt was billed
+Entry = tuple[Any, ...]
+_RECORD_VALUES = len(_FIELDS) - 2  # everything but seq and cost_usd
+MODEL = _RECORD_VALUES  # index of the configured model's name in an entry
+BILLED = _RECORD_VALUES + 1  # index of the billed flag
+if _FIELDS[0] != "seq" or _FIELDS[-1] != "cost_usd":  # pragma: no cover - a contract change
+    raise ImportError("harness.records.ProviderRecord changed its fields; update fake_provider.request_log")
+
+
+def _no_cost(model: str, prompt: int, output: int) -> str:
+    raise ValueError(f"the request log has no prices to bill model {model!r}")
+
 
 class RequestLog:
-    """Append-only list of provider records with a ``since`` cursor."""
+    """Append-only log of attempts with a ``since`` cursor; records are built on read."""
 
-    __slots__ = ("_records",)
+    __slots__ = ("_cost", "_entries")
 
-    def __init__(self) -> None:
-        self._records: list[ProviderRecord] = []  # record seq n sits at index n - 1
+    def __init__(self, cost: Callable[[str, int, int], str] = _no_cost) -> None:
+        self._entries: list[Entry] = []  # record seq n sits at index n - 1
+        self._cost = cost  # (billed model, prompt tokens, output tokens) → cost_usd text
+
+    @property
+    def entries(self) -> list[Entry]:
+        """The raw entries (shared, not copied: the accounts fold them into the ledger and metrics)."""
+        return self._entries
 
     def next_seq(self) -> int:
-        return len(self._records) + 1
+        return len(self._entries) + 1
 
-    def append(self, record: ProviderRecord) -> None:
-        if record.seq != len(self._records) + 1:
-            raise ValueError(f"record seq {record.seq} out of order; expected {len(self._records) + 1}")
-        self._records.append(record)
+    def add(self, entry: Entry) -> int:
+        """Store one finished attempt; returns its ``seq``."""
+        self._entries.append(entry)
+        return len(self._entries)
+
+    def record(self, seq: int) -> ProviderRecord:
+        """The record with this ``seq`` (from 1)."""
+        if not 1 <= seq <= len(self._entries):
+            raise IndexError(f"no record with seq {seq}; the log holds {len(self._entries)}")
+        return self._materialise(seq, self._entries[seq - 1])
+
+    def _materialise(self, seq: int, entry: Entry) -> ProviderRecord:
+        cost = self._cost(entry[MODEL], entry[11], entry[13]) if entry[BILLED] else "0"
+        return ProviderRecord(seq, *entry[:_RECORD_VALUES], cost)  # type: ignore[call-arg]
 
     def since(self, cursor: int = 0, limit: int | None = None) -> list[ProviderRecord]:
         """Records with ``seq > cursor`` (at most ``limit``), oldest first."""
         start = max(0, cursor)
         end = None if limit is None else start + max(0, limit)
-        return self._records[start:end]
+        make = self._materialise
+        return [make(seq, entry) for seq, entry in enumerate(self._entries[start:end], start + 1)]
 
     def jsonl(self, cursor: int = 0, limit: int | None = None) -> str:
         """JSON lines in :func:`harness.records.dump_jsonl`'s format (keys in field order)."""
         dumps = json.JSONEncoder(separators=(",", ":")).encode
-        return "".join(dumps(dict(zip(_FIELDS, astuple(r), strict=True))) + "\n" for r in self.since(cursor, limit))
+        start = max(0, cursor)
+        end = None if limit is None else start + max(0, limit)
+        lines = []
+        for seq, entry in enumerate(self._entries[start:end], start + 1):
+            cost = self._cost(entry[MODEL], entry[11], entry[13]) if entry[BILLED] else "0"
+            lines.append(dumps(dict(zip(_FIELDS, (seq, *entry[:_RECORD_VALUES], cost), strict=True))) + "\n")
+        return "".join(lines)
 
     def clear(self) -> None:
-        self._records = []
+        self._entries.clear()  # in place: the accounts hold the same list
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._entries)
 
     def __iter__(self) -> Iterator[ProviderRecord]:
-        return iter(self._records)
+        make = self._materialise
+        return (make(seq, entry) for seq, entry in enumerate(list(self._entries), 1))
 
     def __repr__(self) -> str:
-        return f"RequestLog(records={len(self._records)})"
+        return f"RequestLog(records={len(self._entries)})"

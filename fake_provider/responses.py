@@ -4,7 +4,8 @@ A stream plan is a list of :class:`~fake_provider.plan.Chunk` writes, each tagge
 tokens it delivers, so a performer that stops early (a cut, a client that left) reports exactly
 what was sent and the ledger bills exactly that. Timing: the status line waits for the first token
 (``ttft``), then text chunks follow every ``inter_chunk`` seconds; a plain answer waits for the whole
-generation (``ttft + (chunks - 1) · inter_chunk``).
+generation (``ttft + (chunks - 1) · inter_chunk``). A fault adds its latency and shapes the stream:
+cut after *k* text chunks, stall after *k*, a malformed chunk *k*, no terminator, a mid-stream error.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fake_provider.context import CallContext
+from fake_provider.fault import Fault
 from fake_provider.plan import Chunk, Plan, StreamEnd
 from fake_provider.plans import JSON, SSE, request_id_headers
+from fake_provider.rejections import OVERLOADED_STATUS
 from fake_provider.textgen import Answer
 from harness.wire import anthropic, gemini, openai
 from harness.wire.neutral import ChatCall
+from harness.wire.sse import truncate_event
 
 __all__ = ["chat_plan", "embeddings_plan", "finish_reason", "json_plan"]
 
@@ -41,12 +45,12 @@ def _groups(pieces: Sequence[str], size: int) -> list[tuple[str, int]]:
 
 
 def json_plan(ctx: CallContext, body: bytes, delay_s: float = 0.0, tokens: int = 0) -> Plan:
-    headers = (*request_id_headers(ctx.provider, ctx.request_id), JSON)
+    headers = (*request_id_headers(ctx.provider, ctx.request_id), JSON, *ctx.extra_headers)
     return Plan(200, headers, body, headers_delay_s=delay_s, body_tokens=tokens)
 
 
 def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, created: int) -> Plan:
-    """The success plan for a chat request (plain or streamed), with any stream fault applied."""
+    """The success plan for a chat request (plain or streamed), with any fault's timing and stream shape."""
     assert ctx.model is not None
     assert ctx.model_name is not None
     provider, name, prompt = ctx.provider, ctx.model_name, ctx.prompt_tokens
@@ -54,27 +58,11 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
     ctx.finish = finish
     fault = ctx.fault
     if fault is not None:
-        ttft_s += fault.extra_ttft_s
+        ttft_s += fault.extra_ttft_s + fault.headers_delay_s
+        inter_s += fault.inter_token_s
     per_chunk = ctx.model.tokens_per_chunk
     if not ctx.stream:
-        text, n = answer.text, answer.tokens
-        latency = ttft_s + max(0, -(-n // per_chunk) - 1) * inter_s if inter_s else ttft_s
-        headers: tuple[tuple[str, str], ...]
-        if provider == "openai":
-            body = openai.chat_body(f"chatcmpl-{ctx.serial}", name, created, text, finish, prompt, n)
-            processing = ("openai-processing-ms", str(round(latency * 1000)))
-            headers = (*request_id_headers(provider, ctx.request_id), JSON, processing)
-        elif provider == "anthropic":
-            body = anthropic.message_body(f"msg_{ctx.serial}", name, text, finish, answer.stop_sequence, prompt, n)
-            headers = (*request_id_headers(provider, ctx.request_id), JSON)
-        else:
-            body = gemini.response_body(ctx.request_id, name, text, finish, prompt, n)
-            headers = (JSON,)
-        if fault is not None and fault.cut_after_tokens is not None:
-            # a plain body cut midway: half of it, then the connection drops; only the prompt is billed
-            half = (Chunk(0.0, body[: len(body) // 2]),)
-            return Plan(200, headers, chunks=half, headers_delay_s=latency, end=StreamEnd.CUT)
-        return Plan(200, headers, body, headers_delay_s=latency, body_tokens=n)
+        return _plain(ctx, answer, ttft_s, inter_s, created, finish, per_chunk)
 
     groups = _groups(answer.pieces, per_chunk)
     head: list[bytes] = []
@@ -84,11 +72,13 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
         head.append(enc.role())
         texts = [enc.text(t) for t, _ in groups]
         tail = enc.finish(finish) + (enc.usage(prompt, answer.tokens) if enc.include_usage else b"") + openai.DONE
+        terminator = openai.DONE
     elif provider == "anthropic":
         aenc = anthropic.MessageStreamEncoder(f"msg_{ctx.serial}", name)
         head.append(aenc.start(prompt))
         texts = [aenc.text(t) for t, _ in groups]
         tail = aenc.stop(finish, answer.stop_sequence, prompt, answer.tokens)
+        terminator = anthropic.MESSAGE_STOP_EVENT
     else:
         genc = gemini.GenerateStreamEncoder(ctx.request_id, name, prompt)
         texts = []
@@ -97,26 +87,87 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
             sent += k
             texts.append(genc.text(t, sent, finish if i == len(groups) - 1 else None))
         tail = b"" if groups else genc.text("", 0, finish)
+        terminator = b""  # a Gemini stream has none: it ends when the connection closes
     chunks = [Chunk(0.0, data) for data in head]
-    limit = None
-    if fault is not None:
-        limit = fault.cut_after_tokens if fault.cut_after_tokens is not None else fault.error_after_tokens
-    sent = 0
-    for i, (data, (_, k)) in enumerate(zip(texts, groups, strict=True)):
-        if limit is not None and sent + k > limit:
-            break
-        chunks.append(Chunk(inter_s if i else 0.0, data, k))
-        sent += k
-    end = StreamEnd.CLOSE
-    if fault is not None and fault.cut_after_tokens is not None:
-        end = StreamEnd.CUT
-    elif fault is not None and fault.error_after_tokens is not None:
-        chunks.append(Chunk(0.0, _stream_error(provider, fault.status or 500, fault.message)))
-        ctx.finish = "error"
-    elif tail:
-        chunks.append(Chunk(0.0, tail))
-    headers = (*request_id_headers(provider, ctx.request_id), SSE, ("cache-control", "no-cache"))
+    headers = (*request_id_headers(provider, ctx.request_id), SSE, ("cache-control", "no-cache"), *ctx.extra_headers)
+    if fault is None:
+        pairs = enumerate(zip(texts, groups, strict=True))
+        chunks += [Chunk(inter_s if i else 0.0, data, k) for i, (data, (_, k)) in pairs]
+        if tail:
+            chunks.append(Chunk(0.0, tail))
+        return Plan(200, headers, chunks=tuple(chunks), headers_delay_s=ttft_s)
+    end = _faulty_stream(ctx, fault, chunks, texts, [k for _, k in groups], inter_s)
+    if end is None:  # the stream runs to its end: the tail, less the terminator if the fault drops it
+        if fault.no_done and terminator:
+            tail = tail.removesuffix(terminator)
+        if tail:
+            chunks.append(Chunk(0.0, tail))
+        end = StreamEnd.CLOSE
     return Plan(200, headers, chunks=tuple(chunks), headers_delay_s=ttft_s, end=end)
+
+
+def _faulty_stream(
+    ctx: CallContext, fault: Fault, chunks: list[Chunk], texts: list[bytes], tokens: list[int], inter_s: float
+) -> StreamEnd | None:
+    """Append the text chunks as ``fault`` shapes them; the end it imposes, or None to run to the end."""
+    limit_tokens = fault.cut_after_tokens if fault.cut_after_tokens is not None else fault.error_after_tokens
+    limit_chunks = fault.cut_after_chunks if fault.cut_after_chunks is not None else fault.error_after_chunks
+    stall_at, malformed = fault.stall_after_chunks, fault.malformed_at
+    sent = 0
+    stopped = False
+    for i, (data, k) in enumerate(zip(texts, tokens, strict=True)):
+        if (limit_tokens is not None and sent + k > limit_tokens) or (limit_chunks is not None and i >= limit_chunks):
+            stopped = True
+            break
+        if stall_at == i:
+            chunks.append(Chunk(fault.stall_s, b""))  # a pure wait: the gap a stalled upstream leaves
+            if fault.stall_close:
+                ctx.finish = "stalled"
+                return StreamEnd.CUT
+        chunks.append(Chunk(inter_s if i else 0.0, truncate_event(data) if malformed == i + 1 else data, k))
+        sent += k
+    if stall_at is not None and stall_at >= len(texts) and not stopped:
+        chunks.append(Chunk(fault.stall_s, b""))
+        if fault.stall_close:
+            ctx.finish = "stalled"
+            return StreamEnd.CUT
+    if fault.cut_after_tokens is not None or fault.cut_after_chunks is not None:
+        return StreamEnd.CUT
+    if fault.error_after_tokens is not None or fault.error_after_chunks is not None:
+        status = fault.status or OVERLOADED_STATUS[ctx.provider]
+        chunks.append(Chunk(0.0, _stream_error(ctx.provider, status, fault.message)))
+        ctx.finish = "error"
+        return StreamEnd.CLOSE
+    return None
+
+
+def _plain(
+    ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, created: int, finish: str, per_chunk: int
+) -> Plan:
+    """A plain answer: the whole body after the generation time; a cut or malformed fault breaks it."""
+    provider, name, prompt = ctx.provider, ctx.model_name or "", ctx.prompt_tokens
+    text, n = answer.text, answer.tokens
+    latency = ttft_s + max(0, -(-n // per_chunk) - 1) * inter_s if inter_s else ttft_s
+    headers: tuple[tuple[str, str], ...]
+    if provider == "openai":
+        body = openai.chat_body(f"chatcmpl-{ctx.serial}", name, created, text, finish, prompt, n)
+        processing = ("openai-processing-ms", str(round(latency * 1000)))
+        headers = (*request_id_headers(provider, ctx.request_id), JSON, processing, *ctx.extra_headers)
+    elif provider == "anthropic":
+        body = anthropic.message_body(f"msg_{ctx.serial}", name, text, finish, answer.stop_sequence, prompt, n)
+        headers = (*request_id_headers(provider, ctx.request_id), JSON, *ctx.extra_headers)
+    else:
+        body = gemini.response_body(ctx.request_id, name, text, finish, prompt, n)
+        headers = (JSON, *ctx.extra_headers)
+    fault = ctx.fault
+    if fault is not None:
+        if fault.cut_after_tokens is not None or fault.cut_after_chunks is not None:
+            # a plain body cut midway: half of it, then the connection drops; only the prompt is billed
+            half = (Chunk(0.0, body[: len(body) // 2]),)
+            return Plan(200, headers, chunks=half, headers_delay_s=latency, end=StreamEnd.CUT)
+        if fault.malformed_at is not None:
+            body = body[: len(body) // 2]  # the whole body arrives, but it is not valid JSON
+    return Plan(200, headers, body, headers_delay_s=latency, body_tokens=n)
 
 
 def _stream_error(provider: str, status: int, message: str | None) -> bytes:
@@ -126,9 +177,9 @@ def _stream_error(provider: str, status: int, message: str | None) -> bytes:
         return anthropic.error_event(type_, message or default)
     if provider == "openai":
         type_, code, default = openai.default_error(status)
-        return b"data: " + openai.error_body(message or default, type_, None, code) + b"\n\n"
+        return openai.error_event(message or default, type_, code)
     name, default = gemini.default_error(status)
-    return b"data: " + gemini.error_body(status, message or default, name) + b"\n\n"
+    return gemini.error_event(status, message or default, name)
 
 
 def embeddings_plan(ctx: CallContext, vectors: Sequence[bytes], as_base64: bool, delay_s: float) -> Plan:

@@ -22,7 +22,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import random
+from array import array
 from collections.abc import Callable, Sequence
+from itertools import accumulate
 
 __all__ = ["Answer", "TextGenerator", "embedding_vector", "request_digest"]
 
@@ -66,22 +68,50 @@ def request_digest(*parts: str | bytes) -> bytes:
 
 
 class Answer:
-    """One generated answer (a plain slotted class: one is built per request)."""
+    """One generated answer (a plain slotted class: one is built per request).
 
-    __slots__ = ("finish", "pieces", "stop_sequence")
+    An answer that is a plain slice of the corpus keeps its text as one slice of the corpus string
+    and builds its list of pieces only when asked (streams ask; plain answers need the text only).
+    """
+
+    __slots__ = ("_pieces", "_source", "_text", "finish", "stop_sequence", "tokens")
 
     def __init__(self, pieces: Sequence[str], finish: str, stop_sequence: str | None = None) -> None:
-        self.pieces = pieces  # one token each, separators included (the first has no leading space)
+        self._pieces: Sequence[str] | None = pieces  # one token each (the first has no leading space)
+        self._source: tuple[_Corpus, int] | None = None  # (corpus, start) of a lazy answer
+        self._text: str | None = None
+        self.tokens = len(pieces)  # output tokens: the number of pieces
         self.finish = finish  # "stop" (natural end or stop sequence) or "length" (max_tokens hit)
         self.stop_sequence = stop_sequence  # the stop sequence that ended it, if one did
 
+    @classmethod
+    def _slice(cls, corpus: _Corpus, start: int, length: int, finish: str) -> Answer:
+        """``length`` pieces of the corpus from ``start`` (a word piece), without building the pieces."""
+        answer = cls.__new__(cls)
+        answer._pieces = None
+        answer._source = (corpus, start)
+        offsets = corpus.offsets
+        answer._text = corpus.text[offsets[start] + 1 : offsets[start + length]]  # + 1: drop the leading space
+        answer.tokens = length
+        answer.finish = finish
+        answer.stop_sequence = None
+        return answer
+
     @property
-    def tokens(self) -> int:
-        return len(self.pieces)
+    def pieces(self) -> Sequence[str]:
+        if self._pieces is None:
+            assert self._source is not None
+            corpus, start = self._source
+            pieces = corpus.pieces[start : start + self.tokens]
+            pieces[0] = pieces[0][1:]
+            self._pieces = pieces
+        return self._pieces
 
     @property
     def text(self) -> str:
-        return "".join(self.pieces)
+        if self._text is None:
+            self._text = "".join(self.pieces)
+        return self._text
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Answer):
@@ -94,14 +124,26 @@ class Answer:
         return f"Answer(tokens={self.tokens}, finish={self.finish!r}, stop_sequence={self.stop_sequence!r})"
 
 
+class _Corpus:
+    """The per-seed corpus, doubled (so any slice up to its length is contiguous), as pieces and as one string."""
+
+    __slots__ = ("is_word", "offsets", "pieces", "text")
+
+    def __init__(self, pieces: list[str], is_word: list[bool]) -> None:
+        self.pieces = pieces  # the doubled list of pieces
+        self.is_word = is_word  # per piece of one copy: a word (with its leading space), not punctuation
+        self.text = "".join(pieces)  # every piece, in order
+        self.offsets = array("I", [0, *accumulate(map(len, pieces))])  # piece i is text[offsets[i]:offsets[i+1]]
+
+
 class TextGenerator:
     """Slices answers out of a per-seed corpus; build once per seed, call :meth:`answer` per request."""
 
-    __slots__ = ("_corpus", "_is_word", "seed")
+    __slots__ = ("_corpus", "seed")
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
-        self._corpus, self._is_word = _corpus(seed)
+        self._corpus = _corpus(seed)
 
     def answer(
         self,
@@ -117,12 +159,15 @@ class TextGenerator:
         """
         u = int.from_bytes(digest[:7], "big") / float(1 << 56)
         start = int.from_bytes(digest[8:16], "big") % _CORPUS_PIECES
-        if not self._is_word[start]:
+        corpus = self._corpus
+        if not corpus.is_word[start]:
             start = (start + 1) % _CORPUS_PIECES
         length = max(1, round(natural(u)))
         finish = "stop"
         if max_tokens is not None and length >= max_tokens:
             length, finish = max_tokens, "length"
+        if length <= _CORPUS_PIECES and not stop:
+            return Answer._slice(corpus, start, length, finish)
         pieces = self._slice(start, length)
         pieces[0] = pieces[0][1:]
         if stop:
@@ -130,19 +175,20 @@ class TextGenerator:
         return Answer(pieces, finish)
 
     def _slice(self, start: int, length: int) -> list[str]:
+        corpus = self._corpus.pieces
         if length <= _CORPUS_PIECES:
-            return self._corpus[start : start + length]
+            return corpus[start : start + length]
         out: list[str] = []
         while len(out) < length:
             take = min(_CORPUS_PIECES, length - len(out))
-            out.extend(self._corpus[start : start + take])
-            start = 0 if self._is_word[0] else 1
+            out.extend(corpus[start : start + take])
+            start = 0 if self._corpus.is_word[0] else 1
         return out
 
 
 @functools.lru_cache(maxsize=8)
-def _corpus(seed: int) -> tuple[list[str], list[bool]]:
-    """The per-seed corpus (doubled, so any slice up to its length is contiguous); built once per seed."""
+def _corpus(seed: int) -> _Corpus:
+    """The per-seed corpus; built once per seed."""
     rng = random.Random(f"fake-provider-text:{seed}")
     pieces: list[str] = []
     since_stop = 0
@@ -153,7 +199,7 @@ def _corpus(seed: int) -> tuple[list[str], list[bool]]:
         else:
             pieces.append(" " + rng.choice(_WORDS))
             since_stop += 1
-    return pieces + pieces, [p[0] == " " for p in pieces]
+    return _Corpus(pieces + pieces, [p[0] == " " for p in pieces])
 
 
 def _apply_stop(pieces: list[str], finish: str, stop: Sequence[str]) -> Answer:

@@ -4,8 +4,8 @@
                   [--allow-fault-headers] [--api-key KEY ...] [--max-body-bytes N]
 
 Prints exactly ``listening on http://HOST:PORT`` (flushed) once the socket listens; port 0 picks a
-free port. ``--scenario`` reads the ``[provider]`` table of a scenario TOML; command-line options
-override it. Loopback by default.
+free port. ``--scenario`` reads the ``[provider]`` table of a scenario TOML (models, keys, quotas) and
+its ``[[faults]]`` schedule; command-line options override it. Loopback by default.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.validate import Table
 
 __all__ = ["add_parser", "build_core", "run"]
 
@@ -50,10 +49,16 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=_port, default=0, help="port to bind; 0 picks a free one (default 0)")
     parser.add_argument(
-        "--scenario", type=Path, metavar="FILE", help="scenario TOML whose [provider] table configures the server"
+        "--scenario",
+        type=Path,
+        metavar="FILE",
+        help="scenario TOML whose [provider] table (models, quotas) and [[faults]] configure the server",
     )
     parser.add_argument(
-        "--seed", type=int, metavar="N", help="seed for generated answers (default: the scenario's, else 0)"
+        "--seed",
+        type=int,
+        metavar="N",
+        help="seed of the answers and of the fault draws (default: the scenario's, else 0)",
     )
     parser.add_argument(
         "--allow-fault-headers",
@@ -97,7 +102,7 @@ def build_core(args: argparse.Namespace) -> Any:
             raise ConfigError("--scenario", f"cannot read {str(args.scenario)!r}: {exc.strerror or exc}") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError("--scenario", f"{str(args.scenario)!r} is not valid TOML: {exc}") from None
-        config = ProviderConfig.from_table(Table(data.get("provider", {}), "provider"))
+        config = ProviderConfig.from_scenario(data)
     if args.seed is not None:
         config = replace(config, seed=args.seed)
     if args.allow_fault_headers:

@@ -9,6 +9,7 @@ Server side: :func:`parse_messages`, :func:`message_body`, :class:`MessageStream
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,7 +30,7 @@ from harness.errors import (
 )
 from harness.pricing import Usage
 from harness.wire import checks
-from harness.wire.formats import parse_retry_after, parse_rfc3339
+from harness.wire.formats import format_rfc3339, parse_retry_after, parse_rfc3339
 from harness.wire.neutral import (
     ChatCall,
     ChatResult,
@@ -45,7 +46,10 @@ from harness.wire.sse import SSEParser, encode_event
 
 __all__ = [
     "API_VERSION",
+    "CREDIT_BALANCE_MESSAGE",
+    "FINISH_REASONS",
     "MESSAGES_PATH",
+    "MESSAGE_STOP_EVENT",
     "PREFILL_MESSAGE",
     "REQUEST_ID_HEADER",
     "MessageStreamEncoder",
@@ -63,11 +67,21 @@ __all__ = [
     "parse_message_body",
     "parse_messages",
     "parse_rate_limits",
+    "rate_limit_headers",
+    "rate_limit_message",
 ]
 
 MESSAGES_PATH = "/v1/messages"
 REQUEST_ID_HEADER = "request-id"
 API_VERSION = "2023-06-01"  # what 0.x and LiteLLM send; 2.x sends a newer one, any is accepted
+#: stop_reason → the neutral finish reason the reference client reports ("content_filter": refused)
+FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
 PREFILL_MESSAGE = (
     "This model does not support assistant message prefill. The conversation must end with a user message."
 )
@@ -194,6 +208,10 @@ def error_body(error_type: str, message: str, request_id: str | None = None) -> 
     ).encode()
 
 
+#: the stream's last event (a stream without it still ends when the connection closes)
+MESSAGE_STOP_EVENT = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+
+
 def error_event(error_type: str, message: str) -> bytes:
     """A mid-stream ``event: error``; the SDK raises it as the status error of that type."""
     return encode_event(_dumps({"type": "error", "error": {"type": error_type, "message": message}}), "error")
@@ -226,6 +244,57 @@ def default_error(status: int) -> tuple[str, str]:
     if found is not None:
         return found
     return ("api_error", "Internal server error") if status >= 500 else ("invalid_request_error", "Invalid request.")
+
+
+#: Anthropic's answer to an organisation without credit left (400 invalid_request_error)
+CREDIT_BALANCE_MESSAGE = (
+    "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or "
+    "purchase credits."
+)
+_LIMIT_NAMES = {
+    "rpm": "requests per minute",
+    "tpm": "tokens per minute",
+    "itpm": "input tokens per minute",
+    "otpm": "output tokens per minute",
+}
+
+
+_RESETS: dict[int, str] = {}  # RFC 3339 texts by whole second: these headers go out with every answer
+
+
+def _reset_time(wall: float) -> str:
+    second = math.ceil(wall)
+    text = _RESETS.get(second)
+    if text is None:
+        if len(_RESETS) > 10_000:
+            _RESETS.clear()
+        text = _RESETS[second] = format_rfc3339(second)
+    return text
+
+
+def rate_limit_headers(limits: Sequence[tuple[str, int, int, float]]) -> list[tuple[str, str]]:
+    """``anthropic-ratelimit-{name}-{limit,remaining,reset}`` from (name, limit, remaining, reset as Unix seconds).
+
+    ``name`` is ``requests``, ``tokens``, ``input-tokens`` or ``output-tokens``; resets are RFC 3339
+    timestamps in whole seconds, rounded up (as Anthropic sends them: pair them with ``retry-after``).
+    """
+    out: list[tuple[str, str]] = []
+    for name, limit, remaining, reset_wall in limits:
+        out += [
+            (f"anthropic-ratelimit-{name}-limit", str(limit)),
+            (f"anthropic-ratelimit-{name}-remaining", str(remaining)),
+            (f"anthropic-ratelimit-{name}-reset", _reset_time(reset_wall)),
+        ]
+    return out
+
+
+def rate_limit_message(kind: str, limit: int) -> str:
+    """The message of Anthropic's 429 ``rate_limit_error`` for the limit ``kind`` ("rpm", "itpm" …)."""
+    return (
+        f"This request would exceed the rate limit for your organization of {limit:,} {_LIMIT_NAMES.get(kind, kind)}. "
+        "For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for "
+        "current usage. Please reduce the prompt length or the maximum tokens requested, or try again later."
+    )
 
 
 # ---------------------------------------------------------------------------------------- client side

@@ -46,12 +46,15 @@ from harness.wire.sse import SSEParser
 
 __all__ = [
     "API_KEY_HEADER",
+    "FINISH_REASONS",
+    "QUOTA_MESSAGE",
     "GenerateStreamEncoder",
     "GenerateStreamReader",
     "auth_headers",
     "build_generate_body",
     "default_error",
     "error_body",
+    "error_event",
     "error_from_info",
     "error_from_response",
     "generate_path",
@@ -61,12 +64,26 @@ __all__ = [
     "parse_rate_limits",
     "parse_response_body",
     "parse_route",
+    "quota_details",
     "response_body",
     "retry_details",
 ]
 
 API_KEY_HEADER = "x-goog-api-key"
 VERSIONS = ("v1", "v1beta")
+#: finishReason → the neutral finish reason the reference client reports ("content_filter": refused)
+FINISH_REASONS = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+    "MALFORMED_FUNCTION_CALL": "error",
+    "OTHER": "other",
+}
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 _ROLES = {"user": "user", "model": "assistant", "function": "tool", "tool": "tool", "system": "system"}
 
@@ -232,6 +249,58 @@ def invalid_body(exc: RequestInvalid) -> bytes:
             }
         ]
     return error_body(400, message, "INVALID_ARGUMENT", details)
+
+
+#: Google's message for a quota refusal (429 RESOURCE_EXHAUSTED)
+QUOTA_MESSAGE = (
+    "You exceeded your current quota, please check your plan and billing details. For more information on this "
+    "error, head to: https://ai.google.dev/gemini-api/docs/rate-limits."
+)
+#: limit kind → (quota metric, quota id) as Google names them
+_QUOTAS = {
+    "rpm": ("generate_content_requests", "GenerateRequestsPerMinutePerProjectPerModel"),
+    "tpm": ("generate_content_token_count", "GenerateContentTokensPerModelPerMinute"),
+    "itpm": ("generate_content_input_token_count", "GenerateContentInputTokensPerModelPerMinute"),
+    "otpm": ("generate_content_output_token_count", "GenerateContentOutputTokensPerModelPerMinute"),
+    "spend": ("generate_content_paid_tier_spend", "GenerateContentSpendPerProject"),
+}
+
+
+def quota_details(model: str, kind: str, limit: int | str, retry_after_s: float | None) -> list[dict[str, Any]]:
+    """429 details for a quota: ``QuotaFailure`` naming it, a ``Help`` link, and ``RetryInfo`` with a hint."""
+    metric, quota_id = _QUOTAS.get(kind, (kind, kind))
+    details: list[dict[str, Any]] = [
+        {
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [
+                {
+                    "quotaMetric": f"generativelanguage.googleapis.com/{metric}",
+                    "quotaId": quota_id,
+                    "quotaDimensions": {"location": "global", "model": model},
+                    "quotaValue": str(limit),
+                }
+            ],
+        },
+        {
+            "@type": "type.googleapis.com/google.rpc.Help",
+            "links": [
+                {
+                    "description": "Learn more about Gemini API quotas",
+                    "url": "https://ai.google.dev/gemini-api/docs/rate-limits",
+                }
+            ],
+        },
+    ]
+    if retry_after_s is not None:
+        details.append(
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format_google_duration(retry_after_s)}
+        )
+    return details
+
+
+def error_event(status: int, message: str, status_name: str | None = None) -> bytes:
+    """A mid-stream chunk ``data: {"error": …}``; the SDK raises it as ``ClientError`` / ``ServerError``."""
+    return b"data: " + error_body(status, message, status_name) + b"\n\n"
 
 
 # ---------------------------------------------------------------------------------------- client side

@@ -32,7 +32,7 @@ from harness.errors import (
 from harness.pricing import Usage
 from harness.tokenizer import count_tokens
 from harness.wire import checks
-from harness.wire.formats import parse_go_duration, parse_retry_after
+from harness.wire.formats import format_go_duration, parse_go_duration, parse_retry_after
 from harness.wire.neutral import (
     ChatCall,
     ChatResult,
@@ -52,6 +52,8 @@ __all__ = [
     "CHAT_PATH",
     "DONE",
     "EMBEDDINGS_PATH",
+    "FINISH_REASONS",
+    "INSUFFICIENT_QUOTA_MESSAGE",
     "MODELS_PATH",
     "REQUEST_ID_HEADER",
     "ChatStreamEncoder",
@@ -62,6 +64,7 @@ __all__ = [
     "default_error",
     "embeddings_body",
     "error_body",
+    "error_event",
     "error_from_info",
     "error_from_response",
     "invalid_body",
@@ -71,6 +74,8 @@ __all__ = [
     "parse_embeddings",
     "parse_error",
     "parse_rate_limits",
+    "rate_limit_error",
+    "rate_limit_headers",
 ]
 
 CHAT_PATH = "/v1/chat/completions"
@@ -79,6 +84,14 @@ MODELS_PATH = "/v1/models"
 REQUEST_ID_HEADER = "x-request-id"
 ATTEMPT_HEADER = "x-stainless-retry-count"  # the SDK's retry counter: 0, 1, 2 …
 DONE = b"data: [DONE]\n\n"
+#: finish_reason → the neutral finish reason the reference client reports ("content_filter": refused)
+FINISH_REASONS = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
 
 #: OpenAI roles → the neutral ones the tokenizer counts (developer is the new name for system)
 _ROLES = {
@@ -337,6 +350,85 @@ def default_error(status: int) -> tuple[str, str | None, str]:
     if found is not None:
         return found
     return ("server_error", None, "Overloaded.") if status >= 500 else ("invalid_request_error", None, "Bad request.")
+
+
+#: OpenAI's answer to a key without credit left (429, type and code ``insufficient_quota``)
+INSUFFICIENT_QUOTA_MESSAGE = (
+    "You exceeded your current quota, please check your plan and billing details. For more information on this "
+    "error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."
+)
+#: limit kind → (error type, how OpenAI names it in a 429 message)
+_LIMIT_NAMES = {
+    "rpm": ("requests", "requests per min (RPM)"),
+    "tpm": ("tokens", "tokens per min (TPM)"),
+    "itpm": ("tokens", "input tokens per min (ITPM)"),
+    "otpm": ("tokens", "output tokens per min (OTPM)"),
+}
+
+
+class _Pairs(dict[int, tuple[str, str]]):
+    """``(name, value)`` header pairs by an integer (a limit, a reset in ms), built once each: the
+    rate-limit headers go out with every answer to a limited key."""
+
+    def __init__(self, name: str, text: Callable[[int], str], bound: int) -> None:
+        super().__init__()
+        self.name, self.text, self.bound = name, text, bound
+
+    def __missing__(self, value: int) -> tuple[str, str]:
+        if len(self) > self.bound:
+            self.clear()
+        pair = self[value] = (self.name, self.text(value))
+        return pair
+
+
+_PAIRS = {
+    kind: (
+        _Pairs(f"x-ratelimit-limit-{kind}", str, 10_000),
+        _Pairs(f"x-ratelimit-reset-{kind}", lambda ms: format_go_duration(ms / 1000), 200_000),
+    )
+    for kind in ("requests", "tokens")
+}
+
+
+_REMAINING = {kind: f"x-ratelimit-remaining-{kind}" for kind in ("requests", "tokens")}
+
+
+def rate_limit_headers(
+    requests: tuple[int, int, float] | None, tokens: tuple[int, int, float] | None
+) -> tuple[tuple[str, str], ...]:
+    """``x-ratelimit-*`` from (limit, remaining, seconds until fully reset) of the request and token limits."""
+    out: tuple[tuple[str, str], ...] = ()
+    for kind, state in (("requests", requests), ("tokens", tokens)):
+        if state is not None:
+            limit, remaining, reset_s = state
+            limits, resets = _PAIRS[kind]
+            ms = round(reset_s * 1000)
+            reset = resets[ms] if ms >= 1 else (resets.name, format_go_duration(reset_s))
+            out += (limits[limit], (_REMAINING[kind], str(remaining)), reset)
+    return out
+
+
+def rate_limit_error(
+    model: str, kind: str, limit: int, used: int, requested: int, wait_s: float | None
+) -> tuple[str, str]:
+    """``(type, message)`` of OpenAI's 429 for the limit ``kind`` ("rpm", "tpm" …); no wait: too large ever."""
+    type_, name = _LIMIT_NAMES.get(kind, ("tokens", kind))
+    if wait_s is None:
+        return type_, (
+            f"Request too large for {model} in organization org-fake on {name}: Limit {limit}, Requested "
+            f"{requested}. The input or output tokens must be reduced in order to run successfully. "
+            "Visit https://platform.openai.com/account/rate-limits to learn more."
+        )
+    return type_, (
+        f"Rate limit reached for {model} in organization org-fake on {name}: Limit {limit}, Used {used}, "
+        f"Requested {requested}. Please try again in {format_go_duration(wait_s)}. "
+        "Visit https://platform.openai.com/account/rate-limits to learn more."
+    )
+
+
+def error_event(message: str, type: str, code: str | None = None) -> bytes:
+    """A mid-stream ``data: {"error": …}`` event; the SDK raises ``APIError`` (not retried)."""
+    return b"data: " + error_body(message, type, None, code) + b"\n\n"
 
 
 # ---------------------------------------------------------------------------------------- client side

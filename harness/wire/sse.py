@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SSEMessage", "SSEParser", "encode_event"]
+__all__ = ["SSEMessage", "SSEParser", "encode_event", "truncate_event"]
 
 
 def encode_event(data: str, event: str | None = None) -> bytes:
@@ -26,6 +26,19 @@ def encode_event(data: str, event: str | None = None) -> bytes:
     if event is not None:
         return f"event: {event}\n{body}\n".encode()
     return f"{body}\n".encode()
+
+
+def truncate_event(event: bytes) -> bytes:
+    """``event`` with each ``data:`` payload cut in half: still framed as SSE, no longer valid JSON.
+
+    What a crashed writer or a broken proxy leaves; the official SDKs raise when they parse it.
+    """
+    lines = event.split(b"\n")
+    for i, line in enumerate(lines):
+        if line.startswith(b"data: ") and len(line) > 7:
+            payload = line[6:]
+            lines[i] = b"data: " + payload[: max(1, len(payload) // 2)]
+    return b"\n".join(lines)
 
 
 @dataclass(slots=True)  # not frozen: one per request/event on the hot path; treat as read-only

@@ -16,7 +16,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "fake_provider.py"
 @pytest.mark.slow
 def test_bench_prints_the_fixed_json_keys() -> None:
     result = subprocess.run(
-        [sys.executable, str(BENCH), "--json", "--seconds", "0.3", "--rounds", "1", "--no-wrk"],
+        [sys.executable, str(BENCH), "--json", "--seconds", "0.3", "--rounds", "1", "--no-wrk", "--faults"],
         capture_output=True,
         text=True,
         timeout=110,
@@ -27,6 +27,9 @@ def test_bench_prints_the_fixed_json_keys() -> None:
         assert data[key] > 0, key
     assert data["load_generator"] == "aiohttp"
     assert data["events_per_stream"] > 1000  # every stream ran to max_tokens
+    for key in ("faults_rps", "faults_ok_rps", "faults_ratio"):
+        assert data[key] > 0, key
+    assert 0.0 < data["faults_error_share"] < 0.5  # the brownout failed some answers, not most
 
 
 def test_bench_rejects_a_bad_duration() -> None:

@@ -1,0 +1,89 @@
+"""Generation: the answer to a valid request (text, length, latency) and its success plan.
+
+Everything is a function of the seed and the canonical request (:meth:`Generator.digest`): the same
+request gives the same text and length, streamed or not; its latency is drawn from the model's
+distributions with the attempt number mixed in, so a retry draws its own. Faults shape the plan
+(:func:`fake_provider.responses.chat_plan`); they never change the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from fake_provider import responses
+from fake_provider.config import ModelConfig
+from fake_provider.context import CallContext
+from fake_provider.plan import Plan
+from fake_provider.textgen import Answer, TextGenerator, embedding_vector, request_digest
+from harness.wire import openai
+from harness.wire.neutral import ChatCall, EmbeddingCall
+
+__all__ = ["Generator"]
+
+_MODELS_CREATED = 1_700_000_000
+_OWNER = {"openai": "openai", "anthropic": "anthropic", "gemini": "google"}
+
+
+class Generator:
+    """Answers and success plans for one seed."""
+
+    __slots__ = ("seed", "text")
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.text = TextGenerator(seed)
+
+    def digest(self, provider: str, call: ChatCall) -> bytes:
+        """The canonical request: seed, API, model, messages, max_tokens and stop (not stream, not headers)."""
+        text = "\x1e".join([f"{role}\x1f{content}" for role, content in call.messages])
+        key = f"{self.seed}\x1f{provider}\x1f{call.model}\x1f{call.max_tokens}\x1f{call.stop!r}\x1f{text}"
+        return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def latency(self, model: ModelConfig, digest: bytes, attempt: int) -> tuple[float, float]:
+        """``(ttft, inter_chunk)`` seconds for this request and attempt."""
+        if model.ttft.is_zero and model.inter_chunk.is_zero:
+            return 0.0, 0.0
+        mixed = request_digest(digest, str(attempt))
+        u1, u2 = int.from_bytes(mixed[:7], "big") / 2**56, int.from_bytes(mixed[8:15], "big") / 2**56
+        return model.ttft.at(u1), model.inter_chunk.at(u2)
+
+    def answer(self, ctx: CallContext, call: ChatCall, model: ModelConfig) -> Answer:
+        """The answer to a chat request (kept on ``ctx``: the quota step may need its length first)."""
+        if ctx.answer is not None:
+            return ctx.answer
+        digest = ctx.digest = self.digest(ctx.provider, call)
+        window = model.context_window - ctx.prompt_tokens
+        cap = min(call.max_tokens or model.max_output_tokens, model.max_output_tokens, window)
+        ctx.answer = answer = self.text.answer(digest, max(1, cap), model.output_tokens.at, call.stop)
+        return answer
+
+    def chat_plan(self, ctx: CallContext, call: ChatCall, model: ModelConfig) -> Plan:
+        answer = self.answer(ctx, call, model)
+        assert ctx.digest is not None
+        ttft, inter = self.latency(model, ctx.digest, ctx.attempt)
+        ctx.billable = True
+        return responses.chat_plan(ctx, answer, ttft, inter, int(ctx.wall))
+
+    def embeddings_plan(self, ctx: CallContext, call: EmbeddingCall, body: bytes) -> Plan:
+        assert ctx.model is not None
+        dims = call.dimensions or ctx.model.dimensions
+        vectors = [
+            embedding_vector(request_digest(str(self.seed), body, str(i)), dims) for i in range(len(call.token_counts))
+        ]
+        ttft, _ = self.latency(ctx.model, request_digest(body), ctx.attempt)
+        fault = ctx.fault
+        if fault is not None:
+            ttft += fault.extra_ttft_s + fault.headers_delay_s
+        ctx.billable = True
+        return responses.embeddings_plan(ctx, vectors, call.base64, ttft)
+
+    @staticmethod
+    def models_plan(ctx: CallContext, models: tuple[ModelConfig, ...]) -> Plan:
+        listed = [(m.name, _MODELS_CREATED, _OWNER[m.api]) for m in models if m.api == "openai"]
+        return responses.json_plan(ctx, openai.models_body(listed))
+
+    @staticmethod
+    def model_plan(ctx: CallContext, name: str) -> Plan:
+        body = json.dumps({"id": name, "object": "model", "created": _MODELS_CREATED, "owned_by": "openai"})
+        return responses.json_plan(ctx, body.encode())
