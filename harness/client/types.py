@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from harness.pricing import Usage
 
-__all__ = ["ChatRequest", "ChatResponse", "Message"]
+__all__ = ["ChatDelta", "ChatRequest", "ChatResponse", "Message"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +60,19 @@ class ChatResponse:
     provider_request_ids: tuple[str, ...] = field(default_factory=tuple)
     latency_s: float = 0.0
     ttft_s: float | None = None
+    #: every attempt of the logical request as the client's ledger charged it: the answer, plus what the
+    #: provider bills for failed attempts (a stream cut midway bills its prompt and the tokens sent)
+    total_cost_usd: Decimal | None = None
+    source: str = "provider"  # "provider", "cache" (a cached answer) or "coalesced" (another caller's call)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDelta:
+    """One item of a streamed answer: a text delta; the last item has ``response`` (usage, cost) instead."""
+
+    text: str
+    response: ChatResponse | None = None  # set on the final item only
+
+    @property
+    def final(self) -> bool:
+        return self.response is not None

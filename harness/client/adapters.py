@@ -1,0 +1,227 @@
+"""Provider adapters: the neutral request in, the provider's wire format out, and back.
+
+One adapter per API (OpenAI chat completions, Anthropic messages, Gemini generateContent). Each is a
+thin layer over its wire module in :mod:`harness.wire` (which owns every format fact, for both sides):
+it picks the URL, the auth headers and the body builder, the plain-body parser, the incremental
+stream reader, the error mapping into :mod:`harness.errors`, the rate-limit header parser, and the
+finish-reason vocabulary. The client never looks at a provider's format itself.
+
+Example::
+
+    adapter = ADAPTERS["anthropic"]
+    url = adapter.url(spec, stream=True)
+    body = adapter.body(spec, request.messages, request, stream=True)
+    error = adapter.error(429, headers, body_bytes, time.time(), model="claude-haiku-4-5")  # RateLimited
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from harness.client.config import ModelSpec
+from harness.client.types import ChatRequest, Message
+from harness.errors import ProviderError
+from harness.wire import anthropic, gemini, openai
+from harness.wire.neutral import ChatResult, ErrorInfo, RateLimits, StreamEvent
+
+__all__ = ["ADAPTERS", "Adapter", "StreamReader", "limit_observation", "neutral_finish"]
+
+
+class StreamReader(Protocol):
+    """The wire modules' incremental stream readers: bytes in, events out."""
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]: ...
+
+    def finish(self) -> list[StreamEvent]: ...
+
+
+class Adapter:
+    """What the client needs to know about one API; subclasses bind the wire module's functions."""
+
+    provider = ""
+    request_id_header: str | None = None  # header carrying the provider's id for an attempt
+    finish_reasons: Mapping[str, str] = {}  # provider finish reason → neutral one
+    limit_probe: tuple[str, ...] = ()  # any of these headers means "rate-limit headers are present"
+
+    def url(self, spec: ModelSpec, stream: bool) -> str:
+        raise NotImplementedError
+
+    def auth(self, key: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def body(self, spec: ModelSpec, messages: Sequence[Message], request: ChatRequest, stream: bool) -> bytes:
+        raise NotImplementedError
+
+    def parse_plain(self, body: bytes, headers: Mapping[str, str]) -> ChatResult:
+        raise NotImplementedError
+
+    def stream_reader(self) -> StreamReader:
+        raise NotImplementedError
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes, now_wall: float, model: str) -> ProviderError:
+        """The exception for an error response (status ≥ 300)."""
+        raise NotImplementedError
+
+    def event_error(self, info: ErrorInfo, request_id: str | None, model: str) -> ProviderError:
+        """The exception for a mid-stream error event."""
+        raise NotImplementedError
+
+    def parse_limits(self, headers: Mapping[str, str], now_wall: float) -> RateLimits:
+        raise NotImplementedError
+
+    def rate_limits(self, headers: Mapping[str, str], now_wall: float) -> RateLimits | None:
+        """Rate-limit headers, or None when the response carries none (the common, cheap case)."""
+        for name in self.limit_probe:
+            if name in headers:
+                return self.parse_limits(headers, now_wall)
+        return None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+class OpenAIAdapter(Adapter):
+    """OpenAI chat completions (``POST /v1/chat/completions``); streams ask for usage."""
+
+    provider = "openai"
+    request_id_header = openai.REQUEST_ID_HEADER
+    finish_reasons = openai.FINISH_REASONS
+    limit_probe = ("x-ratelimit-limit-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-requests")
+
+    def url(self, spec: ModelSpec, stream: bool) -> str:
+        return spec.root_url + openai.CHAT_PATH
+
+    def auth(self, key: str) -> dict[str, str]:
+        return openai.auth_headers(key)
+
+    def body(self, spec: ModelSpec, messages: Sequence[Message], request: ChatRequest, stream: bool) -> bytes:
+        return openai.build_chat_body(
+            spec.name, messages, max_tokens=request.max_tokens, temperature=request.temperature, stream=stream,
+            stop=request.stop, include_usage=True,
+        )  # fmt: skip
+
+    def parse_plain(self, body: bytes, headers: Mapping[str, str]) -> ChatResult:
+        return openai.parse_chat_body(body, headers)
+
+    def stream_reader(self) -> StreamReader:
+        return openai.ChatStreamReader()
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes, now_wall: float, model: str) -> ProviderError:
+        return openai.error_from_response(status, headers, body, now_wall, model)
+
+    def event_error(self, info: ErrorInfo, request_id: str | None, model: str) -> ProviderError:
+        return openai.error_from_info(info, request_id, model)
+
+    def parse_limits(self, headers: Mapping[str, str], now_wall: float) -> RateLimits:
+        return openai.parse_rate_limits(headers, now_wall)
+
+
+class AnthropicAdapter(Adapter):
+    """Anthropic messages (``POST /v1/messages``); max_tokens is required, so a default is sent."""
+
+    provider = "anthropic"
+    request_id_header = anthropic.REQUEST_ID_HEADER
+    finish_reasons = anthropic.FINISH_REASONS
+    limit_probe = (
+        "anthropic-ratelimit-requests-limit",
+        "anthropic-ratelimit-tokens-limit",
+        "anthropic-ratelimit-input-tokens-limit",
+        "anthropic-ratelimit-requests-remaining",
+    )
+
+    def url(self, spec: ModelSpec, stream: bool) -> str:
+        return spec.root_url + anthropic.MESSAGES_PATH
+
+    def auth(self, key: str) -> dict[str, str]:
+        return anthropic.auth_headers(key)
+
+    def body(self, spec: ModelSpec, messages: Sequence[Message], request: ChatRequest, stream: bool) -> bytes:
+        return anthropic.build_messages_body(
+            spec.name, messages, max_tokens=request.max_tokens or spec.default_max_tokens,
+            temperature=request.temperature, stream=stream, stop=request.stop,
+        )  # fmt: skip
+
+    def parse_plain(self, body: bytes, headers: Mapping[str, str]) -> ChatResult:
+        return anthropic.parse_message_body(body, headers)
+
+    def stream_reader(self) -> StreamReader:
+        return anthropic.MessageStreamReader()
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes, now_wall: float, model: str) -> ProviderError:
+        return anthropic.error_from_response(status, headers, body, now_wall, model)
+
+    def event_error(self, info: ErrorInfo, request_id: str | None, model: str) -> ProviderError:
+        return anthropic.error_from_info(info, request_id, model)
+
+    def parse_limits(self, headers: Mapping[str, str], now_wall: float) -> RateLimits:
+        return anthropic.parse_rate_limits(headers, now_wall)
+
+
+class GeminiAdapter(Adapter):
+    """Gemini generateContent / streamGenerateContent?alt=sse; the key travels in ``x-goog-api-key``."""
+
+    provider = "gemini"
+    request_id_header = None  # the id is the body's responseId
+    finish_reasons = gemini.FINISH_REASONS
+    limit_probe = ()  # Gemini sends no rate-limit headers; its retry hints come with errors (RetryInfo)
+
+    def url(self, spec: ModelSpec, stream: bool) -> str:
+        return spec.root_url + gemini.generate_path(spec.name, stream, spec.api_version)
+
+    def auth(self, key: str) -> dict[str, str]:
+        return gemini.auth_headers(key)
+
+    def body(self, spec: ModelSpec, messages: Sequence[Message], request: ChatRequest, stream: bool) -> bytes:
+        return gemini.build_generate_body(
+            messages, max_tokens=request.max_tokens, temperature=request.temperature, stop=request.stop
+        )
+
+    def parse_plain(self, body: bytes, headers: Mapping[str, str]) -> ChatResult:
+        return gemini.parse_response_body(body, headers)
+
+    def stream_reader(self) -> StreamReader:
+        return gemini.GenerateStreamReader()
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes, now_wall: float, model: str) -> ProviderError:
+        return gemini.error_from_response(status, headers, body, now_wall, model)
+
+    def event_error(self, info: ErrorInfo, request_id: str | None, model: str) -> ProviderError:
+        return gemini.error_from_info(info, request_id, model)
+
+    def parse_limits(self, headers: Mapping[str, str], now_wall: float) -> RateLimits:
+        return gemini.parse_rate_limits(headers, now_wall)
+
+
+#: provider name → its adapter (stateless; shared)
+ADAPTERS: Mapping[str, Adapter] = {
+    "openai": OpenAIAdapter(),
+    "anthropic": AnthropicAdapter(),
+    "gemini": GeminiAdapter(),
+}
+
+
+def neutral_finish(adapter: Adapter, reason: str | None) -> str | None:
+    """The provider's finish reason in the neutral vocabulary (stop, length, tool_calls, content_filter …)."""
+    if reason is None:
+        return None
+    return adapter.finish_reasons.get(reason, reason)
+
+
+def limit_observation(limits: RateLimits) -> dict[str, float | None]:
+    """RateLimits → the keyword arguments of ``Limiter.observe`` (only what the headers said)."""
+    pairs = {
+        "limit_requests": limits.requests_limit,
+        "remaining_requests": limits.requests_remaining,
+        "reset_requests_s": limits.requests_reset_s,
+        "limit_tokens": limits.tokens_limit,
+        "remaining_tokens": limits.tokens_remaining,
+        "reset_tokens_s": limits.tokens_reset_s,
+        "limit_input_tokens": limits.input_tokens_limit,
+        "remaining_input_tokens": limits.input_tokens_remaining,
+        "reset_input_tokens_s": limits.input_tokens_reset_s,
+        "limit_output_tokens": limits.output_tokens_limit,
+        "remaining_output_tokens": limits.output_tokens_remaining,
+        "reset_output_tokens_s": limits.output_tokens_reset_s,
+    }
+    return {k: float(v) for k, v in pairs.items() if v is not None}

@@ -1,0 +1,319 @@
+"""The reference client: one call path that enforces every policy, for OpenAI, Anthropic and Gemini.
+
+Per logical request, for each model of its chain (the model asked for, then its fallbacks)::
+
+    skip? (prefill the model rejects, prompt over its context window)
+    adaptive throttle → breaker permit → budget reserve (prompt + max_tokens at list price)
+      → limiter acquire (waits through the injected sleep) → send through the transport
+      → read: plain body, or the stream under first-token / stall / attempt / total deadlines
+      → settle limiter, budget, cost tracker, breaker (rate-limit headers feed the limiter)
+    on failure: rotate the key (401/403, insufficient_quota), retry (RetryPolicy, retry hint, retry
+      budget) or move to the next model (fallback rules in harness.client.fallback)
+
+and then exactly one :class:`~harness.records.OutcomeRecord` goes to the outcome log. Every attempt
+carries ``x-harness-request-id`` (the logical id), ``x-harness-attempt`` (0-based) and, when known,
+``x-client-id``, so the provider's log links attempts to logical requests.
+
+Time comes from an injected clock and sleep (default: the running loop's ``time`` and
+``asyncio.sleep``) and deadlines use ``asyncio.timeout_at`` on the loop clock, so the same client runs
+in real time over sockets and in virtual time over :class:`~harness.client.transports.MemoryTransport`.
+
+Example::
+
+    config = ClientConfig.parse(tomllib.load(f)["client"]).with_base_url(server.url)
+    async with ResilientClient(config) as client:
+        answer = await client.chat(ChatRequest("gpt-4o-mini", (Message("user", "Hi"),), max_tokens=64))
+        async with client.stream(request) as stream:
+            async for delta in stream:
+                print(delta.text, end="")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from harness.client.attempt import AttemptRunner
+from harness.client.cache import ResponseCache, request_key
+from harness.client.coalesce import SingleFlight
+from harness.client.config import ClientConfig
+from harness.client.cost import CostTracker
+from harness.client.fallback import fallover_allowed, skip_reason
+from harness.client.logical import LogicalRequest, outcome_row
+from harness.client.outcomes import OutcomeLog
+from harness.client.retry import RetryBudget, RetryPolicy, RetryState
+from harness.client.routes import Route, build_budgets, build_routes
+from harness.client.stream_api import ChatStream
+from harness.client.transport import Transport
+from harness.client.types import ChatRequest, ChatResponse
+from harness.clock import Clock, Sleep
+from harness.errors import (
+    AllFallbacksFailed,
+    AuthenticationError,
+    ContextLengthExceeded,
+    HarnessError,
+    NotFound,
+    ProviderError,
+    QuotaExhausted,
+    RetryBudgetExhausted,
+)
+from harness.records import OutcomeRecord
+from harness.report.result import ClientEvent
+
+__all__ = ["ResilientClient"]
+
+_ZERO = Decimal(0)
+
+
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def default_clock() -> Clock:
+    """The running loop's clock, as cheaply as it can be read.
+
+    A plain asyncio loop's ``time()`` is ``time.monotonic()``: use that directly. Another loop (the
+    virtual-time loop) is bound when one is running; with none running, every reading asks for it.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return _loop_time
+    if type(loop).time is asyncio.BaseEventLoop.time:
+        return time.monotonic
+    return loop.time
+
+
+class ResilientClient:
+    """The reference client (see the module docstring); an async context manager."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+        wall: Clock = time.time,
+        env: Mapping[str, str] | None = None,
+        outcome_log: OutcomeLog | None = None,
+        rng: random.Random | None = None,
+        redis: Any = None,
+    ) -> None:
+        self.config = config  # read once; never parsed on the request path
+        self.name = config.name  # for reports (the runner's ClientUnderTest.name)
+        self.log = outcome_log if outcome_log is not None else OutcomeLog()  # outcomes and events
+        self._clock = clock or default_clock()
+        self._sleep = sleep or asyncio.sleep
+        self._wall = wall
+        self._rng = rng or random.Random(config.seed)
+        if config.redis is not None and redis is None:
+            from harness.client.redis_support import make_redis
+
+            redis = make_redis(config.redis.url)
+        on_event = self.log.policy_event
+        self.routes = build_routes(config, clock=self._clock, rng=self._rng, on_event=on_event, env=env, redis=redis)
+        self.budgets = build_budgets(config, clock=self._clock, wall=wall, on_event=on_event, redis=redis)
+        self.cost = CostTracker(config.price_table())  # the client's ledger
+        self.retry = RetryPolicy(config.retry)
+        budget = config.retry_budget
+        self.retry_budget = None if budget is None else RetryBudget(budget.ratio, budget.reserve)
+        if transport is None:
+            from harness.client.transports.aiohttp import AiohttpTransport
+
+            transport = AiohttpTransport(config.transport, connect_timeout_s=config.timeouts.connect_s)
+        self.transport = transport
+        self.cache = ResponseCache(config.cache, clock=self._clock) if config.cache.enabled else None
+        self.flight: SingleFlight[ChatResponse] | None = SingleFlight() if config.coalesce else None
+        self._chains = {name: tuple(self.routes[m] for m in config.chain(name)) for name in self.routes}
+        self._ids = itertools.count(1)
+        self._id_prefix = f"{config.name}-{self._rng.getrandbits(32):08x}"
+        self._total_s = config.timeouts.total_s
+        self._attempts = AttemptRunner(
+            transport=transport, cost=self.cost, budgets=self.budgets, timeouts=config.timeouts, clock=self._clock,
+            sleep=self._sleep, wall=wall, rng=self._rng,
+        )  # fmt: skip
+        self._secrets = [k for ring in {id(r.keys): r.keys for r in self.routes.values()}.values() for k in ring.keys]
+
+    # ------------------------------------------------------------------------------------ public API
+    async def __aenter__(self) -> ResilientClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        """The whole answer; raises the error that ended the request (after retries and fallbacks)."""
+        lr = self._begin(request, None)
+        try:
+            if self.cache is None and self.flight is None:
+                response = await self._execute(lr)
+            else:
+                response = await self._serve(lr)
+        except BaseException as exc:
+            self._end(lr, None, exc)
+            raise
+        self._end(lr, response, None)
+        return response
+
+    def stream(self, request: ChatRequest) -> ChatStream:
+        """Text deltas as they arrive, then a final item with the usage (see :class:`ChatStream`)."""
+        return ChatStream(self, request if request.stream else replace(request, stream=True))
+
+    async def call(self, request: ChatRequest) -> bool:
+        """The runner's entry point: True for a complete answer; errors are recorded, not raised."""
+        try:
+            await self.chat(request)
+        except HarnessError:
+            return False
+        return True
+
+    def outcomes(self) -> list[OutcomeRecord]:
+        return self.log.records
+
+    def events(self) -> list[ClientEvent]:
+        return list(self.log.events)
+
+    def state(self) -> str:
+        """Breaker states, for progress displays."""
+        parts = []
+        for route in self.routes.values():
+            state = getattr(route.breaker, "state", None) if route.breaker is not None else "off"
+            parts.append(f"{route.name}={state or '?'}")
+        return ", ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"ResilientClient({self.name!r}, models={list(self.routes)}, outcomes={len(self.log)})"
+
+    # ------------------------------------------------------------------------------------ logical requests
+    def _begin(self, request: ChatRequest, sink: Callable[[str], None] | None) -> LogicalRequest:
+        now = self._clock()
+        logical_id = request.request_id or f"{self._id_prefix}-{next(self._ids)}"
+        deadline = None if self._total_s is None else now + self._total_s
+        return LogicalRequest(request, logical_id, now, deadline, request.client_id or self.config.client_id, sink)
+
+    def _end(self, lr: LogicalRequest, response: ChatResponse | None, error: BaseException | None) -> None:
+        message = "" if error is None else self.scrub(str(error) or type(error).__name__)
+        self.log.append(outcome_row(lr, self._clock(), response, error, message), lr.cost)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every configured API key replaced by its label."""
+        for key in self._secrets:
+            if key.secret in text:
+                text = text.replace(key.secret, key.label)
+        return text
+
+    async def _serve(self, lr: LogicalRequest) -> ChatResponse:
+        """Cache, then coalescing, then the chain."""
+        request = lr.request
+        cache = self.cache
+        key = None
+        if cache is not None and cache.eligible(request):
+            key = request_key(request)
+            hit = cache.get(key)
+            if hit is not None:
+                return self._shared(lr, hit, "cache")
+        if self.flight is not None and lr.sink is None:
+            key = key if key is not None else request_key(request)
+            response, shared = await self.flight.run(key, lambda: self._execute(lr))
+            if shared:
+                return self._shared(lr, response, "coalesced")
+        else:
+            response = await self._execute(lr)
+        if cache is not None and key is not None and cache.eligible(request):
+            cache.put(key, response)
+        return response
+
+    def _shared(self, lr: LogicalRequest, response: ChatResponse, source: str) -> ChatResponse:
+        """Another call's answer for this logical request: no cost, no attempts."""
+        now = self._clock()
+        if lr.sink is not None:
+            lr.deliver(response.text, now)
+        ttft = None if lr.first_delivered is None else lr.first_delivered - lr.t_start
+        return replace(
+            response, request_id=lr.id, cost_usd=_ZERO, total_cost_usd=_ZERO, attempts=0, provider_request_ids=(),
+            latency_s=now - lr.t_start, ttft_s=ttft, source=source,
+        )  # fmt: skip
+
+    async def _execute(self, lr: LogicalRequest) -> ChatResponse:
+        """Walk the chain: the model asked for, then its fallbacks (rules: harness.client.fallback)."""
+        chain = self._chains.get(lr.request.model)
+        if chain is None:
+            known = ", ".join(self.routes)
+            raise NotFound(f"model {lr.request.model!r} is not configured (configured: {known})", code="not_configured")
+        if self.retry_budget is not None:
+            self.retry_budget.on_request()
+        errors: list[tuple[str, BaseException]] = []
+        larger_than: int | None = None
+        for route in chain:
+            spec = route.spec
+            max_tokens = self._max_tokens(lr, route)
+            reason = skip_reason(spec, lr.messages, max_tokens, lr.prompt_tokens, larger_than=larger_than)
+            if reason is not None:
+                errors.append((spec.name, reason))
+                continue
+            try:
+                return await self._on_route(lr, route)
+            except HarnessError as err:
+                errors.append((spec.name, err))
+                if not fallover_allowed(err):
+                    raise
+                if isinstance(err, ContextLengthExceeded) and spec.context_window is not None:
+                    larger_than = max(larger_than or 0, spec.context_window)
+                if lr.delivered:
+                    if not self.config.streaming.restart_on_break:
+                        raise
+                    lr.restart_with(lr.partial)
+        if len(errors) == 1:
+            raise errors[0][1]
+        raise AllFallbacksFailed(errors)
+
+    async def _on_route(self, lr: LogicalRequest, route: Route) -> ChatResponse:
+        """Attempts on one model: key rotation, retries with backoff and hints, the retry budget."""
+        tries = 0  # failed attempts on this model
+        previous = 0.0  # the previous retry's delay
+        rotations_left = len(route.keys.keys)
+        while True:
+            try:
+                return await self._attempts.run(lr, route)
+            except ProviderError as err:
+                if lr.delivered:
+                    raise
+                if isinstance(err, AuthenticationError | QuotaExhausted) and lr.key_used is not None:
+                    used = lr.key_used
+                    reason = "auth" if isinstance(err, AuthenticationError) else "quota"
+                    following = route.keys.fail(used, reason)
+                    if following is None or following == used or rotations_left <= 0:
+                        raise
+                    rotations_left -= 1
+                    detail = f"{reason}: {used.label} → {following.label}"
+                    self.log.event(ClientEvent(self._clock(), "key_rotated", route.keys.name, detail))
+                    continue
+                tries += 1
+                deadline = lr.deadline if lr.deadline is not None else float("inf")
+                state = RetryState(tries, previous, self._clock(), deadline)
+                decision = self.retry.decide(err, state, self._rng)
+                if not decision.retry:
+                    raise
+                if self.retry_budget is not None and not self.retry_budget.try_spend():
+                    raise RetryBudgetExhausted(f"the retry budget refused a retry on {route.name}", err) from err
+                lr.wait_before_next(decision.delay_s)
+                await self._sleep(decision.delay_s)
+                previous = decision.delay_s
+
+    @staticmethod
+    def _max_tokens(lr: LogicalRequest, route: Route) -> int:
+        """max_tokens as sent to this model (Anthropic needs one; the others may omit it)."""
+        asked = lr.request.max_tokens
+        if asked is not None:
+            return asked
+        return route.spec.default_max_tokens if route.adapter.provider == "anthropic" else 0

@@ -1,0 +1,170 @@
+"""One logical request in flight: its attempts, its money, its deadline, and its one terminal record.
+
+:class:`LogicalRequest` is the call path's working state (the client keeps no other per-request
+state); :func:`outcome_record` turns it, with the answer or the error that ended it, into the
+:class:`~harness.records.OutcomeRecord` the outcome log keeps — exactly one per logical request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import fields
+from decimal import Decimal
+from typing import Any
+
+from harness.client.keys import ApiKey
+from harness.client.types import ChatRequest, ChatResponse, Message
+from harness.errors import ProviderError
+from harness.records import AttemptRecord, OutcomeRecord
+from harness.tokenizer import count_messages
+
+__all__ = ["AttemptRow", "LogicalRequest", "OutcomeRow", "outcome_record", "outcome_row", "record_of", "status_of"]
+
+_ZERO = Decimal(0)
+#: an attempt: AttemptRecord's fields, in order
+AttemptRow = tuple[int, float, float, str, int, str | None, str | None, float | None, float | None]
+#: an outcome: OutcomeRecord's fields, in order, the attempts as AttemptRows
+OutcomeRow = tuple[Any, ...]
+
+# rows are built positionally on the hot path: fail loudly at import if the record schemas change
+_OUTCOME_FIELDS = (
+    "id", "ok", "status", "t_start", "t_end", "model_requested", "model", "provider", "user", "feature", "client_id",
+    "stream", "ttft_s", "finish_reason", "input_tokens", "output_tokens", "cached_input_tokens", "cost_usd", "error",
+    "attempts",
+)  # fmt: skip
+_ATTEMPT_FIELDS = ("n", "t_start", "t_end", "model", "status", "error", "request_id", "retry_after_s", "wait_s")
+if tuple(f.name for f in fields(OutcomeRecord)) != _OUTCOME_FIELDS or (
+    tuple(f.name for f in fields(AttemptRecord)) != _ATTEMPT_FIELDS
+):  # pragma: no cover - a contract change
+    raise ImportError("harness.records changed OutcomeRecord or AttemptRecord; update harness.client.logical")
+
+
+class LogicalRequest:
+    """Working state of one logical request (see the module docstring)."""
+
+    __slots__ = (
+        "_prompt",
+        "attempts",
+        "bodies",
+        "client_id",
+        "cost",
+        "deadline",
+        "delivered",
+        "first_delivered",
+        "id",
+        "key_used",
+        "messages",
+        "n",
+        "partial",
+        "prefix",
+        "request",
+        "request_ids",
+        "sink",
+        "t_start",
+    )
+
+    def __init__(
+        self,
+        request: ChatRequest,
+        logical_id: str,
+        t_start: float,
+        deadline: float | None,
+        client_id: str | None,
+        sink: Callable[[str], None] | None = None,
+    ) -> None:
+        self.request = request
+        self.id = logical_id  # sent as x-harness-request-id on every attempt
+        self.t_start = t_start  # when the caller asked (loop clock)
+        self.deadline = deadline  # the total deadline (loop clock), None: none
+        self.client_id = client_id  # sent as x-client-id
+        self.sink = sink  # where stream deltas go (None: the caller wants the whole answer)
+        self.messages: tuple[Message, ...] = request.messages  # as sent (a stream restart appends a prefill)
+        #: one tuple per attempt, in AttemptRecord's field order (plain tuples: cheap, and the garbage
+        #: collector stops tracking them once their fields are atoms)
+        self.attempts: list[AttemptRow] = []
+        self.cost = _ZERO  # what the client's ledger charged, every attempt included
+        self.n = 0  # attempts sent so far (the next x-harness-attempt)
+        self.delivered = False  # a delta reached the caller: no more silent retries
+        self.first_delivered: float | None = None  # when the first delta reached the caller
+        self.prefix = ""  # text delivered before a stream restart (the new stream continues it)
+        self.partial = ""  # text a broken stream had delivered (what a restart continues from)
+        self.key_used: ApiKey | None = None  # the key of the latest attempt
+        self.request_ids: list[str] = []  # the provider's ids of the attempts, in order
+        self._prompt: int | None = None
+        self.bodies: dict[tuple[str, bool], bytes] = {}  # (model, stream) → body, reused by retries
+
+    def prompt_tokens(self) -> int:
+        """Prompt tokens of the messages as sent, by the harness tokenizer (computed once)."""
+        if self._prompt is None:
+            self._prompt = count_messages([(m.role, m.content) for m in self.messages])
+        return self._prompt
+
+    def deliver(self, text: str, now: float) -> None:
+        """A delta reaches the caller."""
+        assert self.sink is not None
+        if not self.delivered:
+            self.delivered = True
+            self.first_delivered = now
+        self.sink(text)
+
+    def restart_with(self, partial: str) -> None:
+        """Continue elsewhere: the text delivered so far becomes an assistant prefill."""
+        self.prefix += partial
+        messages = self.request.messages
+        if messages and messages[-1].role == "assistant":
+            head, prefill = messages[:-1], messages[-1].content
+        else:
+            head, prefill = messages, ""
+        self.messages = (*head, Message("assistant", prefill + self.prefix))
+        self.partial = ""  # consumed: a model skipped or refused next must not add it twice
+        self._prompt = None
+        self.bodies.clear()
+
+    def wait_before_next(self, seconds: float) -> None:
+        """Note on the latest attempt how long the client waits before the next one."""
+        if self.attempts:
+            self.attempts[-1] = (*self.attempts[-1][:8], seconds)
+
+
+def status_of(error: BaseException) -> str:
+    """The outcome status for an error: its kind ("RateLimited", "CircuitOpen" …) or "Cancelled"."""
+    if isinstance(error, asyncio.CancelledError):
+        return "Cancelled"
+    if isinstance(error, ProviderError):
+        return error.kind
+    return type(error).__name__
+
+
+def outcome_row(
+    lr: LogicalRequest, t_end: float, response: ChatResponse | None, error: BaseException | None, message: str
+) -> OutcomeRow:
+    """The terminal record, as a row in OutcomeRecord's field order (``message`` already scrubbed of keys)."""
+    request = lr.request
+    cost = "0" if not lr.cost else format(lr.cost, "f")
+    attempts = tuple(lr.attempts)
+    if response is not None:
+        usage = response.usage
+        return (
+            lr.id, True, "ok", lr.t_start, t_end, request.model, response.model, response.provider, request.user,
+            request.feature, lr.client_id, request.stream, response.ttft_s, response.finish_reason,
+            usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, cost, None, attempts,
+        )  # fmt: skip
+    assert error is not None
+    return (
+        lr.id, False, status_of(error), lr.t_start, t_end, request.model, None, None, request.user, request.feature,
+        lr.client_id, request.stream, None, None, 0, 0, 0, cost, message[:500], attempts,
+    )  # fmt: skip
+
+
+def outcome_record(
+    lr: LogicalRequest, t_end: float, response: ChatResponse | None, error: BaseException | None, message: str
+) -> OutcomeRecord:
+    """The terminal record as an :class:`~harness.records.OutcomeRecord`."""
+    return record_of(outcome_row(lr, t_end, response, error, message))
+
+
+def record_of(row: OutcomeRow) -> OutcomeRecord:
+    """An OutcomeRecord from a row (the attempts become AttemptRecords)."""
+    # a row holds the fields in order (checked at import); mypy cannot count a tuple[Any, ...]
+    return OutcomeRecord(*row[:-1], tuple(AttemptRecord(*a) for a in row[-1]))  # type: ignore[call-arg]

@@ -1,0 +1,254 @@
+"""Streaming: text deltas out of a provider's stream, deadlines on every read, and an honest ending.
+
+:class:`StreamAssembler` turns the wire module's stream events into text deltas and decides, at the
+end, whether the stream really finished. A stream is complete when the provider's end marker arrived
+(OpenAI ``[DONE]``, Anthropic ``message_stop``), or when a finish reason *and* the usage arrived (a
+Gemini stream has no end marker; its last chunk carries both). Anything else — the connection closing
+early, a malformed chunk, an error event — raises a typed error (:class:`~harness.errors.StreamBroken`,
+or the error event's own class, e.g. ``Overloaded`` for Anthropic's mid-stream ``overloaded_error``):
+a truncated answer is never reported as a success.
+
+:class:`AttemptClock` holds one attempt's deadlines on the loop clock: the first text token must come
+within ``first_token_s`` of the attempt's start, each later chunk within ``stall_s`` of the previous
+one, and everything within the attempt's and the logical request's deadlines. Each read gets its own
+deadline (a :class:`Deadline`: a timer on the loop clock that cancels the reading task; never one
+held across a ``yield``), so a slow consumer cannot be mistaken for a stalled provider and the same
+code runs in real and in virtual time.
+
+:func:`consume_stream` reads a response to its end through both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from harness.client.adapters import Adapter
+from harness.client.transport import HttpResponse
+from harness.errors import DeadlineExceeded, FirstTokenTimeout, StreamBroken, StreamStalled
+from harness.pricing import Usage
+from harness.tokenizer import count_tokens
+from harness.wire.neutral import StreamEvent
+
+__all__ = ["AttemptClock", "Deadline", "StreamAssembler", "consume_stream", "deadline_error"]
+
+
+class StreamAssembler:
+    """Accumulates one attempt's stream: text, finish reason, usage, ids; judges completeness."""
+
+    __slots__ = ("_adapter", "_reader", "answer_model", "done", "finish", "model", "parts", "request_id", "usage")
+
+    def __init__(self, adapter: Adapter, model: str, request_id: str | None = None) -> None:
+        self._adapter = adapter
+        self.model = model  # the model asked for (for error attribution)
+        self._reader = adapter.stream_reader()
+        self.parts: list[str] = []  # text deltas so far
+        self.finish: str | None = None  # the provider's finish reason, once seen
+        self.usage: Usage | None = None  # the latest usage the stream reported
+        self.done = False  # the provider's end marker arrived
+        self.request_id = request_id  # the provider's id for the attempt (header, else the stream's own)
+        self.answer_model: str | None = None  # the model the stream says answered
+
+    @property
+    def provider(self) -> str:
+        return self._adapter.provider
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    @property
+    def complete(self) -> bool:
+        return self.done or (self.finish is not None and self.usage is not None)
+
+    def feed(self, data: bytes) -> list[str]:
+        """Text deltas in ``data``; raises the mapped error of an error event, StreamBroken if malformed."""
+        if self.done:
+            return []  # nothing after the end marker counts (nor is it parsed)
+        return self._absorb(self._reader.feed(data))
+
+    def end(self) -> list[str]:
+        """The connection ended: deltas still buffered; raises StreamBroken if the stream did not finish."""
+        deltas = [] if self.done else self._absorb(self._reader.finish())
+        if not self.complete:
+            what = "a finish reason" if self.finish is None else "its usage"
+            raise StreamBroken(
+                f"stream ended without its end marker or {what}", code="incomplete_stream",
+                provider=self._adapter.provider, model=self.model, request_id=self.request_id,
+            )  # fmt: skip
+        return deltas
+
+    def _absorb(self, events: list[StreamEvent]) -> list[str]:
+        out: list[str] = []
+        for event in events:
+            if self.done:
+                break  # nothing after the end marker counts
+            if event.error is not None:
+                raise self._adapter.event_error(event.error, self.request_id, self.model)
+            if event.text:
+                out.append(event.text)
+                self.parts.append(event.text)
+            if event.finish_reason is not None:
+                self.finish = event.finish_reason
+            if event.usage is not None:
+                self.usage = event.usage
+            if event.request_id is not None and self.request_id is None:
+                self.request_id = event.request_id
+            if event.model is not None:
+                self.answer_model = event.model
+            if event.done:
+                self.done = True
+        return out
+
+    def billed_usage(self, prompt_tokens: int) -> Usage:
+        """What the provider bills for this stream if it broke now: the prompt and the output sent.
+
+        The latest usage the stream reported, or the prompt estimate and the received text counted
+        with the harness tokenizer (exact against the fake provider, an estimate against real ones).
+        """
+        counted = count_tokens(self.text)
+        usage = self.usage
+        if usage is None:
+            return Usage(prompt_tokens, counted)
+        return Usage(usage.input_tokens or prompt_tokens, max(usage.output_tokens, counted), usage.cached_input_tokens)
+
+
+class AttemptClock:
+    """One attempt's deadlines (absolute, on the loop clock) and the error each one raises."""
+
+    __slots__ = ("first_token_at", "hard_at", "hard_is_total", "stall_s", "time")
+
+    def __init__(
+        self,
+        time: Callable[[], float],
+        *,
+        first_token_at: float | None,
+        stall_s: float | None,
+        attempt_at: float | None,
+        total_at: float | None,
+    ) -> None:
+        self.time = time  # the loop's clock
+        self.first_token_at = first_token_at  # the first text token must arrive before this
+        self.stall_s = stall_s  # the longest silence between two chunks after the first token
+        if attempt_at is None or (total_at is not None and total_at <= attempt_at):
+            self.hard_at, self.hard_is_total = total_at, True
+        else:
+            self.hard_at, self.hard_is_total = attempt_at, False
+
+    @property
+    def hard_kind(self) -> str:
+        """The kind of the hard deadline: "total" or "attempt"."""
+        return "total" if self.hard_is_total else "attempt"
+
+    def limit(self, got_token: bool) -> tuple[float | None, str]:
+        """The deadline of the next read and its kind ("first_token", "stall", "attempt", "total")."""
+        if got_token:
+            at, kind = (None, "stall") if self.stall_s is None else (self.time() + self.stall_s, "stall")
+        else:
+            at, kind = self.first_token_at, "first_token"
+        hard = self.hard_at
+        if hard is not None and (at is None or hard <= at):
+            return hard, self.hard_kind
+        return at, kind
+
+    def error(self, kind: str, provider: str, model: str) -> DeadlineExceeded:
+        return deadline_error(kind, provider, model, self.stall_s)
+
+
+def deadline_error(kind: str, provider: str, model: str, stall_s: float | None = None) -> DeadlineExceeded:
+    """The error a passed deadline of ``kind`` ("first_token", "stall", "attempt", "total") raises."""
+    if kind == "first_token":
+        return FirstTokenTimeout("no first token within the first-token deadline", code="first_token",
+                                 provider=provider, model=model)  # fmt: skip
+    if kind == "stall":
+        return StreamStalled(f"no chunk for {stall_s or 0:g} s (stall deadline)", code="stall",
+                             provider=provider, model=model)  # fmt: skip
+    what = "logical request" if kind == "total" else "attempt"
+    return DeadlineExceeded(f"the {what} deadline passed", code=kind, provider=provider, model=model)
+
+
+class Deadline:
+    """A cancel-at timer for the current task: what ``asyncio.timeout_at`` does, re-armed cheaply.
+
+    ``arm(at, kind)`` (re)schedules the task's cancellation at loop time ``at``; when the awaited
+    operation is cancelled, :meth:`expired` tells whether this timer did it (and withdraws the
+    cancellation request, as ``asyncio.timeout`` does); ``disarm()`` must run before the task moves on.
+    One timer handle per arm, no context-manager objects: the request path stays lean.
+    """
+
+    __slots__ = ("_cancelling", "_handle", "_loop", "_task", "fired", "kind")
+
+    def __init__(self) -> None:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("Deadline needs a running task")
+        self._task = task
+        self._loop = task.get_loop()
+        self._cancelling = task.cancelling()  # cancellation requests already pending (not ours)
+        self._handle: asyncio.TimerHandle | None = None
+        self.fired = False  # the timer cancelled the task
+        self.kind = ""  # which deadline the armed time is ("first_token", "stall", "attempt", "total")
+
+    def arm(self, at: float | None, kind: str) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self.kind = kind
+        self._handle = None if at is None else self._loop.call_at(at, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        self.fired = True
+        self._task.cancel()
+
+    def disarm(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def expired(self) -> bool:
+        """After a CancelledError: was it this timer's? (True: the cancellation is withdrawn)."""
+        if not self.fired:
+            return False
+        self.fired = False
+        return self._task.uncancel() <= self._cancelling
+
+
+async def consume_stream(
+    response: HttpResponse,
+    assembler: StreamAssembler,
+    deadlines: AttemptClock,
+    timer: Deadline | None,
+    on_delta: Callable[[str], None] | None,
+) -> float | None:
+    """Read ``response`` to its end; returns when the first text token arrived (loop clock), if any.
+
+    Raises FirstTokenTimeout / StreamStalled / DeadlineExceeded when a deadline passes (``timer`` is
+    None when there are none), StreamBroken (or the error event's class) when the stream breaks, and
+    whatever the transport raises (ConnectionReset).
+    """
+    chunks = response.iter_chunks().__aiter__()
+    first_token: float | None = None
+    while True:
+        ended = False
+        if timer is not None:
+            at, kind = deadlines.limit(first_token is not None)
+            timer.arm(at, kind)
+        try:
+            data = await chunks.__anext__()
+        except StopAsyncIteration:
+            ended = True
+            deltas = assembler.end()
+        except asyncio.CancelledError:
+            if timer is not None and timer.expired():
+                raise deadlines.error(timer.kind, assembler.provider, assembler.model) from None
+            raise
+        else:
+            deltas = assembler.feed(data)
+        if deltas:
+            if first_token is None:
+                first_token = deadlines.time()
+            if on_delta is not None:
+                for delta in deltas:
+                    on_delta(delta)
+        if ended:
+            return first_token
