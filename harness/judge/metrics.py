@@ -188,6 +188,14 @@ def _percentile(values: Sequence[float], q: float) -> float | None:
     return float(np.percentile(np.asarray(values, dtype=float), q))
 
 
+def _money(value: Decimal) -> str:
+    """Exact, in plain notation, without trailing zeros: "0.0218", "0" (never "0E-8")."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
 def _round(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else round(value, digits)
 
@@ -281,10 +289,10 @@ def compute_metrics(
         "limit_violations_all": violations_all,
         "goodput_tokens_per_min": _round(goodput, 3),
         "goodput_ratio": _round(goodput_ratio),
-        "cost_client_usd": str(cost_client),
-        "cost_provider_usd": str(cost_provider),
-        "cost_abs_error_usd": str(cost_abs_error),
-        "overspend_usd": str(overspend),
+        "cost_client_usd": _money(cost_client),
+        "cost_provider_usd": _money(cost_provider),
+        "cost_abs_error_usd": _money(cost_abs_error),
+        "overspend_usd": _money(overspend),
         "latency_p50_s": _round(_percentile(latencies, 50)),
         "latency_p99_s": _round(_percentile(latencies, 99)),
         "ttft_p50_s": _round(_percentile(ttfts, 50)),

@@ -132,7 +132,7 @@ def test_cost_reconciliation_and_overspend() -> None:
     outcomes = [outcome("a", cost_usd="0.0010", user="u1"), outcome("b", cost_usd="0.0015", user="u2")]
     budgets = (BudgetFact("global", Decimal("0.0025")), BudgetFact("user", Decimal("0.0015"), "u2"))
     m = compute_metrics(facts(issued_ids=("a", "b"), budgets=budgets), records, outcomes)
-    assert m["cost_provider_usd"] == "0.0030"
+    assert m["cost_provider_usd"] == "0.003"
     assert m["cost_client_usd"] == "0.0025"
     assert m["cost_abs_error_usd"] == "0.0005"
     assert Decimal(str(m["overspend_usd"])) == Decimal("0.0010")  # 0.0005 globally + 0.0005 for u2

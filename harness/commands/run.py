@@ -1,0 +1,81 @@
+"""``harness run``: run one scenario, write its report, gate on it.
+
+    harness run SCENARIO.toml [--real-time] [--seed N] [--out DIR] [--provider-url URL] [--quiet]
+
+Virtual time by default (deterministic and fast); ``--real-time`` runs the same scenario over sockets
+against a fake provider started in-process, or against ``--provider-url`` (a ``harness serve
+--scenario SCENARIO.toml`` already running). The report goes to ``reports/<scenario-name>/`` unless
+``--out`` says otherwise. Exit code: 0 when every gate passes, 1 when one fails, 2 for an invalid
+scenario or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "run",
+        help="run a scenario and judge it (exit 0: gates pass, 1: a gate failed, 2: invalid scenario)",
+        description=(__doc__ or "").split("\n\n")[0],
+    )
+    parser.add_argument("scenario", type=Path, metavar="SCENARIO.toml", help="the scenario file")
+    parser.add_argument("--real-time", action="store_true", help="run over sockets in real time (default: virtual)")
+    parser.add_argument("--seed", type=int, metavar="N", help="override the scenario's seed")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="report folder (default: reports/<scenario-name>)")
+    parser.add_argument(
+        "--provider-url",
+        metavar="URL",
+        help="with --real-time: use this running fake provider (started with harness serve --scenario …)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no live progress; just the verdict")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    # heavy imports here, not at module import: the CLI imports every command to build its parser
+    from rich.console import Console
+
+    from harness.report import write_report
+    from harness.runner.progress import LiveProgress
+    from harness.runner.run import RunOptions, run_scenario
+    from harness.runner.verdict import print_verdict
+    from harness.scenario.model import load_scenario
+
+    console = Console(stderr=True)
+    if args.provider_url and not args.real_time:
+        console.print("harness run: error: --provider-url needs --real-time")
+        return 2
+    if args.seed is not None and args.seed < 0:
+        console.print(f"harness run: error: --seed: expected an integer ≥ 0, got {args.seed}")
+        return 2
+    scenario = load_scenario(args.scenario)  # ConfigError → exit 2 in harness.cli
+    if args.seed is not None:
+        scenario = scenario.with_seed(args.seed)
+    mode = "real-time" if args.real_time else "virtual"
+    out = args.out if args.out is not None else Path("reports") / scenario.name
+    state: list[Any] = [lambda: "starting"]
+    live = LiveProgress(scenario.name, scenario.duration_s, mode, lambda: state[0](), console=console)
+    options = RunOptions(
+        mode=mode,
+        provider_url=args.provider_url,
+        on_progress=None if args.quiet else live.update,
+        state_probe=lambda getter: state.__setitem__(0, getter),
+    )
+    if args.quiet:
+        result = run_scenario(scenario, options)
+    else:
+        with live:
+            result = run_scenario(scenario, options)
+    files = write_report(result, out)
+    out_console = Console(file=sys.stdout)
+    print_verdict(result, out_console)
+    report = files.get("report (HTML)") or next(iter(files.values()))
+    out_console.print(f"report: {report.parent}/ ({report.name}, summary.json, summary.md, junit.xml)")
+    return 0 if result.passed else 1

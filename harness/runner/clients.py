@@ -1,0 +1,136 @@
+"""Building the client under test for a run: the reference client (shared or one per user) or an SDK.
+
+A scenario's ``[client]`` becomes a :class:`~harness.runner.driver.ClientUnderTest` pointed at the
+fake provider: in virtual time through an in-memory transport to the provider core (the reference
+client's :class:`~harness.client.MemoryTransport`, an SDK's :class:`CoreTransport`), in real time over
+sockets to ``base_url``.
+
+``instances = "per_user"`` builds one reference client per simulated user (its own breaker, limiter,
+retry budget and, importantly, its own jitter: each is seeded with (seed, user)), the way separate app
+instances behave in an outage; they share one transport.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+from fake_provider.core import ProviderCore
+from harness.client import ClientConfig, MemoryTransport, ResilientClient
+from harness.client.transport import Transport
+from harness.client.types import ChatRequest
+from harness.clock import Clock, Sleep
+from harness.records import OutcomeRecord
+from harness.report.result import ClientEvent
+from harness.runner.driver import ClientUnderTest
+from harness.runner.sdk_clients import SDKClientSpec, make_sdk_client
+from harness.runner.sdk_transport import CoreTransport
+from harness.scenario.model import Scenario
+
+__all__ = ["HARNESS_API_KEY", "ClientPool", "build_client"]
+
+#: the key every client under test presents to the fake provider (its log shows only a hash of it)
+HARNESS_API_KEY = "sk-harness-run"
+
+
+class ClientPool:
+    """One :class:`ResilientClient` per ``client_id`` (per simulated user), created on first use."""
+
+    def __init__(self, make: Callable[[int], ResilientClient], transport: Transport) -> None:
+        self._make = make
+        self._transport = transport  # shared by every instance; closed once
+        self._clients: dict[str, ResilientClient] = {}
+        self.name = "reference"
+
+    def _client(self, request: ChatRequest) -> ResilientClient:
+        key = request.client_id or ""
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = self._make(len(self._clients))
+            self.name = client.name
+        return client
+
+    async def call(self, request: ChatRequest) -> bool:
+        return await self._client(request).call(request)
+
+    def outcomes(self) -> list[OutcomeRecord]:
+        merged = [o for client in self._clients.values() for o in client.outcomes()]
+        merged.sort(key=lambda o: (o.t_end, o.id))
+        return merged
+
+    def events(self) -> list[ClientEvent]:
+        merged = [e for client in self._clients.values() for e in client.events()]
+        merged.sort(key=lambda e: e.t)
+        return merged
+
+    def state(self) -> str:
+        states: dict[str, int] = {}
+        for client in self._clients.values():
+            for route in client.routes.values():
+                state = getattr(route.breaker, "state", None) if route.breaker is not None else "off"
+                name = f"{route.name}={state}"
+                states[name] = states.get(name, 0) + 1
+        return ", ".join(f"{name}×{count}" for name, count in sorted(states.items())) or "idle"
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+
+def build_client(
+    scenario: Scenario,
+    *,
+    base_url: str,
+    core: ProviderCore | None,
+    clock: Clock,
+    sleep: Sleep,
+    wall: Clock = time.time,
+) -> ClientUnderTest:
+    """The client under test; ``core`` given means in-memory transport (virtual time), else sockets."""
+    spec = scenario.client
+    if isinstance(spec, SDKClientSpec):
+        spec = SDKClientSpec(spec.kind, spec.max_retries, spec.timeout_s, HARNESS_API_KEY)
+        factory = (lambda: CoreTransport(core)) if core is not None else None
+        prices = scenario.provider_prices()
+        return make_sdk_client(spec, base_url, factory, prices, clock)
+    config: ClientConfig = spec.with_base_url(base_url, override=True).with_keys(HARNESS_API_KEY, override=True)
+    transport: Transport
+    if core is not None:
+        transport = MemoryTransport(core)
+    else:
+        from harness.client import AiohttpTransport
+
+        transport = AiohttpTransport(config.transport, connect_timeout_s=config.timeouts.connect_s)
+    seed = scenario.seed
+
+    def make(index: int) -> ResilientClient:
+        # every instance gets its own jitter: one seed for all would re-synchronise the herd
+        rng = random.Random((seed << 24) ^ (index * 0x9E3779B1) ^ config.seed)
+        return ResilientClient(config, transport=transport, clock=clock, sleep=sleep, wall=wall, rng=rng)
+
+    if scenario.instances == "per_user":
+        return ClientPool(make, transport)
+    return _SharedClient(make(0))
+
+
+class _SharedClient:
+    """One reference client for every user (a single app instance)."""
+
+    def __init__(self, client: ResilientClient) -> None:
+        self.client = client
+        self.name = client.name
+
+    async def call(self, request: ChatRequest) -> bool:
+        return await self.client.call(request)
+
+    def outcomes(self) -> list[OutcomeRecord]:
+        return self.client.outcomes()
+
+    def events(self) -> list[ClientEvent]:
+        return self.client.events()
+
+    def state(self) -> str:
+        return self.client.state()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,175 @@
+"""Running a scenario end to end: provider, client, load, then the judge.
+
+* **virtual** (default): everything in one process on :class:`harness.vtime.VirtualTimeLoop`; the client
+  reaches the provider core through an in-memory transport; the wall clock seen by both sides is
+  ``VIRTUAL_EPOCH + loop.time()``, so the same scenario and seed give the same logs and the same
+  ``summary.json`` (only ``wall_s`` differs).
+* **real-time**: the fake provider is started in-process on 127.0.0.1 (or ``provider_url`` points at one
+  already running, started with ``harness serve --scenario`` the same file), the client talks over
+  sockets, time is real.
+
+Example::
+
+    result = run_scenario(load_scenario("scenarios/outage_recovery.toml"))
+    write_report(result, Path("reports/outage_recovery"))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fake_provider.app import start as start_server
+from fake_provider.core import ProviderCore
+from harness.client import ClientConfig
+from harness.errors import ConfigError
+from harness.judge import compute_metrics, evaluate_gates
+from harness.records import ProviderRecord, load_jsonl
+from harness.report.result import ClientEvent, RunResult
+from harness.runner.clients import build_client
+from harness.runner.driver import Progress, drive
+from harness.runner.facts import fault_windows, run_facts
+from harness.runner.workload import Workload
+from harness.scenario.model import Scenario
+from harness.vtime import run as run_virtual
+
+__all__ = ["MODES", "VIRTUAL_EPOCH", "RunOptions", "run_scenario"]
+
+MODES = ("virtual", "real-time")
+#: Unix time that virtual runs start at (a fixed date, so logs are reproducible byte for byte)
+VIRTUAL_EPOCH = 1_800_000_000.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a scenario."""
+
+    mode: str = "virtual"  # "virtual" or "real-time"
+    provider_url: str | None = None  # real-time only: a running fake provider to use instead of our own
+    on_progress: Callable[[Progress], None] | None = None  # called once per simulated second
+    state_probe: Callable[[Callable[[], str]], None] | None = None  # receives the client's state() getter
+
+
+def run_scenario(scenario: Scenario, options: RunOptions | None = None) -> RunResult:
+    """Run the scenario and judge it (no files are written; see :func:`harness.report.write_report`)."""
+    options = options or RunOptions()
+    if options.mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {options.mode!r}")
+    started = time.perf_counter()
+    if options.mode == "virtual":
+        return run_virtual(_run(scenario, options, started))
+    return asyncio.run(_run(scenario, options, started))
+
+
+def _default_model(scenario: Scenario) -> str:
+    """The model requests use when the load names none: the client's first, or the SDK's API's first."""
+    client = scenario.client
+    if isinstance(client, ClientConfig):
+        return client.models[0].name
+    api = "anthropic" if client.kind == "anthropic-sdk" else "openai"
+    for model in scenario.provider.models:
+        if model.api == api and model.kind != "embedding":
+            return model.name
+    raise ConfigError("provider.models", f"no {api} chat model for the {client.kind} client")
+
+
+def _fetch(url: str, method: str = "GET", body: bytes | None = None) -> bytes:
+    request = urllib.request.Request(url, data=body, method=method, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        data: bytes = response.read()
+        return data
+
+
+async def _run(scenario: Scenario, options: RunOptions, started: float) -> RunResult:
+    loop = asyncio.get_running_loop()
+    clock = loop.time
+    virtual = options.mode == "virtual"
+    wall = (lambda: VIRTUAL_EPOCH + loop.time()) if virtual else time.time
+    core: ProviderCore | None = None
+    server = None
+    remote = None if virtual else options.provider_url
+    if remote is None:
+        core = ProviderCore(scenario.provider, clock=clock, wall_clock=wall)
+    if virtual:
+        base_url = "http://fake-provider.invalid"
+    elif remote is None:
+        assert core is not None
+        server, port = await start_server(core, "127.0.0.1", 0)
+        base_url = f"http://127.0.0.1:{port}"
+    else:
+        base_url = remote.rstrip("/")
+        await asyncio.to_thread(_fetch, f"{base_url}/_fake/reset", "POST", b"{}")
+        faults = json.dumps(scenario.faults.to_dict()).encode()
+        await asyncio.to_thread(_fetch, f"{base_url}/_fake/faults", "POST", faults)
+    client = build_client(
+        scenario, base_url=base_url, core=core if virtual else None, clock=clock, sleep=asyncio.sleep, wall=wall
+    )
+    if options.state_probe is not None:
+        options.state_probe(client.state)
+    origin = clock()
+    if core is not None:
+        core.reset()  # the fault schedule's clock starts with the load
+        origin = core.run_started
+    default_model = _default_model(scenario)
+    workload = Workload(scenario.load, scenario.seed, default_model)
+    try:
+        stats = await drive(
+            scenario.load,
+            workload,
+            client,
+            duration_s=scenario.duration_s,
+            drain_s=scenario.drain_s,
+            clock=clock,
+            sleep=asyncio.sleep,
+            seed=scenario.seed,
+            on_progress=options.on_progress,
+        )
+    finally:
+        await client.aclose()
+        if server is not None:
+            await server.cleanup()
+    outcomes = client.outcomes()
+    events: list[ClientEvent] = client.events()
+    records: list[ProviderRecord]
+    ledger: dict[str, Any]
+    if core is not None:
+        records = list(core.log)
+        ledger = core.ledger_dict()
+    else:
+        assert remote is not None
+        text = (await asyncio.to_thread(_fetch, f"{remote}/_fake/requests")).decode()
+        records = list(load_jsonl(ProviderRecord, text))
+        ledger = json.loads(await asyncio.to_thread(_fetch, f"{remote}/_fake/ledger"))
+    extra = {"client_crashes": float(len(stats.crashes)), "cancelled_requests": float(stats.cancelled)}
+    facts = run_facts(
+        scenario,
+        stats,
+        mode=options.mode,
+        wall_s=time.perf_counter() - started,
+        schedule_origin=origin,
+        extra=extra,
+    )
+    metrics = compute_metrics(facts, records, outcomes)
+    gates = evaluate_gates(scenario.gates, metrics, facts)
+    quotas = scenario.provider.quotas
+    model = default_model
+    limits = quotas.limits_for(model) if quotas is not None else None
+    return RunResult(
+        facts=facts,
+        metrics=metrics,
+        gates=gates,
+        provider_records=records,
+        outcomes=outcomes,
+        events=events,
+        description=scenario.description,
+        client=client.name,
+        ledger=ledger,
+        fault_windows=fault_windows(scenario.faults.specs, origin, scenario.duration_s),
+        quota_tpm=None if limits is None else (limits.tpm or limits.itpm),
+        quota_rpm=None if limits is None else limits.rpm,
+    )

@@ -1,0 +1,38 @@
+"""The end of a run in the terminal: a table of gates, the key numbers, and the verdict."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.report.markdown import KEY_METRICS, format_value
+from harness.report.result import RunResult
+
+__all__ = ["print_verdict"]
+
+
+def print_verdict(result: RunResult, console: Console) -> None:
+    """Gates first (pass/fail, value, threshold), then the key metrics, then one verdict line."""
+    gates = Table(title=f"gates: {result.facts.scenario}", title_justify="left", show_lines=False)
+    gates.add_column("gate")
+    gates.add_column("value", justify="right")
+    gates.add_column("threshold", justify="right")
+    gates.add_column("", justify="left")
+    for g in result.gates:
+        mark = "[green]pass[/green]" if g.passed else "[bold red]FAIL[/bold red]"
+        note = f" ({g.note})" if g.note else ""
+        gates.add_row(g.name, format_value(g.value), f"{g.op} {format_value(g.threshold)}", mark + note)
+    console.print(gates)
+    numbers = Table(show_header=False, box=None, padding=(0, 2))
+    for key, label in KEY_METRICS:
+        value = result.metrics.get(key)
+        if value is not None:
+            numbers.add_row(label, format_value(value))
+    console.print(numbers)
+    failed = [g.name for g in result.gates if not g.passed]
+    f = result.facts
+    where = f"{f.mode}, seed {f.seed}, {f.simulated_s:,.1f} s simulated in {f.wall_s:,.2f} s"
+    if failed:
+        console.print(f"[bold red]FAILED[/bold red] {f.scenario} ({where}): {', '.join(failed)}")
+    else:
+        console.print(f"[bold green]PASSED[/bold green] {f.scenario} ({where})")

@@ -1,0 +1,189 @@
+"""Scenarios: one TOML file declares the provider, the faults, the load, the client and the gates.
+
+A minimal scenario::
+
+    version = 1
+    name = "smoke"
+    description = "A few requests, nothing wrong: the pipeline works."
+    seed = 1
+    duration_s = 10
+
+    [load]
+    users = 5
+
+Sections (each documented in docs/scenarios.md, each validated with errors that name the key):
+
+* ``[provider]``: models, prices, quotas, latency (:class:`fake_provider.config.ProviderConfig`);
+* ``[[faults]]``: the seeded fault schedule (:class:`fake_provider.schedule.FaultSchedule`);
+* ``[load]``: who sends what, when (:class:`harness.scenario.load.LoadSpec`);
+* ``[client]``: the reference client's configuration (:class:`harness.client.config.ClientConfig`), or
+  ``kind = "openai-sdk"`` / ``"anthropic-sdk"`` to judge an official SDK instead; ``instances =
+  "per_user"`` gives every simulated user its own client (its own breaker, limiter and backoff state,
+  as separate app instances would have); the default ``"shared"`` is one client for all;
+* ``[[gates]]``: metric, comparison, threshold (defaults from METRICS.md).
+
+An invalid scenario raises :class:`~harness.errors.ConfigError` naming the key, the value and what was
+expected; the CLI turns that into exit code 2.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from fake_provider.config import ProviderConfig
+from fake_provider.schedule import FaultSchedule
+from harness.client.config import ClientConfig
+from harness.errors import ConfigError
+from harness.judge.gates import DEFAULT_GATES, GateSpec, parse_gates
+from harness.judge.metrics import METRIC_NAMES
+from harness.pricing import PriceTable
+from harness.runner.sdk_clients import SDK_KINDS, SDKClientSpec
+from harness.scenario.load import LoadSpec
+from harness.validate import Table, describe
+
+__all__ = ["SCENARIO_VERSION", "Scenario", "load_scenario", "parse_scenario"]
+
+SCENARIO_VERSION = 1
+_INSTANCES = ("shared", "per_user")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario file."""
+
+    name: str
+    description: str
+    seed: int
+    duration_s: float  # no new request starts after this (simulated seconds)
+    drain_s: float  # then in-flight requests get this long to finish before they are cancelled
+    provider: ProviderConfig  # its ``faults`` are the scenario's [[faults]]; its seed is the scenario's
+    load: LoadSpec
+    client: ClientConfig | SDKClientSpec
+    gates: tuple[GateSpec, ...]
+    instances: str = "shared"  # "shared": one client; "per_user": one client per simulated user
+    tags: tuple[str, ...] = ()
+    version: int = SCENARIO_VERSION
+    path: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the parsed TOML
+
+    @property
+    def faults(self) -> FaultSchedule:
+        return self.provider.faults
+
+    def provider_prices(self) -> PriceTable:
+        """The prices the provider bills with (what an app pricing an SDK's usage would use)."""
+        return PriceTable({m.name: m.price for m in self.provider.models})
+
+    @property
+    def client_kind(self) -> str:
+        return self.client.kind if isinstance(self.client, SDKClientSpec) else "reference"
+
+    def with_seed(self, seed: int) -> Scenario:
+        """The same scenario under another seed (the provider's answers and faults follow it)."""
+        return replace(self, seed=seed, provider=replace(self.provider, seed=seed))
+
+
+def _default_client(provider: ProviderConfig, load: LoadSpec) -> dict[str, Any]:
+    """A reference client for the models the load uses, when the scenario declares no client."""
+    index = provider.model_index()
+    names = [m for m, _ in load.models] or [next(m.name for m in provider.models if m.kind != "embedding")]
+    models = []
+    for name in names:
+        model = index.get(name)
+        models.append({"name": name, "provider": model.api if model is not None else "openai"})
+    return {"models": models}
+
+
+def _check_client_models(client: ClientConfig, served: dict[str, Any], load: LoadSpec) -> None:
+    """Every model the client may call is served, and every model the load asks for is configured."""
+    for i, spec in enumerate(client.models):
+        model = served.get(spec.name)
+        if model is None:
+            raise ConfigError(
+                f"client.models[{i}].name", f"{spec.name!r} is not served by [provider]; add it to provider.models"
+            )
+        if model.api != spec.provider:
+            speaks = f"{spec.name!r} speaks {model.api!r} at the provider, not {spec.provider!r}"
+            raise ConfigError(f"client.models[{i}].provider", speaks)
+    configured = {spec.name for spec in client.models}
+    for name, _ in load.models:
+        if name not in configured:
+            raise ConfigError(f"load.models.{name}", "the client has no such model; add it to client.models")
+
+
+def parse_scenario(data: dict[str, Any], *, name: str = "scenario", path: Path | None = None) -> Scenario:
+    """Validate a parsed TOML document into a :class:`Scenario`."""
+    t = Table(data, "")
+    version = t.int("version", SCENARIO_VERSION)
+    if version != SCENARIO_VERSION:
+        raise t.error("version", f"this harness reads scenario version {SCENARIO_VERSION}, got {describe(version)}")
+    scenario_name = t.str("name", name)
+    if not all(c.isalnum() or c in "-_." for c in scenario_name):
+        raise t.error("name", f"expected letters, digits, '-', '_' or '.', got {describe(scenario_name)}")
+    description = t.str("description", "", nonempty=False)
+    seed = t.int("seed", 1, min=0, max=2**63 - 1)
+    duration_s = t.float("duration_s", 60.0, min=0, exclusive_min=True)
+    drain_s = t.float("drain_s", 120.0, min=0)
+    tags = t.str_list("tags", ())
+    provider = ProviderConfig.from_table(t.table("provider", default=Table({}, "provider")))
+    faults = FaultSchedule.parse(t.raw("faults", []), "faults")
+    provider = replace(provider, faults=faults, seed=seed)
+    load = LoadSpec.parse(t.table("load", default=Table({}, "load")))
+    known = provider.model_index()
+    for model, _ in load.models:
+        if model not in known:
+            raise ConfigError(f"load.models.{model}", f"unknown model; the provider serves: {', '.join(sorted(known))}")
+    client_data = t.raw("client", None)
+    if client_data is None:
+        client_data = _default_client(provider, load)
+    ct = Table(client_data, "client")
+    instances = ct.choice("instances", _INSTANCES, "shared")
+    kind = ct.raw("kind", "reference")
+    rest = {k: v for k, v in client_data.items() if k != "instances"}
+    client: ClientConfig | SDKClientSpec
+    if kind in SDK_KINDS:
+        client = SDKClientSpec.parse(Table(rest, "client"))
+    else:
+        client = ClientConfig.parse(rest, "client")
+        _check_client_models(client, known, load)
+    gate_tables = t.tables("gates", None)
+    gates = DEFAULT_GATES if gate_tables is None else parse_gates(gate_tables, METRIC_NAMES)
+    t.done()
+    if math.isinf(duration_s):
+        raise ConfigError("duration_s", "expected a finite number of seconds")
+    return Scenario(
+        name=scenario_name,
+        description=description,
+        seed=seed,
+        duration_s=duration_s,
+        drain_s=drain_s,
+        provider=provider,
+        load=load,
+        client=client,
+        gates=gates,
+        instances=instances,
+        tags=tags,
+        version=version,
+        path=path,
+        raw=data,
+    )
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; every problem is a :class:`ConfigError` naming the key."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(file), f"cannot read the scenario: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(file), "the scenario is not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(file), f"not valid TOML: {exc}") from None
+    return parse_scenario(data, name=file.stem, path=file)
