@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
-__all__ = ["AttemptRecord", "OutcomeRecord", "ProviderRecord", "dump_jsonl", "load_jsonl"]
+__all__ = ["AttemptRecord", "ClientEvent", "OutcomeRecord", "ProviderRecord", "dump_jsonl", "load_jsonl"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,7 @@ class AttemptRecord:
     request_id: str | None = None  # the provider's id for this attempt
     retry_after_s: float | None = None  # hint the provider gave with the failure
     wait_s: float | None = None  # how long the client waited before the next attempt
+    cost_usd: str | None = None  # what the client's ledger charged for this attempt (None: not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,16 @@ class OutcomeRecord:
     @property
     def latency_s(self) -> float:
         return self.t_end - self.t_start
+
+
+@dataclass(frozen=True, slots=True)
+class ClientEvent:
+    """Something the client did besides requests: a breaker state change, a budget warning …"""
+
+    t: float  # on the logs' clock
+    kind: str  # "breaker", "budget_soft", "budget_hard", "key_rotated", …
+    name: str  # which breaker / budget / key (never the key itself)
+    detail: str = ""  # e.g. "closed→open"
 
 
 _R = TypeVar("_R", ProviderRecord, OutcomeRecord)

@@ -17,7 +17,7 @@ from decimal import Decimal
 import numpy as np
 
 from harness.judge.facts import LimitFact, RunFacts
-from harness.records import OutcomeRecord, ProviderRecord
+from harness.records import ClientEvent, OutcomeRecord, ProviderRecord
 
 __all__ = [
     "HERD_BUCKET_S",
@@ -29,10 +29,13 @@ __all__ = [
     "jitter_cv",
     "limit_violations",
     "retry_after_violations",
+    "answer_cost_error",
     "sliding_max",
+    "truncated_answers",
 ]
 
 HERD_BUCKET_S = 0.1  # b: the herd metric's window
+_BROKEN_FINISHES = frozenset({"cut", "stalled", "client_gone", "error"})
 RETRY_AFTER_TOLERANCE_S = 0.010  # an attempt this much early still counts as honouring the hint
 DEFAULT_BACKOFF_CAP_S = 8.0  # the official SDKs' cap, used when the client's is unknown
 
@@ -42,7 +45,8 @@ METRIC_NAMES: tuple[str, ...] = (
     "herd_peak_100ms", "herd_gate_100ms", "herd_clients", "drain_time_s", "jitter_cv", "retry_after_violations",
     "provider_429s", "limit_violations", "limit_violations_all", "goodput_tokens_per_min", "goodput_ratio",
     "cost_client_usd", "cost_provider_usd", "cost_abs_error_usd", "overspend_usd", "latency_p50_s",
-    "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "status_counts", "outcome_counts",
+    "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "truncated_answers", "breaker_opens",
+    "status_counts", "outcome_counts",
     "wall_s", "simulated_s",
 )  # fmt: skip
 
@@ -200,10 +204,60 @@ def _round(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def answer_cost_error(records: Sequence[ProviderRecord], ok_outcomes: Sequence[OutcomeRecord]) -> Decimal:
+    """Σ |client's cost − provider's bill| over the answers of completed requests.
+
+    The answer is the attempt that succeeded: matched by the provider's request id when the client
+    recorded its attempts (the reference client does), else the last successful delivery of the
+    logical request (an SDK's app prices only the answer it got). Failed attempts are compared in
+    total (``cost_client_usd`` against ``cost_provider_usd``), not here: a client cannot know, say, the
+    tokens of a chunk it could not parse, but it must get every answer it returns exactly right.
+    """
+    by_request_id = {r.request_id: r for r in records}
+    last_ok: dict[str, ProviderRecord] = {}
+    for r in records:
+        if r.logical_id is not None and _ok(r.status):
+            seen = last_ok.get(r.logical_id)
+            if seen is None or r.t >= seen.t:
+                last_ok[r.logical_id] = r
+    error = Decimal(0)
+    for o in ok_outcomes:
+        answer = next((a for a in reversed(o.attempts) if a.error is None and a.cost_usd is not None), None)
+        if answer is not None and answer.request_id in by_request_id:
+            client, provider = Decimal(answer.cost_usd or "0"), Decimal(by_request_id[answer.request_id].cost_usd)
+        else:
+            final = last_ok.get(o.id)
+            client, provider = Decimal(o.cost_usd), Decimal(final.cost_usd) if final is not None else Decimal(0)
+        error += abs(client - provider)
+    return error
+
+
+def truncated_answers(records: Iterable[ProviderRecord], outcomes: Iterable[OutcomeRecord]) -> int:
+    """Answers the client called complete whose last delivery, at the provider, was not (cut, stalled …).
+
+    A client that reports a broken stream as a success shows up here whatever its own log says.
+    """
+    last: dict[str, ProviderRecord] = {}
+    for r in records:
+        if r.logical_id is not None and _ok(r.status):
+            seen = last.get(r.logical_id)
+            if seen is None or r.t >= seen.t:
+                last[r.logical_id] = r
+    count = 0
+    for o in outcomes:
+        final = last.get(o.id)
+        if o.ok and final is not None and final.finish in _BROKEN_FINISHES:
+            count += 1
+    return count
+
+
 def compute_metrics(
-    facts: RunFacts, records: Sequence[ProviderRecord], outcomes: Sequence[OutcomeRecord]
+    facts: RunFacts,
+    records: Sequence[ProviderRecord],
+    outcomes: Sequence[OutcomeRecord],
+    events: Sequence[ClientEvent] = (),
 ) -> dict[str, object]:
-    """Every metric of ``summary.json``, from the two logs and the run's facts."""
+    """Every metric of ``summary.json``, from the two logs (and the client's events) and the run's facts."""
     api_records = sorted((r for r in records if r.api != "openai.models"), key=lambda r: r.t)
     arrivals = [r.t for r in api_records]
     chains = _attempt_chains(api_records)
@@ -255,13 +309,7 @@ def compute_metrics(
     # cost: client ledger vs provider ledger
     cost_client = sum((Decimal(o.cost_usd) for o in outcomes), Decimal(0))
     cost_provider = sum((Decimal(r.cost_usd) for r in records), Decimal(0))
-    billed_by_id: dict[str, Decimal] = defaultdict(Decimal)
-    for r in records:
-        if r.logical_id is not None:
-            billed_by_id[r.logical_id] += Decimal(r.cost_usd)
-    completed_client = sum((Decimal(o.cost_usd) for o in ok_outcomes), Decimal(0))
-    completed_provider = sum((billed_by_id.get(o.id, Decimal(0)) for o in ok_outcomes), Decimal(0))
-    cost_abs_error = abs(completed_client - completed_provider)
+    cost_abs_error = answer_cost_error(api_records, ok_outcomes)
     overspend = _overspend(facts, records, outcomes)
 
     latencies = [o.latency_s for o in ok_outcomes]
@@ -270,6 +318,7 @@ def compute_metrics(
     statuses = Counter(str(r.status) for r in api_records)
     outcome_statuses = Counter(o.status for o in outcomes)
     fallbacks = sum(1 for o in ok_outcomes if o.model is not None and o.model != o.model_requested)
+    breaker_opens = sum(1 for e in events if e.kind.startswith("breaker") and e.detail.endswith("open"))
 
     return {
         "requests_logical": logical,
@@ -298,6 +347,8 @@ def compute_metrics(
         "ttft_p50_s": _round(_percentile(ttfts, 50)),
         "ttft_p99_s": _round(_percentile(ttfts, 99)),
         "fallback_answers": fallbacks,
+        "truncated_answers": truncated_answers(api_records, outcomes),
+        "breaker_opens": breaker_opens,
         "status_counts": dict(sorted(statuses.items())),
         "outcome_counts": dict(sorted(outcome_statuses.items())),
         "wall_s": round(facts.wall_s, 3),

@@ -8,19 +8,9 @@ from typing import Any
 
 from harness.judge.facts import RunFacts
 from harness.judge.gates import GateResult
-from harness.records import OutcomeRecord, ProviderRecord
+from harness.records import ClientEvent, OutcomeRecord, ProviderRecord
 
 __all__ = ["ClientEvent", "RunResult"]
-
-
-@dataclass(frozen=True, slots=True)
-class ClientEvent:
-    """Something the client did besides requests: a breaker state change, a budget warning …"""
-
-    t: float  # on the logs' clock
-    kind: str  # "breaker", "budget_soft", "budget_hard", "key_rotated", …
-    name: str  # which breaker / budget / key (never the key itself)
-    detail: str = ""  # e.g. "closed→open"
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,7 @@ async def _run(scenario: Scenario, options: RunOptions, started: float) -> RunRe
         schedule_origin=origin,
         extra=extra,
     )
-    metrics = compute_metrics(facts, records, outcomes)
+    metrics = compute_metrics(facts, records, outcomes, events)
     gates = evaluate_gates(scenario.gates, metrics, facts)
     quotas = scenario.provider.quotas
     model = default_model

@@ -33,6 +33,6 @@ def print_verdict(result: RunResult, console: Console) -> None:
     f = result.facts
     where = f"{f.mode}, seed {f.seed}, {f.simulated_s:,.1f} s simulated in {f.wall_s:,.2f} s"
     if failed:
-        console.print(f"[bold red]FAILED[/bold red] {f.scenario} ({where}): {', '.join(failed)}")
+        console.print(f"[bold red]FAILED[/bold red] {f.scenario} ({where}): {', '.join(failed)}", soft_wrap=True)
     else:
-        console.print(f"[bold green]PASSED[/bold green] {f.scenario} ({where})")
+        console.print(f"[bold green]PASSED[/bold green] {f.scenario} ({where})", soft_wrap=True)
