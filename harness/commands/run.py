@@ -77,7 +77,6 @@ def run(args: argparse.Namespace) -> int:
     out_console = Console(file=sys.stdout)
     print_verdict(result, out_console)
     report = files.get("report (HTML)") or next(iter(files.values()))
-    out_console.print(
-        f"report: {report.parent}/ ({report.name}, summary.json, summary.md, junit.xml)", soft_wrap=True, highlight=False
-    )
+    where = f"report: {report.parent}/ ({report.name}, summary.json, summary.md, junit.xml)"
+    out_console.print(where, soft_wrap=True, highlight=False)
     return 0 if result.passed else 1
