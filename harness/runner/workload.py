@@ -34,6 +34,31 @@ def prompt_of(tokens: int, rng: random.Random) -> str:
     return " ".join(rng.choice(_WORDS) for _ in range(max(0, tokens)))
 
 
+class _Corpus:
+    """A long seeded text of one-token words; a prompt is a slice of it (no per-word work per request)."""
+
+    __slots__ = ("starts", "text")
+
+    def __init__(self, seed: int, words: int = 200_000) -> None:
+        rng = random.Random(seed ^ 0xC0FFEE)
+        chosen = [rng.choice(_WORDS) for _ in range(words)]
+        self.text = " ".join(chosen)  # one space between words
+        starts = [0] * (words + 1)  # starts[i]: offset of word i; starts[words]: len(text) + 1
+        offset = 0
+        for i, word in enumerate(chosen):
+            starts[i] = offset
+            offset += len(word) + 1
+        starts[words] = offset
+        self.starts = starts
+
+    def slice(self, tokens: int, u: float) -> str:
+        """``tokens`` consecutive words starting at a position chosen by ``u`` ∈ [0, 1)."""
+        words = len(self.starts) - 1
+        tokens = max(0, min(tokens, words))
+        first = int(u * (words - tokens + 1))
+        return self.text[self.starts[first] : self.starts[first + tokens] - 1] if tokens else ""
+
+
 def _picker(weights: tuple[tuple[str, float], ...]) -> tuple[tuple[str, ...], tuple[float, ...]]:
     names = tuple(n for n, _ in weights)
     total = sum(w for _, w in weights)
@@ -49,6 +74,7 @@ class Workload:
         self.client_id = client_id  # x-client-id prefix
         self._models = _picker(spec.models or ((default_model, 1.0),))
         self._features = _picker(spec.features)
+        self._corpus = _Corpus(seed)
 
     @staticmethod
     def _pick(table: tuple[tuple[str, ...], tuple[float, ...]], u: float) -> str:
@@ -70,7 +96,7 @@ class Workload:
         batch = rng.random() < spec.batch_share
         return ChatRequest(
             model=model,
-            messages=(Message("user", prompt_of(content, rng)),),
+            messages=(Message("user", self._corpus.slice(content, rng.random())),),
             max_tokens=max_tokens,
             temperature=0.0,
             stream=stream,

@@ -77,12 +77,16 @@ def expected_times(plan: Plan) -> list[tuple[int, float]]:
     """(body bytes so far, planned time) after each write of the plan."""
     if plan.chunks is None:
         return [(len(plan.body), plan.headers_delay_s)] if plan.body else []
-    out, size, t = [], 0, plan.headers_delay_s
+    out: list[tuple[int, float]] = []
+    size, t = 0, plan.headers_delay_s
     for chunk in plan.chunks:
         t += chunk.delay_s
         if chunk.data:
             size += len(chunk.data)
-            out.append((size, t))
+            if out and chunk.delay_s <= 0:
+                out[-1] = (size, out[-1][1])  # due at the same instant as the write before: one read
+            else:
+                out.append((size, t))
     return out
 
 
