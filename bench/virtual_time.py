@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"outage_recovery.toml      {outage['wall_s']:8.2f} s wall   (target < 30 s; {outage['attempts']:,.0f} attempts)")
+    attempts = f"{outage['attempts']:,.0f} attempts"
+    print(f"outage_recovery.toml      {outage['wall_s']:8.2f} s wall   (target < 30 s; {attempts})")
     print(
         f"10 min × 200 users        {day['wall_s']:8.2f} s wall   {day['speedup']:7.1f}x real time (target ≥ 50x; "
         f"{day['attempts']:,.0f} attempts, {day['attempts_per_wall_s']:,.0f}/s)"
