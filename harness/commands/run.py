@@ -44,8 +44,9 @@ def run(args: argparse.Namespace) -> int:
 
     from harness.report import write_report
     from harness.runner.progress import LiveProgress
-    from harness.runner.run import RunOptions, run_scenario
-    from harness.runner.verdict import print_verdict
+    from harness.report.comparison import comparison_markdown
+    from harness.runner.run import RunOptions, run_comparison
+    from harness.runner.verdict import print_comparison, print_verdict
     from harness.scenario.model import load_scenario
 
     console = Console(stderr=True)
@@ -69,12 +70,20 @@ def run(args: argparse.Namespace) -> int:
         state_probe=lambda getter: state.__setitem__(0, getter),
     )
     if args.quiet:
-        result = run_scenario(scenario, options)
+        results = run_comparison(scenario, options)
     else:
         with live:
-            result = run_scenario(scenario, options)
+            results = run_comparison(scenario, options)
+    result = results[0]
     files = write_report(result, out)
     out_console = Console(file=sys.stdout)
+    if len(results) > 1:
+        links = ["report.html"]
+        for other in results[1:]:
+            write_report(other, out / other.client)
+            links.append(f"{other.client}/report.html")
+        (out / "comparison.md").write_text(comparison_markdown(results, links), encoding="utf-8")
+        print_comparison(results, out_console)
     print_verdict(result, out_console)
     report = files.get("report (HTML)") or next(iter(files.values()))
     where = f"report: {report.parent}/ ({report.name}, summary.json, summary.md, junit.xml)"

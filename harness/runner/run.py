@@ -21,7 +21,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fake_provider.app import start as start_server
@@ -38,7 +38,7 @@ from harness.runner.workload import Workload
 from harness.scenario.model import Scenario
 from harness.vtime import run as run_virtual
 
-__all__ = ["MODES", "VIRTUAL_EPOCH", "RunOptions", "run_scenario"]
+__all__ = ["MODES", "VIRTUAL_EPOCH", "RunOptions", "run_comparison", "run_scenario"]
 
 MODES = ("virtual", "real-time")
 #: Unix time that virtual runs start at (a fixed date, so logs are reproducible byte for byte)
@@ -64,6 +64,17 @@ def run_scenario(scenario: Scenario, options: RunOptions | None = None) -> RunRe
     if options.mode == "virtual":
         return run_virtual(_run(scenario, options, started))
     return asyncio.run(_run(scenario, options, started))
+
+
+def run_comparison(scenario: Scenario, options: RunOptions | None = None) -> list[RunResult]:
+    """The scenario's client, then every ``[[compare_with]]`` client, each through the same storm.
+
+    When the load names no model, every client is sent the primary client's default model, so the
+    comparison is of clients, not of models.
+    """
+    if scenario.compare_with and not scenario.load.models:
+        scenario = replace(scenario, load=replace(scenario.load, models=((_default_model(scenario), 1.0),)))
+    return [run_scenario(scenario.with_client(c), options) for c in (scenario.client, *scenario.compare_with)]
 
 
 def _default_model(scenario: Scenario) -> str:
@@ -111,6 +122,9 @@ async def _run(scenario: Scenario, options: RunOptions, started: float) -> RunRe
     )
     if options.state_probe is not None:
         options.state_probe(client.state)
+    warm_up = getattr(client, "warm_up", None)
+    if warm_up is not None:
+        await warm_up(_default_model(scenario))
     origin = clock()
     if core is not None:
         core.reset()  # the fault schedule's clock starts with the load

@@ -15,6 +15,7 @@ attempts with ``x-stainless-retry-count``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ import anthropic
 import httpx2
 import openai
 
-from harness.client.types import ChatRequest
+from harness.client.types import ChatRequest, Message
 from harness.clock import Clock
 from harness.pricing import PriceTable, Usage
 from harness.records import OutcomeRecord
@@ -165,6 +166,18 @@ class _SDKClient:
 
     async def _call(self, request: ChatRequest, t_start: float) -> bool:
         raise NotImplementedError
+
+    async def warm_up(self, model: str) -> None:
+        """One tiny call before the run, outside the logs (the runner resets the provider after it).
+
+        The SDKs detect the platform in a worker thread on their first request; under virtual time a
+        thread does not hold the clock, so that first request would start after an arbitrary number
+        of timer jumps. Warming up first keeps virtual runs of SDKs deterministic.
+        """
+        request = ChatRequest(model, (Message("user", "warm up"),), max_tokens=1, request_id="warm-up")
+        with contextlib.suppress(Exception):
+            await self._call(request, self._clock())
+        self._outcomes.clear()
 
 
 class OpenAISDKClient(_SDKClient):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from harness.report.comparison import comparison_rows
 from harness.report.markdown import KEY_METRICS, format_value
 from harness.report.result import RunResult
 
-__all__ = ["print_verdict"]
+__all__ = ["print_comparison", "print_verdict"]
 
 
 def print_verdict(result: RunResult, console: Console) -> None:
@@ -36,3 +37,14 @@ def print_verdict(result: RunResult, console: Console) -> None:
         console.print(f"[bold red]FAILED[/bold red] {f.scenario} ({where}): {', '.join(failed)}", soft_wrap=True)
     else:
         console.print(f"[bold green]PASSED[/bold green] {f.scenario} ({where})", soft_wrap=True)
+
+
+def print_comparison(results: list[RunResult], console: Console) -> None:
+    """Every client of ``[[compare_with]]`` side by side, through the same storm."""
+    table = Table(title=f"clients compared: {results[0].facts.scenario}", title_justify="left")
+    table.add_column("metric")
+    for r in results:
+        table.add_column(r.client, justify="right")
+    for row in comparison_rows(results):
+        table.add_row(*row)
+    console.print(table)

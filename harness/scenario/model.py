@@ -20,7 +20,9 @@ Sections (each documented in docs/scenarios.md, each validated with errors that 
   ``kind = "openai-sdk"`` / ``"anthropic-sdk"`` to judge an official SDK instead; ``instances =
   "per_user"`` gives every simulated user its own client (its own breaker, limiter and backoff state,
   as separate app instances would have); the default ``"shared"`` is one client for all;
-* ``[[gates]]``: metric, comparison, threshold (defaults from METRICS.md).
+* ``[[gates]]``: metric, comparison, threshold (defaults from METRICS.md);
+* ``[[compare_with]]``: other clients (tables shaped like ``[client]``) to run through the same storm,
+  reported side by side; the gates judge the ``[client]`` only.
 
 An invalid scenario raises :class:`~harness.errors.ConfigError` naming the key, the value and what was
 expected; the CLI turns that into exit code 2.
@@ -65,6 +67,7 @@ class Scenario:
     client: ClientConfig | SDKClientSpec
     gates: tuple[GateSpec, ...]
     instances: str = "shared"  # "shared": one client; "per_user": one client per simulated user
+    compare_with: tuple[ClientConfig | SDKClientSpec, ...] = ()  # other clients run through the same storm
     tags: tuple[str, ...] = ()
     version: int = SCENARIO_VERSION
     path: Path | None = None
@@ -82,6 +85,11 @@ class Scenario:
     def client_kind(self) -> str:
         return self.client.kind if isinstance(self.client, SDKClientSpec) else "reference"
 
+    def with_client(self, client: ClientConfig | SDKClientSpec) -> Scenario:
+        """The same storm for another client (``compare_with``)."""
+        instances = "shared" if isinstance(client, SDKClientSpec) else self.instances
+        return replace(self, client=client, compare_with=(), instances=instances)
+
     def with_seed(self, seed: int) -> Scenario:
         """The same scenario under another seed (the provider's answers and faults follow it)."""
         return replace(self, seed=seed, provider=replace(self.provider, seed=seed))
@@ -90,7 +98,8 @@ class Scenario:
 def _default_client(provider: ProviderConfig, load: LoadSpec) -> dict[str, Any]:
     """A reference client for the models the load uses, when the scenario declares no client."""
     index = provider.model_index()
-    names = [m for m, _ in load.models] or [next(m.name for m in provider.models if m.kind != "embedding")]
+    chat = [m.name for m in provider.models if m.kind != "embedding"]
+    names = [m for m, _ in load.models] or (["gpt-4o-mini"] if "gpt-4o-mini" in chat else chat[:1])
     models = []
     for name in names:
         model = index.get(name)
@@ -113,6 +122,17 @@ def _check_client_models(client: ClientConfig, served: dict[str, Any], load: Loa
     for name, _ in load.models:
         if name not in configured:
             raise ConfigError(f"load.models.{name}", "the client has no such model; add it to client.models")
+
+
+def _parse_client(data: Any, path: str, served: dict[str, Any], load: LoadSpec) -> ClientConfig | SDKClientSpec:
+    """A ``[client]``-shaped table: the reference client's config, or an SDK by ``kind``."""
+    kind = Table(data, path).raw("kind", "reference")
+    rest = {k: v for k, v in data.items() if k != "instances"}
+    if kind in SDK_KINDS:
+        return SDKClientSpec.parse(Table(rest, path))
+    config = ClientConfig.parse(rest, path)
+    _check_client_models(config, served, load)
+    return config
 
 
 def parse_scenario(data: dict[str, Any], *, name: str = "scenario", path: Path | None = None) -> Scenario:
@@ -140,16 +160,9 @@ def parse_scenario(data: dict[str, Any], *, name: str = "scenario", path: Path |
     client_data = t.raw("client", None)
     if client_data is None:
         client_data = _default_client(provider, load)
-    ct = Table(client_data, "client")
-    instances = ct.choice("instances", _INSTANCES, "shared")
-    kind = ct.raw("kind", "reference")
-    rest = {k: v for k, v in client_data.items() if k != "instances"}
-    client: ClientConfig | SDKClientSpec
-    if kind in SDK_KINDS:
-        client = SDKClientSpec.parse(Table(rest, "client"))
-    else:
-        client = ClientConfig.parse(rest, "client")
-        _check_client_models(client, known, load)
+    instances = Table(client_data, "client").choice("instances", _INSTANCES, "shared")
+    client = _parse_client(client_data, "client", known, load)
+    compare = tuple(_parse_client(ct.data, ct.path, known, load) for ct in t.tables("compare_with", []))
     gate_tables = t.tables("gates", None)
     gates = DEFAULT_GATES if gate_tables is None else parse_gates(gate_tables, METRIC_NAMES)
     t.done()
@@ -166,6 +179,7 @@ def parse_scenario(data: dict[str, Any], *, name: str = "scenario", path: Path |
         client=client,
         gates=gates,
         instances=instances,
+        compare_with=compare,
         tags=tags,
         version=version,
         path=path,
