@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from harness.report import write_report
-    from harness.runner.progress import LiveProgress
     from harness.report.comparison import comparison_markdown
+    from harness.runner.progress import LiveProgress
     from harness.runner.run import RunOptions, run_comparison
     from harness.runner.verdict import print_comparison, print_verdict
     from harness.scenario.model import load_scenario
