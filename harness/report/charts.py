@@ -229,7 +229,20 @@ def _arrivals(ctx: _Context, title: str) -> tuple[Figure, str]:
                 xytext=(6, 6), textcoords="offset points", fontsize=8.5, color=PALETTE["amber"],
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
             )  # fmt: skip
-    ax.set_ylim(0, max(1.0, top) * 1.18)
+    ceiling = max(1.0, top) * 1.18
+    if s.herd_gate is not None:
+        # a burst far above the gate (everyone's first attempt, say) would flatten the recovery the gate
+        # is about: clip the axis near the gate and say where the burst went
+        focus = max(s.herd_gate, s.herd_peak or 0.0) * 2.5
+        if top > focus * 1.6:
+            ceiling = focus
+            at = float(grid.edges[int(np.argmax(s.peak))])
+            ax.annotate(
+                f"↑ {top:,.0f} at {at:.1f} s (axis clipped)", (at, focus), xytext=(8, -14),
+                textcoords="offset points", fontsize=8.5, color=PALETTE["navy"],
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
+            )  # fmt: skip
+    ax.set_ylim(0, ceiling)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _time_axis(ax, grid)
     _labels(ax, _TIME_LABEL, ylabel)
