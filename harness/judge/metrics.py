@@ -43,7 +43,7 @@ DEFAULT_BACKOFF_CAP_S = 8.0  # the official SDKs' cap, used when the client's is
 METRIC_NAMES: tuple[str, ...] = (
     "requests_logical", "attempts", "client_attempts", "success_rate", "lost_requests", "retry_amplification",
     "herd_peak_100ms", "herd_gate_100ms", "herd_clients", "drain_time_s", "jitter_cv", "retry_after_violations",
-    "provider_429s", "limit_violations", "limit_violations_all", "goodput_tokens_per_min", "goodput_ratio",
+    "provider_429s", "provider_4xx", "provider_5xx", "limit_violations", "limit_violations_all", "goodput_tokens_per_min", "goodput_ratio",
     "cost_client_usd", "cost_provider_usd", "cost_abs_error_usd", "overspend_usd", "latency_p50_s",
     "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "truncated_answers", "breaker_opens",
     "status_counts", "outcome_counts",
@@ -296,6 +296,8 @@ def compute_metrics(
     delays_plain = retry_delays(chains, 1, hinted=False)
     cv = jitter_cv(delays_plain)
     provider_429s = sum(1 for r in api_records if r.status == 429)
+    provider_4xx = sum(1 for r in api_records if 400 <= r.status < 500 and r.status != 429)
+    provider_5xx = sum(1 for r in api_records if r.status >= 500)
     violations_told = sum(limit_violations(api_records, lim) for lim in facts.limits if lim.told_to_client)
     violations_all = sum(limit_violations(api_records, lim) for lim in facts.limits)
 
@@ -334,6 +336,8 @@ def compute_metrics(
         "jitter_cv": _round(cv),
         "retry_after_violations": retry_after_violations(chains),
         "provider_429s": provider_429s,
+        "provider_4xx": provider_4xx,
+        "provider_5xx": provider_5xx,
         "limit_violations": violations_told,
         "limit_violations_all": violations_all,
         "goodput_tokens_per_min": _round(goodput, 3),

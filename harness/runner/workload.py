@@ -17,7 +17,7 @@ from harness.client.types import ChatRequest, Message
 from harness.scenario.load import LoadSpec
 from harness.tokenizer import MESSAGE_OVERHEAD, REPLY_PRIMING
 
-__all__ = ["Workload", "prompt_of"]
+__all__ = ["PREFILL", "Workload", "prompt_of"]
 
 # short words, each exactly one harness token
 _WORDS = (
@@ -27,6 +27,10 @@ _WORDS = (
     "day go come did part made find use work know call down get"
 ).split()
 _WORDS = [w for w in _WORDS if len(w) <= 4]  # longer words would count as two tokens
+
+
+#: the assistant prefill of requests that carry one (``prefill_share``)
+PREFILL = Message("assistant", "Sure, here is")
 
 
 def prompt_of(tokens: int, rng: random.Random) -> str:
@@ -94,9 +98,12 @@ class Workload:
         feature = self._pick(self._features, rng.random())
         slot = user_slot if user_slot is not None else rng.randrange(spec.users_pool)
         batch = rng.random() < spec.batch_share
+        prompt = Message("user", self._corpus.slice(content, rng.random()))
+        prefill = spec.prefill_share > 0 and rng.random() < spec.prefill_share
+        messages = (prompt, PREFILL) if prefill else (prompt,)
         return ChatRequest(
             model=model,
-            messages=(Message("user", self._corpus.slice(content, rng.random())),),
+            messages=messages,
             max_tokens=max_tokens,
             temperature=0.0,
             stream=stream,

@@ -20,6 +20,7 @@ Example::
     users_pool = 50                 # distinct user ids for cost attribution
     features = { chat = 3, summarise = 1 }
     batch_share = 0.2               # share of requests in the limiter's batch lane
+    prefill_share = 0.1             # share ending with an assistant prefill ("Sure, here is")
 
     [load]
     mode = "open"
@@ -67,6 +68,7 @@ class LoadSpec:
     users_pool: int = 1  # distinct user ids ("user-0" …) for attribution and fair sharing
     features: tuple[tuple[str, float], ...] = (("default", 1.0),)
     batch_share: float = 0.0  # fraction of requests in the "batch" priority lane
+    prefill_share: float = 0.0  # fraction of requests ending with an assistant prefill message
 
     @classmethod
     def parse(cls, t: Table) -> LoadSpec:
@@ -99,6 +101,7 @@ class LoadSpec:
         kw["users_pool"] = t.int("users_pool", 1, min=1)
         kw["features"] = _weights(t, "features", (("default", 1.0),))
         kw["batch_share"] = t.float("batch_share", 0.0, min=0, max=1)
+        kw["prefill_share"] = t.float("prefill_share", 0.0, min=0, max=1)
         t.done()
         return cls(**kw)  # type: ignore[arg-type]
 
