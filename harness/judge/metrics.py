@@ -43,7 +43,8 @@ DEFAULT_BACKOFF_CAP_S = 8.0  # the official SDKs' cap, used when the client's is
 METRIC_NAMES: tuple[str, ...] = (
     "requests_logical", "attempts", "client_attempts", "success_rate", "lost_requests", "retry_amplification",
     "herd_peak_100ms", "herd_gate_100ms", "herd_clients", "drain_time_s", "jitter_cv", "retry_after_violations",
-    "provider_429s", "provider_4xx", "provider_5xx", "limit_violations", "limit_violations_all", "goodput_tokens_per_min", "goodput_ratio",
+    "provider_429s", "provider_4xx", "provider_5xx", "limit_violations", "limit_violations_all",
+    "goodput_tokens_per_min", "goodput_ratio",
     "cost_client_usd", "cost_provider_usd", "cost_abs_error_usd", "overspend_usd", "latency_p50_s",
     "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "truncated_answers", "breaker_opens",
     "status_counts", "outcome_counts",
