@@ -42,11 +42,13 @@ DEFAULT_BACKOFF_CAP_S = 8.0  # the official SDKs' cap, used when the client's is
 #: every metric compute_metrics returns (gates may name any of these), in summary.json order
 METRIC_NAMES: tuple[str, ...] = (
     "requests_logical", "attempts", "client_attempts", "success_rate", "lost_requests", "retry_amplification",
-    "herd_peak_100ms", "herd_gate_100ms", "herd_clients", "drain_time_s", "jitter_cv", "retry_after_violations",
+    "herd_peak_100ms", "herd_gate_100ms", "herd_clients", "drain_time_s", "jitter_cv", "retry_delay_p50_s",
+    "retry_after_violations",
     "provider_429s", "provider_4xx", "provider_5xx", "limit_violations", "limit_violations_all",
     "goodput_tokens_per_min", "goodput_ratio",
-    "cost_client_usd", "cost_provider_usd", "cost_abs_error_usd", "overspend_usd", "latency_p50_s",
+    "cost_client_usd", "cost_provider_usd", "cost_abs_error_usd", "cost_drift_usd", "overspend_usd", "latency_p50_s",
     "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "truncated_answers", "breaker_opens",
+    "breaker_closes",
     "status_counts", "outcome_counts",
     "wall_s", "simulated_s",
 )  # fmt: skip
@@ -295,6 +297,12 @@ def compute_metrics(
 
     # retries
     delays_plain = retry_delays(chains, 1, hinted=False)
+    all_delays = [
+        nxt.t - (prev.t + prev.duration_s)
+        for chain in chains
+        for prev, nxt in itertools.pairwise(chain)
+        if not _ok(prev.status)
+    ]
     cv = jitter_cv(delays_plain)
     provider_429s = sum(1 for r in api_records if r.status == 429)
     provider_4xx = sum(1 for r in api_records if 400 <= r.status < 500 and r.status != 429)
@@ -322,6 +330,7 @@ def compute_metrics(
     outcome_statuses = Counter(o.status for o in outcomes)
     fallbacks = sum(1 for o in ok_outcomes if o.model is not None and o.model != o.model_requested)
     breaker_opens = sum(1 for e in events if e.kind.startswith("breaker") and e.detail.endswith("open"))
+    breaker_closes = sum(1 for e in events if e.kind.startswith("breaker") and e.detail.endswith("closed"))
 
     return {
         "requests_logical": logical,
@@ -335,6 +344,7 @@ def compute_metrics(
         "herd_clients": herd_n,
         "drain_time_s": _round(drain),
         "jitter_cv": _round(cv),
+        "retry_delay_p50_s": _round(_percentile(all_delays, 50)),
         "retry_after_violations": retry_after_violations(chains),
         "provider_429s": provider_429s,
         "provider_4xx": provider_4xx,
@@ -346,6 +356,7 @@ def compute_metrics(
         "cost_client_usd": _money(cost_client),
         "cost_provider_usd": _money(cost_provider),
         "cost_abs_error_usd": _money(cost_abs_error),
+        "cost_drift_usd": _money(abs(cost_client - cost_provider)),
         "overspend_usd": _money(overspend),
         "latency_p50_s": _round(_percentile(latencies, 50)),
         "latency_p99_s": _round(_percentile(latencies, 99)),
@@ -354,6 +365,7 @@ def compute_metrics(
         "fallback_answers": fallbacks,
         "truncated_answers": truncated_answers(api_records, outcomes),
         "breaker_opens": breaker_opens,
+        "breaker_closes": breaker_closes,
         "status_counts": dict(sorted(statuses.items())),
         "outcome_counts": dict(sorted(outcome_statuses.items())),
         "wall_s": round(facts.wall_s, 3),

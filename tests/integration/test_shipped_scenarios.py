@@ -10,7 +10,7 @@ from harness.runner.run import run_scenario
 from harness.scenario.model import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
-SHIPPED = sorted(SCENARIOS.glob("*.toml"))
+SHIPPED = sorted(SCENARIOS.rglob("*.toml"))
 
 
 def test_the_catalogue_ships_the_promised_scenarios() -> None:
@@ -20,9 +20,11 @@ def test_the_catalogue_ships_the_promised_scenarios() -> None:
         "fallback_flap", "budget_cap", "cost_accuracy",
     }  # fmt: skip
     assert promised <= names
+    conduct = {p.stem for p in (SCENARIOS / "conduct").glob("*.toml")}
+    assert len(conduct) == 16, sorted(conduct)  # one per conduct case in METRICS.md
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(SCENARIOS)))
 def test_shipped_scenario_passes_for_the_reference_client(path: Path) -> None:
     scenario = load_scenario(path)
     if scenario.client_kind != "reference":
