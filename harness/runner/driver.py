@@ -26,7 +26,11 @@ from harness.report.result import ClientEvent
 from harness.runner.workload import Workload
 from harness.scenario.load import LoadSpec, open_loop_arrivals
 
-__all__ = ["ClientUnderTest", "DriveStats", "Progress", "drive"]
+__all__ = ["MIN_CYCLE_S", "ClientUnderTest", "DriveStats", "Progress", "drive"]
+
+#: a closed-loop user whose answer took no time and who does not think waits this long before the next
+#: request (at most 1000 requests per second per user), so that virtual time always moves forward
+MIN_CYCLE_S = 0.001
 
 
 class ClientUnderTest(Protocol):
@@ -126,9 +130,13 @@ async def drive(
                 return
             request = workload.request(k * load.users + slot, user_slot=slot)
             issue(request)
+            began = clock()
             await one(request)
             k += 1
             think = load.think_s.sample(rng)
+            if think <= 0 and clock() == began:
+                # an instant answer and no think time: without a floor, virtual time would never move
+                think = MIN_CYCLE_S
             if clock() + think >= end:
                 return  # no time left for another request: do not hold the run open thinking
             if think > 0:

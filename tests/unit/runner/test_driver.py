@@ -114,3 +114,11 @@ def test_max_requests_bounds_the_run() -> None:
     client = Scripted(latency=0.1)
     stats, _ = go({"users": 4, "max_requests": 7}, client, duration=100.0)
     assert len(stats.issued_ids) == 7
+
+
+def test_instant_answers_without_think_time_still_move_virtual_time() -> None:
+    client = Scripted(latency=0.0)
+    stats, _ = go({"users": 2}, client, duration=0.01)
+    # 1 ms per cycle and user: ten cycles each in 10 ms, and the run ends instead of spinning at t = 0
+    assert len(stats.issued_ids) == 20
+    assert stats.t_end < 0.011
