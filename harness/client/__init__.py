@@ -50,7 +50,7 @@ from harness.client.cost import Attribution, CostTracker, estimate_max_cost, key
 from harness.client.events import EventLog, EventSink, PolicyEvent, fan_out
 from harness.client.fallback import fallover_allowed
 from harness.client.keys import ApiKey, KeyRing, RedactedHeaders
-from harness.client.limiter import Demand, LimitConfig, Limiter, RateLimiter, Reservation, wait_for_capacity
+from harness.client.limiter import Demand, Grant, LimitConfig, Limiter, RateLimiter, Reservation, wait_for_capacity
 from harness.client.limiter_redis import RedisRateLimiter
 from harness.client.outcomes import OutcomeLog, client_event
 from harness.client.redis_support import RedisFallback, make_redis
@@ -95,6 +95,7 @@ __all__ = [
     "Demand",
     "EventLog",
     "EventSink",
+    "Grant",
     "HttpRequest",
     "HttpResponse",
     "KeyRing",

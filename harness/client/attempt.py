@@ -22,16 +22,24 @@ import random
 from decimal import Decimal
 from typing import Any
 
-from harness.client.adapters import limit_observation, neutral_finish
+from harness.client.adapters import limit_observation
 from harness.client.breaker import outcome_kind
 from harness.client.budget import BudgetLedger, Budgets
 from harness.client.config import Timeouts
 from harness.client.cost import Attribution, CostTracker
+from harness.client.fastinit import positional_maker
 from harness.client.keys import RedactedHeaders
-from harness.client.limiter import Demand, Reservation
+from harness.client.limiter import Demand, Grant, Reservation
 from harness.client.logical import LogicalRequest
 from harness.client.routes import Route
-from harness.client.streaming import AttemptClock, Deadline, StreamAssembler, consume_stream, deadline_error
+from harness.client.streaming import (
+    AttemptClock,
+    Deadline,
+    DeadlineWatch,
+    StreamAssembler,
+    consume_stream,
+    deadline_error,
+)
 from harness.client.transport import HttpRequest, HttpResponse, Transport
 from harness.client.types import ChatResponse
 from harness.clock import Clock, Sleep
@@ -51,6 +59,8 @@ _ZERO = Decimal(0)
 _NOTHING = Usage()
 _ACCEPTED = frozenset({"success", "client_error"})  # the backend took the request (adaptive throttling)
 _ATTEMPT_HEADER = tuple(str(n) for n in range(64))  # x-harness-attempt values, prebuilt
+_make_request = positional_maker(HttpRequest)
+_make_response = positional_maker(ChatResponse)
 
 
 class AttemptRunner:
@@ -81,16 +91,34 @@ class AttemptRunner:
         self._attempt_s = timeouts.attempt_s
         self._timed = timeouts.first_token_s is not None or timeouts.stall_s is not None  # streams have deadlines
         self._estimates: dict[tuple[str, int, int], Decimal] = {}  # (model, prompt, max_tokens) → reservation
+        self._last_estimate: tuple[str, int, int, Decimal] = ("", -1, -1, _ZERO)  # the latest of them
         self._attributions: dict[tuple[str, str | None, str | None, str], Attribution] = {}  # reused, immutable
+        self._last_attribution = Attribution("")  # the latest one (compared by identity of its values)
+        self._watch = DeadlineWatch()  # every attempt's deadline, on one loop timer
 
     # ------------------------------------------------------------------------------------ admission
+    def _attribution(self, model: str, user: str | None, feature: str | None, label: str) -> Attribution:
+        """The one Attribution object for these values (reused: the policies recognise it by identity)."""
+        attribution_key = (model, user, feature, label)
+        attribution = self._attributions.get(attribution_key)
+        if attribution is None:
+            if len(self._attributions) > 65_536:
+                self._attributions.clear()
+            attribution = self._attributions[attribution_key] = Attribution(*attribution_key)
+        self._last_attribution = attribution
+        return attribution
+
     def _estimate(self, model: str, prompt: int, max_tokens: int) -> Decimal:
+        last = self._last_estimate  # the same request shape as the previous attempt's, most often
+        if last[0] is model and last[1] == prompt and last[2] == max_tokens:
+            return last[3]
         key = (model, prompt, max_tokens)
         amount = self._estimates.get(key)
         if amount is None:
             if len(self._estimates) > 65_536:
                 self._estimates.clear()
             amount = self._estimates[key] = self.cost.estimate(model, prompt, max_tokens)
+        self._last_estimate = (model, prompt, max_tokens, amount)
         return amount
 
     async def _reserve_budget(self, amount: Decimal, attribution: Attribution) -> Any:
@@ -147,12 +175,14 @@ class AttemptRunner:
         max_tokens = request.max_tokens
         if max_tokens is None:
             max_tokens = spec.default_max_tokens if adapter.provider == "anthropic" else 0
-        attribution_key = (spec.name, request.user, request.feature, key.label)
-        attribution = self._attributions.get(attribution_key)
-        if attribution is None:
-            if len(self._attributions) > 65_536:
-                self._attributions.clear()
-            attribution = self._attributions[attribution_key] = Attribution(*attribution_key)
+        attribution = self._last_attribution  # the same one as the previous attempt's, most often
+        if (
+            attribution.model is not spec.name or attribution.user is not request.user
+            or attribution.feature is not request.feature or attribution.key is not key.label
+        ):  # fmt: skip
+            attribution = self._attribution(spec.name, request.user, request.feature, key.label)
+
+        # admission: breaker, budget, limiter (in memory: plain calls; Redis: awaited)
         breaker, sync_breaker = route.breaker, route.sync_breaker
         if sync_breaker is not None:
             permit: Any = sync_breaker.allow()
@@ -166,13 +196,14 @@ class AttemptRunner:
                     held = self.sync_budgets.reserve(amount, attribution)
                 else:
                     held = await self._reserve_budget(amount, attribution)
-            demand = Demand(lr.prompt_tokens() if route.counts_tokens() else 0, max_tokens)
+            prompt = lr.prompt_tokens() if route.counts_tokens() else 0
             sync_limiter = route.sync_limiter
-            reservation = None
-            if sync_limiter is not None:  # the common case: granted at once, no coroutine needed
-                reservation = sync_limiter.reserve(demand, lane=request.priority, key=request.user or "default")
-            if reservation is None or not reservation.granted:
-                reservation = await self._acquire(route, lr, demand, reservation)
+            # the common case: granted at once as an opaque grant (no Reservation object, no coroutine)
+            reservation: Any = None
+            if sync_limiter is not None:
+                reservation = sync_limiter.grant_now(prompt, max_tokens, request.priority)
+            if reservation is None:
+                reservation = await self._acquire(route, lr, Demand(prompt, max_tokens), None)
         except BaseException:
             if held is not None:
                 await self._release_budget(held, _ZERO)
@@ -180,6 +211,7 @@ class AttemptRunner:
                 await breaker.release_permit(permit)
             raise
 
+        # the request
         stream = request.stream
         headers = RedactedHeaders(route.auth_headers(key))
         headers["x-harness-request-id"] = lr.id
@@ -187,11 +219,10 @@ class AttemptRunner:
         headers["x-harness-attempt"] = _ATTEMPT_HEADER[n] if n < 64 else str(n)
         if lr.client_id is not None:
             headers["x-client-id"] = lr.client_id
-        body_key = (spec.name, stream)
-        body = lr.bodies.get(body_key)
+        body = lr.body(spec.name, stream)
         if body is None:
-            body = lr.bodies[body_key] = adapter.body(spec, lr.messages, request, stream)
-        http = HttpRequest("POST", route.url_stream if stream else route.url_plain, headers, body)
+            body = lr.keep_body(spec.name, stream, adapter.body(spec, lr.messages, request, stream))
+        http = _make_request("POST", route.url_stream if stream else route.url_plain, headers, body)
         lr.n = n + 1
         t0 = clock()
         attempt_at = None if self._attempt_s is None else t0 + self._attempt_s
@@ -214,10 +245,10 @@ class AttemptRunner:
                     stall_s=self._stall_s, attempt_at=attempt_at, total_at=total_at,
                 )  # fmt: skip
                 if hard_at is not None or self._timed:
-                    timer = Deadline()
+                    timer = self._watch.deadline()
                     timer.arm(*deadlines.limit(False))
             elif hard_at is not None:
-                timer = Deadline()
+                timer = self._watch.deadline()
                 timer.arm(hard_at, hard_kind)
             try:
                 response = await self.transport.send(http)
@@ -235,8 +266,8 @@ class AttemptRunner:
                         await route.limiter.observe(**observation)
                 if status >= 300:
                     raise adapter.error(status, headers_in, raw, self._wall(), spec.name)
-                header_id = headers_in.get(adapter.request_id_header) if adapter.request_id_header else None
                 if deadlines is not None:
+                    header_id = headers_in.get(adapter.request_id_header) if adapter.request_id_header else None
                     assembler = StreamAssembler(adapter, spec.name, header_id)
                     sink = None if lr.sink is None else (lambda text: lr.deliver(text, clock()))
                     first = await consume_stream(response, assembler, deadlines, timer, sink)
@@ -255,7 +286,7 @@ class AttemptRunner:
             finally:
                 if timer is not None:
                     timer.disarm()
-            neutral = neutral_finish(adapter, finish)
+            neutral = None if finish is None else adapter.finish_reasons.get(finish, finish)
             if neutral == "content_filter":
                 billed_override = usage
                 raise ContentFiltered(
@@ -263,11 +294,13 @@ class AttemptRunner:
                     status=status, request_id=provider_id, code=finish, provider=spec.provider, model=spec.name,
                 )  # fmt: skip
         except ProviderError as err:
-            await self._failed(lr, route, err, n, t0, status, assembler, billed_override, permit, held, reservation)
+            await self._failed(
+                lr, route, err, n, t0, status, assembler, billed_override, permit, held, reservation, prompt, max_tokens
+            )
             raise
         except BaseException as exc:
             billed = self._billed(lr, status, assembler, billed_override)
-            await self._settle(lr, route, attribution, billed, held, reservation)
+            await self._settle(lr, route, attribution, billed, held, reservation, prompt, max_tokens)
             if permit is not None and breaker is not None:
                 await breaker.release_permit(permit)
             error = "Cancelled" if isinstance(exc, asyncio.CancelledError) else type(exc).__name__
@@ -276,10 +309,24 @@ class AttemptRunner:
         finally:
             if response is not None:
                 await response.aclose()
+
+        # booking: the cost tracker, the budget, the limiter, the breaker, the throttle, the record
         now = clock()
-        cost = self._settle_now(lr, route, attribution, usage, held, reservation)
-        if cost is None:
-            cost = await self._settle(lr, route, attribution, usage, held, reservation)
+        budgets = self.sync_budgets
+        if sync_limiter is not None and (held is None or budgets is not None):  # all in memory
+            cost = _ZERO
+            if usage.input_tokens or usage.output_tokens:
+                cost = self.cost.record_for(attribution, usage)
+                lr.cost += cost
+            if held is not None:
+                assert budgets is not None
+                budgets.settle(held, cost) if cost else budgets.cancel(held)
+            if type(reservation) is Grant:
+                sync_limiter.settle_grant(reservation, prompt, max_tokens, usage)
+            else:
+                sync_limiter.settle_now(reservation, usage)
+        else:
+            cost = await self._settle(lr, route, attribution, usage, held, reservation, prompt, max_tokens)
         duration = (first if first is not None else now) - t0
         if sync_breaker is not None:
             sync_breaker.record(permit, "success", duration_s=duration)
@@ -287,14 +334,18 @@ class AttemptRunner:
             await breaker.report(permit, "success", duration_s=duration)
         if throttle is not None:
             throttle.record(True)
-        lr.attempts.append((n, t0, now, spec.name, status, None, provider_id, None, None))
-        if provider_id is not None:
-            lr.request_ids.append(provider_id)
+        attempts = lr.attempts
+        attempts.append((n, t0, now, spec.name, status, None, provider_id, None, None))
+        if len(attempts) == 1:  # the common case
+            request_ids: tuple[str, ...] = () if provider_id is None else (provider_id,)
+        else:
+            request_ids = lr.request_ids()
         first_seen = lr.first_delivered if lr.first_delivered is not None else first
-        return ChatResponse(
+        return _make_response(
             # the configured name of the model that answered (a provider may report a dated snapshot name)
-            lr.prefix + text, spec.name, spec.provider, neutral, usage, cost, lr.id, len(lr.attempts),
-            tuple(lr.request_ids), now - lr.t_start, None if first_seen is None else first_seen - lr.t_start, lr.cost,
+            lr.prefix + text, spec.name, spec.provider, neutral, usage, cost, lr.id, len(attempts),
+            request_ids, now - lr.t_start, None if first_seen is None else first_seen - lr.t_start, lr.cost,
+            "provider",
         )  # fmt: skip
 
     # ------------------------------------------------------------------------------------ booking
@@ -312,9 +363,21 @@ class AttemptRunner:
         return Usage(lr.prompt_tokens(), 0)
 
     async def _settle(
-        self, lr: LogicalRequest, route: Route, attribution: Attribution, usage: Usage, held: Any, reservation: Any
+        self,
+        lr: LogicalRequest,
+        route: Route,
+        attribution: Attribution,
+        usage: Usage,
+        held: Any,
+        reservation: Any,
+        prompt: int,
+        max_tokens: int,
     ) -> Decimal:
-        """Charge ``usage`` to the cost tracker, the budget and the limiter; returns its cost."""
+        """Charge ``usage`` to the cost tracker, the budget and the limiter; returns its cost.
+
+        ``reservation``: a :class:`Reservation`, or the grant of a memory limiter's ``grant_now`` (for
+        ``prompt`` input and ``max_tokens`` output tokens).
+        """
         cost = _ZERO
         if usage.input_tokens or usage.output_tokens:
             cost = self.cost.record_for(attribution, usage)
@@ -322,28 +385,12 @@ class AttemptRunner:
         if held is not None:
             await self._release_budget(held, cost)
         limiter = route.sync_limiter
-        if limiter is not None:
+        if limiter is not None and type(reservation) is Grant:
+            limiter.settle_grant(reservation, prompt, max_tokens, usage)
+        elif limiter is not None:
             limiter.settle_now(reservation, usage)
         else:
             await route.limiter.settle(reservation, usage)
-        return cost
-
-    def _settle_now(
-        self, lr: LogicalRequest, route: Route, attribution: Attribution, usage: Usage, held: Any, reservation: Any
-    ) -> Decimal | None:
-        """:meth:`_settle` without awaiting, when every policy involved is in memory (None: it is not)."""
-        limiter = route.sync_limiter
-        budgets = self.sync_budgets
-        if limiter is None or (held is not None and budgets is None):
-            return None
-        cost = _ZERO
-        if usage.input_tokens or usage.output_tokens:
-            cost = self.cost.record_for(attribution, usage)
-            lr.cost += cost
-        if held is not None:
-            assert budgets is not None
-            budgets.settle(held, cost) if cost else budgets.cancel(held)
-        limiter.settle_now(reservation, usage)
         return cost
 
     async def _failed(
@@ -359,6 +406,8 @@ class AttemptRunner:
         permit: Any,
         held: Any,
         reservation: Any,
+        prompt: int,
+        max_tokens: int,
     ) -> None:
         """Book a failed attempt everywhere: cost of what was billed, budget, limiter, breaker, record."""
         spec = route.spec
@@ -367,7 +416,8 @@ class AttemptRunner:
             err.args = (err.message,)
         label = lr.key_used.label if lr.key_used is not None else None
         attribution = Attribution(spec.name, lr.request.user, lr.request.feature, label)
-        await self._settle(lr, route, attribution, self._billed(lr, status, assembler, override), held, reservation)
+        billed = self._billed(lr, status, assembler, override)
+        await self._settle(lr, route, attribution, billed, held, reservation, prompt, max_tokens)
         now = self._clock()
         kind = outcome_kind(err)
         if permit is not None and route.breaker is not None:
@@ -375,6 +425,4 @@ class AttemptRunner:
         if route.throttle is not None:
             route.throttle.record(kind in _ACCEPTED)
         lr.attempts.append((n, t0, now, spec.name, status, err.kind, err.request_id, err.retry_after_s, None))
-        if err.request_id is not None:
-            lr.request_ids.append(err.request_id)
         lr.partial = assembler.text if assembler is not None and lr.delivered else ""

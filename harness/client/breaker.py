@@ -35,6 +35,7 @@ from typing import Protocol, runtime_checkable
 
 from harness.client.backoff import Backoff, equal_jitter
 from harness.client.events import EventSink, PolicyEvent, ignore_events
+from harness.client.fastinit import positional_maker
 from harness.clock import Clock
 from harness.errors import (
     BadRequest,
@@ -76,6 +77,8 @@ OUTCOME_KINDS = (
     "other",  # anything else
 )
 DEFAULT_COUNTED = frozenset({"overloaded", "server_error", "timeout", "connection", "stream_broken"})
+#: a count window's entries, by (failed, slow): the time is never read there
+_COUNTED = (((0.0, False, False), (0.0, False, True)), ((0.0, True, False), (0.0, True, True)))
 
 
 def outcome_kind(error: BaseException | None) -> str:
@@ -197,6 +200,9 @@ class Permit:
     issued_at: float  # clock time
 
 
+_make_permit = positional_maker(Permit)
+
+
 @runtime_checkable
 class Breaker(Protocol):
     """What the client needs from a breaker; :class:`CircuitBreaker` and ``RedisCircuitBreaker`` both are one."""
@@ -216,16 +222,24 @@ class OutcomeWindow:
     def __init__(self, config: BreakerConfig) -> None:
         self._config = config
         self._calls: deque[tuple[float, bool, bool]] = deque()  # (time, failed, slow), oldest first
+        self._by_count = config.window == "count"
         self.failures = 0  # failed calls in the window
         self.slow = 0  # slow calls in the window
         self.consecutive = 0  # failures in a row, most recent last
 
     def add(self, now: float, failed: bool, slow: bool) -> None:
-        self._calls.append((now, failed, slow))
+        # a count window never reads the time: share one tuple per outcome instead of one per call
+        self._calls.append(_COUNTED[failed][slow] if self._by_count else (now, failed, slow))
         self.failures += failed
         self.slow += slow
         self.consecutive = self.consecutive + 1 if failed else 0
-        self.prune(now)
+        if self._by_count:
+            if len(self._calls) > self._config.window_size:
+                _, failed_out, slow_out = self._calls.popleft()
+                self.failures -= failed_out
+                self.slow -= slow_out
+        else:
+            self.prune(now)
 
     def prune(self, now: float) -> None:
         cfg = self._config
@@ -297,6 +311,8 @@ class CircuitBreaker:
     # -- the core (sync) -------------------------------------------------------------------------
     def allow(self) -> Permit:
         """A permit for one call, or :class:`CircuitOpen` when the breaker refuses it."""
+        if self._state == "closed":  # the common case (only an open circuit changes state on reading)
+            return _make_permit(next(self._ids), self.generation, False, self._clock())
         state = self.state
         now = self._clock()
         if state == "closed":

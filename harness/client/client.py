@@ -63,8 +63,7 @@ from harness.errors import (
     QuotaExhausted,
     RetryBudgetExhausted,
 )
-from harness.records import OutcomeRecord
-from harness.report.result import ClientEvent
+from harness.records import ClientEvent, OutcomeRecord
 
 __all__ = ["ResilientClient"]
 
@@ -256,13 +255,17 @@ class ResilientClient:
         larger_than: int | None = None
         for route in chain:
             spec = route.spec
-            max_tokens = self._max_tokens(lr, route)
-            reason = skip_reason(spec, lr.messages, max_tokens, lr.prompt_tokens, larger_than=larger_than)
-            if reason is not None:
-                errors.append((spec.name, reason))
-                continue
+            if not spec.accepts_prefill or spec.context_window is not None:  # else nothing to skip for
+                max_tokens = self._max_tokens(lr, route)
+                reason = skip_reason(spec, lr.messages, max_tokens, lr.prompt_tokens, larger_than=larger_than)
+                if reason is not None:
+                    errors.append((spec.name, reason))
+                    continue
             try:
-                return await self._on_route(lr, route)
+                try:
+                    return await self._attempts.run(lr, route)
+                except ProviderError as failed:  # the first attempt failed: retries, key rotation
+                    return await self._on_route(lr, route, failed)
             except HarnessError as err:
                 errors.append((spec.name, err))
                 if not fallover_allowed(err):
@@ -277,38 +280,41 @@ class ResilientClient:
             raise errors[0][1]
         raise AllFallbacksFailed(errors)
 
-    async def _on_route(self, lr: LogicalRequest, route: Route) -> ChatResponse:
-        """Attempts on one model: key rotation, retries with backoff and hints, the retry budget."""
+    async def _on_route(self, lr: LogicalRequest, route: Route, failed: ProviderError) -> ChatResponse:
+        """After a failed first attempt on one model: key rotation, retries with backoff and hints, the
+        retry budget. Raises the failure that ends the model's attempts."""
         tries = 0  # failed attempts on this model
         previous = 0.0  # the previous retry's delay
         rotations_left = len(route.keys.keys)
+        err = failed
         while True:
-            try:
-                return await self._attempts.run(lr, route)
-            except ProviderError as err:
-                if lr.delivered:
-                    raise
-                if isinstance(err, AuthenticationError | QuotaExhausted) and lr.key_used is not None:
-                    used = lr.key_used
-                    reason = "auth" if isinstance(err, AuthenticationError) else "quota"
-                    following = route.keys.fail(used, reason)
-                    if following is None or following == used or rotations_left <= 0:
-                        raise
-                    rotations_left -= 1
-                    detail = f"{reason}: {used.label} → {following.label}"
-                    self.log.event(ClientEvent(self._clock(), "key_rotated", route.keys.name, detail))
-                    continue
+            if lr.delivered:
+                raise err
+            if isinstance(err, AuthenticationError | QuotaExhausted) and lr.key_used is not None:
+                used = lr.key_used
+                reason = "auth" if isinstance(err, AuthenticationError) else "quota"
+                following = route.keys.fail(used, reason)
+                if following is None or following == used or rotations_left <= 0:
+                    raise err
+                rotations_left -= 1
+                detail = f"{reason}: {used.label} → {following.label}"
+                self.log.event(ClientEvent(self._clock(), "key_rotated", route.keys.name, detail))
+            else:
                 tries += 1
                 deadline = lr.deadline if lr.deadline is not None else float("inf")
                 state = RetryState(tries, previous, self._clock(), deadline)
                 decision = self.retry.decide(err, state, self._rng)
                 if not decision.retry:
-                    raise
+                    raise err
                 if self.retry_budget is not None and not self.retry_budget.try_spend():
                     raise RetryBudgetExhausted(f"the retry budget refused a retry on {route.name}", err) from err
                 lr.wait_before_next(decision.delay_s)
                 await self._sleep(decision.delay_s)
                 previous = decision.delay_s
+            try:
+                return await self._attempts.run(lr, route)
+            except ProviderError as again:
+                err = again
 
     @staticmethod
     def _max_tokens(lr: LogicalRequest, route: Route) -> int:

@@ -1,9 +1,12 @@
 """The rate limiter with its state in Redis, so many processes (and Locust workers) obey one quota.
 
 Same algorithm and :class:`~harness.client.limiter.Limiter` interface as the in-memory
-:class:`~harness.client.limiter.RateLimiter` (sliding-window buckets, priority lanes with aging,
-start-time fair queuing per key, learning from headers), run as one Lua script per operation on
-Redis's own clock. Keys live under ``{prefix:name}`` (one hash slot) and expire when the limiter is idle.
+:class:`~harness.client.limiter.RateLimiter` (a sliding window that never admits over the limit,
+priority lanes with aging, start-time fair queuing per key, learning from headers), run as one Lua
+script per operation on Redis's own clock. Here the window is an exact log (one entry per admission,
+expiring with it); the in-memory limiter keeps time buckets instead, which give capacity back up to
+one ``bucket_s`` later: the same guarantee. Keys live under ``{prefix:name}`` (one hash slot) and
+expire when the limiter is idle.
 
 While Redis is unreachable the configured :class:`~harness.client.redis_support.RedisFallback`
 applies: ``local`` admits from an in-memory limiter holding ``local_share`` of every limit (set it

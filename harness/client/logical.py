@@ -17,7 +17,7 @@ from harness.client.keys import ApiKey
 from harness.client.types import ChatRequest, ChatResponse, Message
 from harness.errors import ProviderError
 from harness.records import AttemptRecord, OutcomeRecord
-from harness.tokenizer import count_messages
+from harness.tokenizer import MESSAGE_OVERHEAD, REPLY_PRIMING, count_tokens
 
 __all__ = ["AttemptRow", "LogicalRequest", "OutcomeRow", "outcome_record", "outcome_row", "record_of", "status_of"]
 
@@ -40,13 +40,35 @@ if tuple(f.name for f in fields(OutcomeRecord)) != _OUTCOME_FIELDS or (
     raise ImportError("harness.records changed OutcomeRecord or AttemptRecord; update harness.client.logical")
 
 
+#: token counts of texts seen lately (a system prompt or a canned question repeats on every request)
+_COUNTS: dict[str, int] = {}
+_COUNTED_CHARS = [0]  # characters held by _COUNTS: it is emptied past _MAX_COUNTED_CHARS
+_MAX_COUNTED_CHARS = 4_000_000
+
+
+def _count(text: str) -> int:
+    """``count_tokens(text)``, remembered for texts seen lately."""
+    n = _COUNTS.get(text)
+    if n is None:
+        n = count_tokens(text)
+        if _COUNTED_CHARS[0] + len(text) > _MAX_COUNTED_CHARS:
+            _COUNTS.clear()
+            _COUNTED_CHARS[0] = 0
+        _COUNTS[text] = n
+        _COUNTED_CHARS[0] += len(text)
+    return n
+
+
 class LogicalRequest:
     """Working state of one logical request (see the module docstring)."""
 
     __slots__ = (
+        "_bodies",
+        "_body",
+        "_body_model",
+        "_body_stream",
         "_prompt",
         "attempts",
-        "bodies",
         "client_id",
         "cost",
         "deadline",
@@ -59,7 +81,6 @@ class LogicalRequest:
         "partial",
         "prefix",
         "request",
-        "request_ids",
         "sink",
         "t_start",
     )
@@ -90,15 +111,37 @@ class LogicalRequest:
         self.prefix = ""  # text delivered before a stream restart (the new stream continues it)
         self.partial = ""  # text a broken stream had delivered (what a restart continues from)
         self.key_used: ApiKey | None = None  # the key of the latest attempt
-        self.request_ids: list[str] = []  # the provider's ids of the attempts, in order
         self._prompt: int | None = None
-        self.bodies: dict[tuple[str, bool], bytes] = {}  # (model, stream) → body, reused by retries
+        # the request body as built for one (model, stream), reused by retries; others in _bodies
+        self._body: bytes | None = None
+        self._body_model = ""
+        self._body_stream = False
+        self._bodies: dict[tuple[str, bool], bytes] | None = None
 
     def prompt_tokens(self) -> int:
         """Prompt tokens of the messages as sent, by the harness tokenizer (computed once)."""
         if self._prompt is None:
-            self._prompt = count_messages([(m.role, m.content) for m in self.messages])
+            total = REPLY_PRIMING  # harness.tokenizer.count_messages, with each text's count remembered
+            for m in self.messages:
+                total += MESSAGE_OVERHEAD + _count(m.role) + _count(m.content)
+            self._prompt = total
         return self._prompt
+
+    def body(self, model: str, stream: bool) -> bytes | None:
+        """The body already built for ``model`` (and streaming or not), if any."""
+        if self._body is not None and self._body_model == model and self._body_stream is stream:
+            return self._body
+        return None if self._bodies is None else self._bodies.get((model, stream))
+
+    def keep_body(self, model: str, stream: bool, body: bytes) -> bytes:
+        """Remember the body built for ``model`` (retries and later attempts send it again); returns it."""
+        if self._body is None:
+            self._body, self._body_model, self._body_stream = body, model, stream
+        else:
+            if self._bodies is None:
+                self._bodies = {}
+            self._bodies[(model, stream)] = body
+        return body
 
     def deliver(self, text: str, now: float) -> None:
         """A delta reaches the caller."""
@@ -119,7 +162,11 @@ class LogicalRequest:
         self.messages = (*head, Message("assistant", prefill + self.prefix))
         self.partial = ""  # consumed: a model skipped or refused next must not add it twice
         self._prompt = None
-        self.bodies.clear()
+        self._body, self._bodies = None, None  # the messages changed: every body is rebuilt
+
+    def request_ids(self) -> tuple[str, ...]:
+        """The provider's ids of the attempts that had one, in order."""
+        return tuple(a[6] for a in self.attempts if a[6] is not None)
 
     def wait_before_next(self, seconds: float) -> None:
         """Note on the latest attempt how long the client waits before the next one."""

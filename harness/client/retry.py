@@ -209,7 +209,8 @@ class RetryBudget:
 
     def on_request(self) -> None:
         self.requests += 1
-        self.balance = min(self.reserve, self.balance + self.ratio)
+        balance = self.balance + self.ratio
+        self.balance = balance if balance < self.reserve else self.reserve
 
     def try_spend(self) -> bool:
         if self.balance >= 1.0:
@@ -247,9 +248,12 @@ class AdaptiveThrottle:
         self._buckets: deque[list[float]] = deque()  # [bucket start, requests, accepts], oldest first
         self._requests = 0.0  # sum over the live buckets
         self._accepts = 0.0  # sum over the live buckets
+        self._fresh_until = -math.inf  # until then the newest bucket is current and none expires
 
     def _bucket(self) -> list[float]:
         now = self._clock()
+        if now < self._fresh_until:
+            return self._buckets[-1]
         horizon = now - self.window_s
         while self._buckets and self._buckets[0][0] + self.bucket_s <= horizon:
             _, req, acc = self._buckets.popleft()
@@ -258,6 +262,8 @@ class AdaptiveThrottle:
         start = math.floor(now / self.bucket_s) * self.bucket_s
         if not self._buckets or self._buckets[-1][0] != start:
             self._buckets.append([start, 0.0, 0.0])
+        # the next call needs the slow path when a new bucket starts or the oldest leaves the window
+        self._fresh_until = min(start + self.bucket_s, self._buckets[0][0] + self.bucket_s + self.window_s)
         return self._buckets[-1]
 
     def reject_probability(self) -> float:
@@ -265,10 +271,13 @@ class AdaptiveThrottle:
         return max(0.0, (self._requests - self.k * self._accepts) / (self._requests + 1))
 
     def should_reject(self, rng: random.Random) -> bool:
-        p = self.reject_probability()
-        rejected = p > 0 and rng.random() < p
+        bucket = self._bucket()
+        excess = self._requests - self.k * self._accepts
+        if excess <= 0:  # the common case: no rejection, no random draw
+            return False
+        rejected = rng.random() < excess / (self._requests + 1)
         if rejected:
-            self._bucket()[1] += 1
+            bucket[1] += 1
             self._requests += 1
         return rejected
 

@@ -55,13 +55,7 @@ class Route:
         Counting a long prompt costs tens of µs; without a token limit, settling books the actual usage.
         """
         limiter = self.sync_limiter
-        if limiter is None:
-            return True
-        return (
-            limiter.effective_limit(1) is not None
-            or limiter.effective_limit(2) is not None
-            or (limiter.effective_limit(3) is not None)
-        )
+        return True if limiter is None else limiter.limits_tokens
 
     @property
     def name(self) -> str:

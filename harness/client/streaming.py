@@ -21,7 +21,9 @@ code runs in real and in virtual time.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
+from typing import Any
 
 from harness.client.adapters import Adapter
 from harness.client.transport import HttpResponse
@@ -30,7 +32,7 @@ from harness.pricing import Usage
 from harness.tokenizer import count_tokens
 from harness.wire.neutral import StreamEvent
 
-__all__ = ["AttemptClock", "Deadline", "StreamAssembler", "consume_stream", "deadline_error"]
+__all__ = ["AttemptClock", "Deadline", "DeadlineWatch", "StreamAssembler", "consume_stream", "deadline_error"]
 
 
 class StreamAssembler:
@@ -173,16 +175,20 @@ class Deadline:
     ``arm(at, kind)`` (re)schedules the task's cancellation at loop time ``at``; when the awaited
     operation is cancelled, :meth:`expired` tells whether this timer did it (and withdraws the
     cancellation request, as ``asyncio.timeout`` does); ``disarm()`` must run before the task moves on.
-    One timer handle per arm, no context-manager objects: the request path stays lean.
+    No context-manager objects: the request path stays lean. On its own a deadline holds one loop
+    timer per arm; made by a :class:`DeadlineWatch` (``watch.deadline()``), it shares the watch's one
+    timer with every other deadline of the client.
     """
 
-    __slots__ = ("_cancelling", "_handle", "_loop", "_task", "fired", "kind")
+    __slots__ = ("_cancelling", "_handle", "_loop", "_task", "_watch", "fired", "kind")
 
-    def __init__(self) -> None:
-        task = asyncio.current_task()
+    def __init__(self, task: asyncio.Task[Any] | None = None, watch: DeadlineWatch | None = None) -> None:
         if task is None:
-            raise RuntimeError("Deadline needs a running task")
-        self._task = task
+            task = asyncio.current_task()
+            if task is None:
+                raise RuntimeError("Deadline needs a running task")
+        self._task = task  # the task to cancel
+        self._watch = watch  # the shared timer, or None: a timer of its own
         self._loop = task.get_loop()
         self._cancelling = task.cancelling()  # cancellation requests already pending (not ours)
         self._handle: asyncio.TimerHandle | None = None
@@ -190,9 +196,13 @@ class Deadline:
         self.kind = ""  # which deadline the armed time is ("first_token", "stall", "attempt", "total")
 
     def arm(self, at: float | None, kind: str) -> None:
+        self.kind = kind
+        watch = self._watch
+        if watch is not None:
+            watch.arm(self, at)
+            return
         if self._handle is not None:
             self._handle.cancel()
-        self.kind = kind
         self._handle = None if at is None else self._loop.call_at(at, self._fire)
 
     def _fire(self) -> None:
@@ -201,7 +211,9 @@ class Deadline:
         self._task.cancel()
 
     def disarm(self) -> None:
-        if self._handle is not None:
+        if self._watch is not None:
+            self._watch.arm(self, None)
+        elif self._handle is not None:
             self._handle.cancel()
             self._handle = None
 
@@ -211,6 +223,79 @@ class Deadline:
             return False
         self.fired = False
         return self._task.uncancel() <= self._cancelling
+
+
+class DeadlineWatch:
+    """The deadlines of many tasks on one loop timer, due at the earliest of them.
+
+    A loop timer per attempt costs a ``TimerHandle``, a heap push and, since the answer nearly always
+    comes first, a cancellation (about 3.5 µs together); a watch keeps each armed deadline in a dict
+    and one timer at the earliest. The timer is moved only when a deadline earlier than it is armed,
+    and withdrawn when no deadline is armed (so a virtual-time loop never jumps to it needlessly);
+    when it fires it cancels every task whose deadline has come and re-arms at the earliest left.
+
+    Finding the current task is also cheaper here: ``asyncio.current_task()`` asks for the running
+    loop, which on Python 3.11 makes a ``getpid`` system call (several µs in a sandbox); the watch
+    remembers its loop and reads the task from it. A client belongs to one event loop at a time (as
+    its aiohttp session does); under a new loop the lookup misses and the watch starts afresh.
+    """
+
+    __slots__ = ("_active", "_due", "_handle", "_loop")
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of the deadlines below
+        self._active: dict[Deadline, float] = {}  # armed deadline → when (loop time)
+        self._handle: asyncio.TimerHandle | None = None  # the one loop timer, due at ``_due``
+        self._due = math.inf
+
+    def deadline(self) -> Deadline:
+        """A deadline (disarmed) for the current task."""
+        loop = self._loop
+        task = None if loop is None else asyncio.current_task(loop)
+        if task is None:
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task(loop)
+            if task is None:
+                raise RuntimeError("Deadline needs a running task")
+            if loop is not self._loop:  # a new loop: the old one's timer and deadlines went with it
+                self._loop, self._active, self._handle, self._due = loop, {}, None, math.inf
+        return Deadline(task, self)
+
+    def arm(self, deadline: Deadline, at: float | None) -> None:
+        """Arm ``deadline`` at loop time ``at`` (None: disarm it)."""
+        active = self._active
+        if at is None:
+            if active.pop(deadline, None) is not None and not active and self._handle is not None:
+                self._handle.cancel()
+                self._handle, self._due = None, math.inf
+            return
+        active[deadline] = at
+        if at < self._due:
+            self._schedule(at)
+
+    def _schedule(self, at: float) -> None:
+        assert self._loop is not None
+        if self._handle is not None:
+            self._handle.cancel()
+        self._due = at
+        self._handle = self._loop.call_at(at, self._fire)
+
+    def _fire(self) -> None:
+        assert self._loop is not None
+        due = max(self._due, self._loop.time())  # the loop judged this time come
+        self._handle, self._due = None, math.inf
+        active = self._active
+        for deadline in [d for d, at in active.items() if at <= due]:
+            del active[deadline]
+            deadline._fire()
+        if active:
+            self._schedule(min(active.values()))
+
+    def __len__(self) -> int:
+        return len(self._active)
+
+    def __repr__(self) -> str:
+        return f"DeadlineWatch({len(self._active)} armed, due={self._due:g})"
 
 
 async def consume_stream(

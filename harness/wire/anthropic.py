@@ -29,7 +29,7 @@ from harness.errors import (
     StreamBroken,
 )
 from harness.pricing import Usage
-from harness.wire import checks
+from harness.wire import checks, codec
 from harness.wire.formats import format_rfc3339, parse_retry_after, parse_rfc3339
 from harness.wire.neutral import (
     ChatCall,
@@ -327,7 +327,7 @@ def build_messages_body(
         body["stop_sequences"] = list(stop)
     if stream:
         body["stream"] = True
-    return _dumps(body).encode()
+    return codec.dumps(body)
 
 
 def _usage(data: object) -> Usage | None:
@@ -345,7 +345,7 @@ def _usage(data: object) -> Usage | None:
 
 def parse_message_body(body: bytes, headers: Mapping[str, str] | None = None) -> ChatResult:
     try:
-        data = json.loads(body)
+        data = codec.loads(body)
         text = "".join(b.get("text", "") for b in data["content"] if b.get("type") == "text")
         usage = _usage(data.get("usage")) or Usage()
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -373,7 +373,7 @@ class MessageStreamReader:
         if name is None or name == "ping" or not data:
             return None
         try:
-            obj = json.loads(data)
+            obj = codec.loads(data)
             if name == "content_block_delta":
                 return StreamEvent(text=obj["delta"].get("text") or "")
             if name == "message_start":
@@ -401,7 +401,7 @@ def parse_error(status: int, headers: Mapping[str, str], body: bytes, now_wall: 
     type_ = None
     message = f"HTTP {status}"
     try:
-        err = json.loads(body)["error"]
+        err = codec.loads(body)["error"]
         type_ = err.get("type")
         message = str(err.get("message") or message)
     except (ValueError, KeyError, TypeError, AttributeError):

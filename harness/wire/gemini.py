@@ -29,7 +29,7 @@ from harness.errors import (
     StreamBroken,
 )
 from harness.pricing import Usage
-from harness.wire import checks
+from harness.wire import checks, codec
 from harness.wire.formats import format_google_duration, parse_google_duration, parse_retry_after
 from harness.wire.neutral import (
     ChatCall,
@@ -340,7 +340,7 @@ def build_generate_body(
         config["stopSequences"] = list(stop)
     if config:
         body["generationConfig"] = config
-    return _dumps(body).encode()
+    return codec.dumps(body)
 
 
 def _usage(data: object) -> Usage | None:
@@ -366,7 +366,7 @@ def _candidate(obj: dict[str, Any]) -> tuple[str, str | None]:
 
 def parse_response_body(body: bytes, headers: Mapping[str, str] | None = None) -> ChatResult:
     try:
-        data = json.loads(body)
+        data = codec.loads(body)
         text, finish = _candidate(data)
         usage = _usage(data.get("usageMetadata")) or Usage()
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -391,7 +391,7 @@ class GenerateStreamReader:
     @staticmethod
     def _event(data: str) -> StreamEvent:
         try:
-            obj = json.loads(data)
+            obj = codec.loads(data)
             if "error" in obj:
                 return StreamEvent(error=_error_info(int(obj["error"].get("code") or 0), obj, None))
             text, finish = _candidate(obj)
@@ -415,7 +415,7 @@ def parse_error(status: int, headers: Mapping[str, str], body: bytes, now_wall: 
     """Read an error response: the retry hint comes from RetryInfo (or a retry-after header)."""
     header_hint = parse_retry_after(headers, now_wall)
     try:
-        return _error_info(status, json.loads(body), header_hint)
+        return _error_info(status, codec.loads(body), header_hint)
     except (ValueError, KeyError, TypeError, AttributeError):
         return ErrorInfo(status, None, None, f"HTTP {status}", header_hint)
 

@@ -31,7 +31,7 @@ from harness.errors import (
 )
 from harness.pricing import Usage
 from harness.tokenizer import count_tokens
-from harness.wire import checks
+from harness.wire import checks, codec
 from harness.wire.formats import format_go_duration, parse_go_duration, parse_retry_after
 from harness.wire.neutral import (
     ChatCall,
@@ -43,7 +43,6 @@ from harness.wire.neutral import (
     RequestInvalid,
     RoleContent,
     StreamEvent,
-    message_pairs,
 )
 from harness.wire.sse import SSEParser
 
@@ -447,8 +446,13 @@ def build_chat_body(
     include_usage: bool = True,
 ) -> bytes:
     """A chat completions body from neutral inputs (roles: system, user, assistant, tool)."""
-    pairs = message_pairs(messages)
-    body: dict[str, Any] = {"model": model, "messages": [{"role": r, "content": t} for r, t in pairs]}
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [
+            {"role": m[0], "content": m[1]} if isinstance(m, tuple) else {"role": m.role, "content": m.content}
+            for m in messages
+        ],
+    }
     if max_tokens is not None:
         body["max_tokens"] = max_tokens
     if temperature is not None:
@@ -459,26 +463,27 @@ def build_chat_body(
         body["stream"] = True
         if include_usage:
             body["stream_options"] = {"include_usage": True}
-    return _dumps(body).encode()
+    return codec.dumps(body)
 
 
 def _usage(data: object) -> Usage | None:
     if not isinstance(data, dict):
         return None
-    details = data.get("prompt_tokens_details") or {}
-    out_details = data.get("completion_tokens_details") or {}
+    details = data.get("prompt_tokens_details")
+    out_details = data.get("completion_tokens_details")
     return Usage(
-        input_tokens=int(data.get("prompt_tokens") or 0),
-        output_tokens=int(data.get("completion_tokens") or 0),
-        cached_input_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
-        reasoning_tokens=int(out_details.get("reasoning_tokens") or 0) if isinstance(out_details, dict) else 0,
+        int(data.get("prompt_tokens") or 0),
+        int(data.get("completion_tokens") or 0),
+        int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
+        0,
+        int(out_details.get("reasoning_tokens") or 0) if isinstance(out_details, dict) else 0,
     )
 
 
 def parse_chat_body(body: bytes, headers: Mapping[str, str] | None = None) -> ChatResult:
     """Read a plain chat completion; raises ``StreamBroken`` on a body that is not one."""
     try:
-        data = json.loads(body)
+        data = codec.loads(body)
         choice = data["choices"][0]
         text = choice["message"].get("content") or ""
         usage = _usage(data.get("usage")) or Usage()
@@ -507,7 +512,7 @@ class ChatStreamReader:
         if data.startswith("[DONE]"):
             return StreamEvent(done=True)
         try:
-            obj = json.loads(data)
+            obj = codec.loads(data)
             if obj.get("error"):
                 err = obj["error"]
                 return StreamEvent(error=ErrorInfo(0, err.get("type"), err.get("code"), str(err.get("message"))))
@@ -528,7 +533,7 @@ def parse_error(status: int, headers: Mapping[str, str], body: bytes, now_wall: 
     type_ = code = None
     message = f"HTTP {status}"
     try:
-        err = json.loads(body)["error"]
+        err = codec.loads(body)["error"]
         type_, code = err.get("type"), err.get("code")
         message = str(err.get("message") or message)
     except (ValueError, KeyError, TypeError, AttributeError):
