@@ -45,6 +45,7 @@ from harness.client.types import ChatResponse
 from harness.clock import Clock, Sleep
 from harness.errors import (
     BadRequest,
+    ConnectError,
     ContentFiltered,
     DeadlineExceeded,
     ProviderError,
@@ -61,6 +62,11 @@ _ACCEPTED = frozenset({"success", "client_error"})  # the backend took the reque
 _ATTEMPT_HEADER = tuple(str(n) for n in range(64))  # x-harness-attempt values, prebuilt
 _make_request = positional_maker(HttpRequest)
 _make_response = positional_maker(ChatResponse)
+
+
+def _money(cost: Decimal) -> str:
+    """An attempt's cost as the outcome log keeps it (exact, plain notation)."""
+    return "0" if not cost else format(cost, "f")
 
 
 class AttemptRunner:
@@ -89,6 +95,7 @@ class AttemptRunner:
         self._first_token_s = timeouts.first_token_s
         self._stall_s = timeouts.stall_s
         self._attempt_s = timeouts.attempt_s
+        self._min_send_s = timeouts.min_send_s  # a queued request is not sent with less time than this left
         self._timed = timeouts.first_token_s is not None or timeouts.stall_s is not None  # streams have deadlines
         self._estimates: dict[tuple[str, int, int], Decimal] = {}  # (model, prompt, max_tokens) → reservation
         self._last_estimate: tuple[str, int, int, Decimal] = ("", -1, -1, _ZERO)  # the latest of them
@@ -152,7 +159,7 @@ class AttemptRunner:
         while not reservation.granted:
             if reservation.reason == "too_large":
                 raise BadRequest(f"request needs more than a whole window's limit: {demand}", code="request_too_large")
-            if lr.deadline is not None and self._clock() + reservation.wait_s > lr.deadline:
+            if lr.deadline is not None and self._clock() + reservation.wait_s > lr.deadline - self._min_send_s:
                 await route.limiter.cancel(reservation)
                 raise DeadlineExceeded("rate limiter wait would pass the request's deadline", code="limiter_wait")
             try:
@@ -300,11 +307,12 @@ class AttemptRunner:
             raise
         except BaseException as exc:
             billed = self._billed(lr, status, assembler, billed_override)
-            await self._settle(lr, route, attribution, billed, held, reservation, prompt, max_tokens)
+            counted = self._counted(billed, status, sent=True, prompt=prompt, max_tokens=max_tokens)
+            cost = await self._settle(lr, route, attribution, billed, held, reservation, prompt, max_tokens, counted)
             if permit is not None and breaker is not None:
                 await breaker.release_permit(permit)
             error = "Cancelled" if isinstance(exc, asyncio.CancelledError) else type(exc).__name__
-            lr.attempts.append((n, t0, clock(), spec.name, status, error, None, None, None))
+            lr.attempts.append((n, t0, clock(), spec.name, status, error, None, None, None, _money(cost)))
             raise
         finally:
             if response is not None:
@@ -335,7 +343,7 @@ class AttemptRunner:
         if throttle is not None:
             throttle.record(True)
         attempts = lr.attempts
-        attempts.append((n, t0, now, spec.name, status, None, provider_id, None, None))
+        attempts.append((n, t0, now, spec.name, status, None, provider_id, None, None, _money(cost)))
         if len(attempts) == 1:  # the common case
             request_ids: tuple[str, ...] = () if provider_id is None else (provider_id,)
         else:
@@ -372,8 +380,10 @@ class AttemptRunner:
         reservation: Any,
         prompt: int,
         max_tokens: int,
+        counted: Usage | None = None,
     ) -> Decimal:
-        """Charge ``usage`` to the cost tracker, the budget and the limiter; returns its cost.
+        """Charge ``usage`` to the cost tracker and the budget, ``counted`` (default: ``usage``) to the
+        limiter; returns the cost.
 
         ``reservation``: a :class:`Reservation`, or the grant of a memory limiter's ``grant_now`` (for
         ``prompt`` input and ``max_tokens`` output tokens).
@@ -384,14 +394,30 @@ class AttemptRunner:
             lr.cost += cost
         if held is not None:
             await self._release_budget(held, cost)
+        if counted is None:
+            counted = usage
         limiter = route.sync_limiter
         if limiter is not None and type(reservation) is Grant:
-            limiter.settle_grant(reservation, prompt, max_tokens, usage)
+            limiter.settle_grant(reservation, prompt, max_tokens, counted)
         elif limiter is not None:
-            limiter.settle_now(reservation, usage)
+            limiter.settle_now(reservation, counted)
         else:
-            await route.limiter.settle(reservation, usage)
+            await route.limiter.settle(reservation, counted)
         return cost
+
+    @staticmethod
+    def _counted(billed: Usage, status: int, *, sent: bool, prompt: int, max_tokens: int) -> Usage:
+        """What the provider's rate limiter counted for a failed attempt.
+
+        A request the provider received was admitted against its limits (the prompt and max_tokens,
+        OpenAI's rule) whatever happened next — a 5xx, a reset, a cut stream, a client that gave up
+        waiting — so the client's limiter keeps the estimate instead of refunding it; refunding would let
+        the next window over-admit. Only a 429 (refused, nothing counted) or a request that never left
+        is refunded down to what was billed.
+        """
+        if not sent or status == 429:
+            return billed
+        return Usage(max(prompt, billed.input_tokens), max(max_tokens, billed.output_tokens))
 
     async def _failed(
         self,
@@ -417,12 +443,19 @@ class AttemptRunner:
         label = lr.key_used.label if lr.key_used is not None else None
         attribution = Attribution(spec.name, lr.request.user, lr.request.feature, label)
         billed = self._billed(lr, status, assembler, override)
-        await self._settle(lr, route, attribution, billed, held, reservation, prompt, max_tokens)
+        sent = not isinstance(err, ConnectError)
+        counted = self._counted(billed, status, sent=sent, prompt=prompt, max_tokens=max_tokens)
+        cost = await self._settle(lr, route, attribution, billed, held, reservation, prompt, max_tokens, counted)
         now = self._clock()
         kind = outcome_kind(err)
         if permit is not None and route.breaker is not None:
-            await route.breaker.report(permit, kind, duration_s=now - t0, retry_after_s=err.retry_after_s)
+            if isinstance(err, DeadlineExceeded) and err.code == "total":
+                # the request ran out of its own time (queueing included): not a verdict on the provider
+                await route.breaker.release_permit(permit)
+            else:
+                await route.breaker.report(permit, kind, duration_s=now - t0, retry_after_s=err.retry_after_s)
         if route.throttle is not None:
             route.throttle.record(kind in _ACCEPTED)
-        lr.attempts.append((n, t0, now, spec.name, status, err.kind, err.request_id, err.retry_after_s, None))
+        attempt = (n, t0, now, spec.name, status, err.kind, err.request_id, err.retry_after_s, None, _money(cost))
+        lr.attempts.append(attempt)
         lr.partial = assembler.text if assembler is not None and lr.delivered else ""

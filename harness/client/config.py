@@ -157,7 +157,10 @@ class Timeouts:
     ``connect_s`` bounds opening a connection; ``first_token_s`` bounds an attempt's start to its first
     text token (streams); ``stall_s`` bounds the silence between two stream chunks; ``attempt_s`` bounds
     one attempt, plain or streamed; ``total_s`` bounds the whole logical request (every attempt, wait and
-    fallback): no retry is started whose wait would end past it.
+    fallback): no retry is started whose wait would end past it. ``min_send_s``: a request queued by the
+    limiter is given up (``DeadlineExceeded``, code ``limiter_wait``) rather than sent with less than
+    this left before ``total_s`` — sent that late it would likely be abandoned in flight, after the
+    provider had already counted it against the quota.
     """
 
     connect_s: float | None = 10.0
@@ -165,8 +168,11 @@ class Timeouts:
     stall_s: float | None = 30.0
     attempt_s: float | None = 600.0
     total_s: float | None = 900.0
+    min_send_s: float = 0.0
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.min_send_s, int | float) and math.isfinite(self.min_send_s) and self.min_send_s >= 0):
+            raise ConfigError("timeouts.min_send_s", f"expected a number ≥ 0, got {self.min_send_s!r}")
         for name in ("connect_s", "first_token_s", "stall_s", "attempt_s", "total_s"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
@@ -181,6 +187,7 @@ class Timeouts:
             stall_s=_off_or_positive(t, "stall_s", 30.0),
             attempt_s=_off_or_positive(t, "attempt_s", 600.0),
             total_s=_off_or_positive(t, "total_s", 900.0),
+            min_send_s=t.float("min_send_s", 0.0, min=0),
         )
         t.done()
         return result

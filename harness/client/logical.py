@@ -23,7 +23,7 @@ __all__ = ["AttemptRow", "LogicalRequest", "OutcomeRow", "outcome_record", "outc
 
 _ZERO = Decimal(0)
 #: an attempt: AttemptRecord's fields, in order
-AttemptRow = tuple[int, float, float, str, int, str | None, str | None, float | None, float | None]
+AttemptRow = tuple[int, float, float, str, int, str | None, str | None, float | None, float | None, str | None]
 #: an outcome: OutcomeRecord's fields, in order, the attempts as AttemptRows
 OutcomeRow = tuple[Any, ...]
 
@@ -33,9 +33,11 @@ _OUTCOME_FIELDS = (
     "stream", "ttft_s", "finish_reason", "input_tokens", "output_tokens", "cached_input_tokens", "cost_usd", "error",
     "attempts",
 )  # fmt: skip
-_ATTEMPT_FIELDS = ("n", "t_start", "t_end", "model", "status", "error", "request_id", "retry_after_s", "wait_s")
+_ATTEMPT_FIELDS = (
+    "n", "t_start", "t_end", "model", "status", "error", "request_id", "retry_after_s", "wait_s", "cost_usd",
+)  # fmt: skip
 if tuple(f.name for f in fields(OutcomeRecord)) != _OUTCOME_FIELDS or (
-    tuple(f.name for f in fields(AttemptRecord))[: len(_ATTEMPT_FIELDS)] != _ATTEMPT_FIELDS
+    tuple(f.name for f in fields(AttemptRecord)) != _ATTEMPT_FIELDS
 ):  # pragma: no cover - a contract change
     raise ImportError("harness.records changed OutcomeRecord or AttemptRecord; update harness.client.logical")
 
@@ -171,7 +173,8 @@ class LogicalRequest:
     def wait_before_next(self, seconds: float) -> None:
         """Note on the latest attempt how long the client waits before the next one."""
         if self.attempts:
-            self.attempts[-1] = (*self.attempts[-1][:8], seconds)
+            last = self.attempts[-1]
+            self.attempts[-1] = (*last[:8], seconds, last[9])
 
 
 def status_of(error: BaseException) -> str:

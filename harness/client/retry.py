@@ -45,6 +45,7 @@ from harness.clock import Clock
 from harness.errors import (
     BadRequest,
     ConfigError,
+    DeadlineExceeded,
     Overloaded,
     ProviderError,
     QuotaExhausted,
@@ -67,12 +68,15 @@ __all__ = [
 ]
 
 _RETRY_STATUSES = frozenset({408, 409, 429, 529})
+_TERMINAL_DEADLINES = frozenset({"total", "limiter_wait"})
 
 
 def is_retryable(error: BaseException, *, retry_stream_broken: bool = True) -> bool:
     """May sending the same request again (same model, same key) succeed?"""
     if isinstance(error, BadRequest | QuotaExhausted):
         return False
+    if isinstance(error, DeadlineExceeded) and error.code in _TERMINAL_DEADLINES:
+        return False  # the request's own time ran out (or would, waiting for the limiter): no retry can help
     if isinstance(error, TransportError | RequestTimeoutStatus | RateLimited | ServerError | Overloaded):
         return True
     if isinstance(error, StreamBroken):

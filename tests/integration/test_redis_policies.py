@@ -18,7 +18,7 @@ from harness.client.cost import Attribution
 from harness.client.events import EventLog
 from harness.client.limiter import Demand, LimitConfig, Limiter
 from harness.client.limiter_redis import RedisRateLimiter
-from harness.client.redis_support import make_redis
+from harness.client.redis_support import RedisFallback, make_redis
 from harness.errors import BudgetExceeded, CircuitOpen
 from harness.pricing import Usage
 
@@ -131,8 +131,14 @@ async def test_breaker_state_is_shared(redis_url: str) -> None:
 
 async def test_hundreds_of_concurrent_reservations_never_overspend(redis_url: str) -> None:
     rules = [BudgetRule("user", "*", "day", "rolling", hard_usd=Decimal("1.00"))]
-    clients = [make_redis(redis_url) for _ in range(4)]
-    ledgers = [RedisBudgetLedger(c, rules, name="concurrent", clock=time.monotonic, wall=time.time) for c in clients]
+    # a generous timeout and a closed fallback: a GC pause on a loaded machine must not look like Redis
+    # being down (the local fallback of four ledgers would each allow the whole budget)
+    clients = [make_redis(redis_url, timeout_s=5.0) for _ in range(4)]
+    closed = RedisFallback(mode="closed")
+    ledgers = [
+        RedisBudgetLedger(c, rules, name="concurrent", clock=time.monotonic, wall=time.time, fallback=closed)
+        for c in clients
+    ]
     assert isinstance(ledgers[0], Budgets)
     await ledgers[0].reset()
     refused = granted = 0
