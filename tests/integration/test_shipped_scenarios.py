@@ -1,15 +1,16 @@
-"""Every shipped scenario passes for the reference client, in virtual time."""
+"""The shipped catalogue: every promised scenario is there, and `pytest scenarios/` passes for all of it."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from harness.runner.run import run_scenario
-from harness.scenario.model import load_scenario
-
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "scenarios"
 SHIPPED = sorted(SCENARIOS.rglob("*.toml"))
 
 
@@ -17,20 +18,29 @@ def test_the_catalogue_ships_the_promised_scenarios() -> None:
     names = {p.stem for p in SHIPPED}
     promised = {
         "smoke", "rate_limit_storm", "outage_recovery", "brownout", "tpm_saturation", "stream_faults",
-        "fallback_flap", "budget_cap", "cost_accuracy",
+        "fallback_flap", "budget_cap", "cost_accuracy", "compare_clients",
     }  # fmt: skip
     assert promised <= names
     conduct = {p.stem for p in (SCENARIOS / "conduct").glob("*.toml")}
     assert len(conduct) == 16, sorted(conduct)  # one per conduct case in METRICS.md
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(SCENARIOS)))
-def test_shipped_scenario_passes_for_the_reference_client(path: Path) -> None:
-    scenario = load_scenario(path)
-    if scenario.client_kind != "reference":
-        pytest.skip("judges a third-party client")
-    result = run_scenario(scenario)
-    failing = [g.describe() for g in result.gates if not g.passed]
-    assert not failing, f"{path.name}: " + "; ".join(failing)
-    assert result.metrics["lost_requests"] == 0
-    assert result.metrics["client_crashes"] == 0
+@pytest.mark.slow
+def test_pytest_scenarios_passes_for_the_whole_catalogue(tmp_path: Path) -> None:
+    """The user's way: ``pytest scenarios/`` runs every file as a test item, with the reference client."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "scenarios/", "-q", "-p", "no:randomly", "--harness-reports", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    passed = re.search(r"(\d+) passed", done.stdout)
+    assert passed is not None, done.stdout[-2000:]
+    assert int(passed.group(1)) == len(SHIPPED)
+    assert "failed" not in done.stdout.splitlines()[-1]
+    for path in SHIPPED:  # every item wrote its report
+        name = re.search(r'^name = "([^"]+)"', path.read_text(encoding="utf-8"), re.M)
+        assert name is not None
+        assert (tmp_path / name.group(1) / "summary.json").is_file(), path
