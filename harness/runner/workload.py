@@ -43,7 +43,7 @@ class _Corpus:
 
     __slots__ = ("starts", "text")
 
-    def __init__(self, seed: int, words: int = 200_000) -> None:
+    def __init__(self, seed: int, words: int = 50_000) -> None:
         rng = random.Random(seed ^ 0xC0FFEE)
         chosen = [rng.choice(_WORDS) for _ in range(words)]
         self.text = " ".join(chosen)  # one space between words

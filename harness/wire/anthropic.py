@@ -30,7 +30,7 @@ from harness.errors import (
 )
 from harness.pricing import Usage
 from harness.wire import checks, codec
-from harness.wire.formats import format_rfc3339, parse_retry_after, parse_rfc3339
+from harness.wire.formats import format_rfc3339, json_string, parse_retry_after, parse_rfc3339
 from harness.wire.neutral import (
     ChatCall,
     ChatResult,
@@ -158,7 +158,7 @@ def message_body(
 ) -> bytes:
     return (
         f'{{"id":"{message_id}","type":"message","role":"assistant","model":{_dumps(model)},'
-        f'"content":[{{"type":"text","text":{_dumps(text)}}}],"stop_reason":"{stop_reason}",'
+        f'"content":[{{"type":"text","text":{json_string(text)}}}],"stop_reason":"{stop_reason}",'
         f'"stop_sequence":{_dumps(stop_sequence)},"usage":{_usage_json(input_tokens, output_tokens)}}}'
     ).encode()
 
@@ -187,7 +187,7 @@ class MessageStreamEncoder:
     def text(text: str) -> bytes:
         return (
             'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
-            f'"delta":{{"type":"text_delta","text":{_dumps(text)}}}}}\n\n'
+            f'"delta":{{"type":"text_delta","text":{json_string(text)}}}}}\n\n'
         ).encode()
 
     @staticmethod

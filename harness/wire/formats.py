@@ -11,6 +11,7 @@ Parsers return ``None`` for anything they cannot read: a bad header never raises
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ __all__ = [
     "format_google_duration",
     "format_http_date",
     "format_rfc3339",
+    "json_string",
     "parse_go_duration",
     "parse_google_duration",
     "parse_http_date",
@@ -143,3 +145,17 @@ def parse_retry_after(headers: Mapping[str, str], now_wall: float) -> float | No
         when = parse_http_date(value)
         return None if when is None else max(0.0, when - now_wall)
     return secs if math.isfinite(secs) and secs >= 0 else None
+
+
+_json_str = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def json_string(text: str) -> str:
+    """``text`` as a JSON string literal, exactly as ``json.dumps`` writes it (ASCII-safe).
+
+    Generated answers are plain printable ASCII most of the time: those are only quoted, which saves
+    the encoder call on every stream chunk.
+    """
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return _json_str(text)

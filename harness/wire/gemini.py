@@ -30,7 +30,7 @@ from harness.errors import (
 )
 from harness.pricing import Usage
 from harness.wire import checks, codec
-from harness.wire.formats import format_google_duration, parse_google_duration, parse_retry_after
+from harness.wire.formats import format_google_duration, json_string, parse_google_duration, parse_retry_after
 from harness.wire.neutral import (
     ChatCall,
     ChatResult,
@@ -158,7 +158,7 @@ def response_body(
     response_id: str, model: str, text: str, finish: str, prompt_tokens: int, output_tokens: int
 ) -> bytes:
     return (
-        f'{{"candidates":[{{"content":{{"parts":[{{"text":{_dumps(text)}}}],"role":"model"}},'
+        f'{{"candidates":[{{"content":{{"parts":[{{"text":{json_string(text)}}}],"role":"model"}},'
         f'"finishReason":"{finish}","index":0}}],"usageMetadata":{_usage_json(prompt_tokens, output_tokens)},'
         f'"modelVersion":{_dumps(model)},"responseId":"{response_id}"}}'
     ).encode()
@@ -176,7 +176,7 @@ class GenerateStreamEncoder:
     def text(self, text: str, tokens_so_far: int, finish: str | None = None) -> bytes:
         reason = f',"finishReason":"{finish}"' if finish else ""
         return (
-            f'data: {{"candidates":[{{"content":{{"parts":[{{"text":{_dumps(text)}}}],"role":"model"}}{reason},'
+            f'data: {{"candidates":[{{"content":{{"parts":[{{"text":{json_string(text)}}}],"role":"model"}}{reason},'
             f'"index":0}}],"usageMetadata":{_usage_json(self.prompt_tokens, tokens_so_far)},{self._tail}'
         ).encode()
 

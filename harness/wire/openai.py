@@ -32,7 +32,7 @@ from harness.errors import (
 from harness.pricing import Usage
 from harness.tokenizer import count_tokens
 from harness.wire import checks, codec
-from harness.wire.formats import format_go_duration, parse_go_duration, parse_retry_after
+from harness.wire.formats import format_go_duration, json_string, parse_go_duration, parse_retry_after
 from harness.wire.neutral import (
     ChatCall,
     ChatResult,
@@ -248,7 +248,7 @@ def chat_body(
     """A ``chat.completion`` object (built from a template: this is the server's hot path)."""
     return (
         f'{{"id":"{completion_id}","object":"chat.completion","created":{created},"model":{_dumps(model)},'
-        f'"choices":[{{"index":0,"message":{{"role":"assistant","content":{_dumps(text)},"refusal":null,'
+        f'"choices":[{{"index":0,"message":{{"role":"assistant","content":{json_string(text)},"refusal":null,'
         f'"annotations":[]}},"logprobs":null,"finish_reason":"{finish}"}}],'
         f'"usage":{_usage_json(prompt_tokens, output_tokens)},"service_tier":"default","system_fingerprint":null}}'
     ).encode()
@@ -275,7 +275,7 @@ class ChatStreamEncoder:
 
     def text(self, text: str) -> bytes:
         return (
-            f'{self._head}{{"index":0,"delta":{{"content":{_dumps(text)}}},"logprobs":null,"finish_reason":null}}'
+            f'{self._head}{{"index":0,"delta":{{"content":{json_string(text)}}},"logprobs":null,"finish_reason":null}}'
             f"{self._tail}"
         ).encode()
 

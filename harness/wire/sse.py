@@ -12,15 +12,19 @@ per line of payload, and a blank line. The parser follows the WHATWG rules (``\\
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = ["SSEMessage", "SSEParser", "encode_event", "truncate_event"]
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 def encode_event(data: str, event: str | None = None) -> bytes:
     """One event as bytes; ``data`` may contain newlines (each becomes its own ``data:`` line)."""
     if "\n" in data or "\r" in data:
-        body = "".join(f"data: {line}\n" for line in data.splitlines())
+        body = "".join(f"data: {line}\n" for line in _LINE_END.split(data))
     else:
         body = f"data: {data}\n"
     if event is not None:
@@ -68,6 +72,14 @@ class SSEParser:
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
         data = self._buffer + chunk
+        if b"\r" not in data and not self._data and self._event is None:
+            # the common case (OpenAI, Gemini): whole events of one "data: " line each; anything else
+            # (comments, event names, multi-line data, CRs) goes through the line-by-line path below
+            blocks = data.split(b"\n\n")
+            rest = blocks.pop()
+            if all(block[:6] == b"data: " and b"\n" not in block for block in blocks):
+                self._buffer = rest
+                return [SSEMessage(None, block[6:].decode("utf-8", "replace")) for block in blocks]
         if b"\r" in data:
             if data.endswith(b"\r"):
                 self._pending_cr = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,6 +13,7 @@ from harness.wire.formats import (
     format_google_duration,
     format_http_date,
     format_rfc3339,
+    json_string,
     parse_go_duration,
     parse_google_duration,
     parse_http_date,
@@ -116,3 +119,33 @@ def test_sse_finish_dispatches_an_unterminated_event() -> None:
     parser = SSEParser()
     assert parser.feed(b'data: {"last": true}') == []
     assert parser.finish() == [SSEMessage(None, '{"last": true}')]
+
+
+_payloads = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=12)
+_events = st.tuples(
+    st.none() | st.sampled_from(["message_start", "ping", "content_block_delta"]),
+    st.lists(_payloads, min_size=1, max_size=3).map("\n".join),
+)
+
+
+@given(st.lists(_events, max_size=12), st.data())
+def test_sse_parser_reads_any_mix_of_simple_and_named_events_however_split(
+    events: list[tuple[str | None, str]], data: st.DataObject
+) -> None:
+    # single-line data-only events take the parser's fast path; named and multi-line ones the line
+    # path; a stream mixing both, cut anywhere, must read back exactly what was written
+    stream = b"".join(encode_event(payload, name) for name, payload in events)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
+    parser = SSEParser()
+    got = []
+    last = 0
+    for cut in [*cuts, len(stream)]:
+        got += parser.feed(stream[last:cut])
+        last = cut
+    got += parser.finish()
+    assert got == [SSEMessage(name, payload) for name, payload in events]
+
+
+@given(st.text() | st.text(st.characters(min_codepoint=32, max_codepoint=126)))
+def test_json_string_writes_what_json_dumps_writes(text: str) -> None:
+    assert json_string(text) == json.dumps(text)
