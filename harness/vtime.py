@@ -8,8 +8,14 @@ clients is simulated in the time it takes to run its callbacks.
 How: asyncio's ``_run_once`` asks the selector to wait up to the delay before the next scheduled
 timer. Our selector never blocks for I/O that cannot come (there are no sockets in a virtual run): it
 polls with a zero timeout and, if nothing is ready, advances the virtual clock by the requested
-delay. When nothing is scheduled at all (a deadlock in virtual time, or a wait on a real thread) it
-falls back to a real, short wait so that threads (``run_in_executor``) can still wake the loop.
+delay. Work handed to a thread with ``run_in_executor`` (``asyncio.to_thread``) takes no virtual
+time, and neither does work on anyio's worker threads (``anyio.to_thread.run_sync``, which the
+official SDKs and LiteLLM use): while any is in flight the loop waits for it in real time instead of
+jumping — otherwise every
+timer would fire before the thread returns (a library that resolves its config on a thread would see
+its own deadline pass at once). When nothing is scheduled at all (a deadlock in virtual time, or a
+wait on some other real thread) it falls back to a real, short wait so that threads can still wake
+the loop.
 
 Example::
 
@@ -22,13 +28,16 @@ Code that reads ``time.monotonic()`` directly sees real time; pass ``loop.time``
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import importlib.util
 import selectors
-from collections.abc import Coroutine, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, TypeVar, TypeVarTuple, Unpack
 
 __all__ = ["VirtualTimeLoop", "run"]
 
 _T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
 
 # Real seconds to block when nothing is scheduled: lets executor threads wake the loop.
 _IDLE_REAL_WAIT_S = 0.05
@@ -55,6 +64,9 @@ class _VirtualSelector(selectors.BaseSelector):
         if ready:
             return ready
         loop = self._loop_ref[0]
+        if loop.threads_busy:
+            # a thread the loop is waiting for is still working: it takes no virtual time
+            return self._real.select(_IDLE_REAL_WAIT_S if timeout is None else min(timeout, _IDLE_REAL_WAIT_S))
         if timeout is None:
             # Nothing scheduled: only another thread (or a signal) can make progress.
             return self._real.select(_IDLE_REAL_WAIT_S)
@@ -78,6 +90,18 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         ref.append(self)
         self._virtual_now = float(start)  # the loop's clock, in seconds
         self._jumps = 0  # how many times the clock was advanced (idle jumps)
+        self.threads_busy = 0  # run_in_executor calls still running
+
+    def run_in_executor(
+        self, executor: concurrent.futures.Executor | None, func: Callable[[Unpack[_Ts]], _T], *args: *_Ts
+    ) -> asyncio.Future[_T]:
+        future = super().run_in_executor(executor, func, *args)
+        self.threads_busy += 1
+        future.add_done_callback(self._thread_done)
+        return future
+
+    def _thread_done(self, _: asyncio.Future[Any]) -> None:
+        self.threads_busy -= 1
 
     def time(self) -> float:
         return self._virtual_now
@@ -93,7 +117,42 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return f"<VirtualTimeLoop t={self._virtual_now:.6f} jumps={self._jumps} running={self.is_running()}>"
 
 
+def _count_anyio_threads() -> None:
+    """Make anyio's worker-thread calls count as thread work on a :class:`VirtualTimeLoop`.
+
+    anyio runs ``to_thread.run_sync`` on its own threads and reports back with
+    ``call_soon_threadsafe``, not through ``run_in_executor``; its asyncio backend's one entry point is
+    wrapped (once per process) to keep :attr:`VirtualTimeLoop.threads_busy` while the thread works. On
+    any other loop the wrapper is a plain pass-through. Without anyio, or with a layout this does not
+    know, nothing is patched.
+    """
+    if importlib.util.find_spec("anyio") is None:
+        return
+    try:
+        from anyio._backends._asyncio import AsyncIOBackend
+    except ImportError:
+        return
+    original = AsyncIOBackend.__dict__.get("run_sync_in_worker_thread")
+    func = getattr(original, "__func__", None)
+    if not isinstance(original, classmethod) or func is None or getattr(func, "_vtime_counted", False):
+        return
+
+    async def counted(cls: type, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        if not isinstance(loop, VirtualTimeLoop):
+            return await func(cls, *args, **kwargs)
+        loop.threads_busy += 1
+        try:
+            return await func(cls, *args, **kwargs)
+        finally:
+            loop.threads_busy -= 1
+
+    counted._vtime_counted = True  # type: ignore[attr-defined]
+    AsyncIOBackend.run_sync_in_worker_thread = classmethod(counted)  # type: ignore[method-assign,assignment]
+
+
 def run(main: Coroutine[Any, Any, _T], *, start: float = 0.0, debug: bool = False) -> _T:
     """Run a coroutine to completion on a fresh :class:`VirtualTimeLoop` (cf. ``asyncio.run``)."""
+    _count_anyio_threads()
     with asyncio.Runner(debug=debug, loop_factory=lambda: VirtualTimeLoop(start)) as runner:
         return runner.run(main)

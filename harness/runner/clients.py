@@ -2,8 +2,8 @@
 
 A scenario's ``[client]`` becomes a :class:`~harness.runner.driver.ClientUnderTest` pointed at the
 fake provider: in virtual time through an in-memory transport to the provider core (the reference
-client's :class:`~harness.client.MemoryTransport`, an SDK's :class:`CoreTransport`), in real time over
-sockets to ``base_url``.
+client's :class:`~harness.client.MemoryTransport`, an SDK's :class:`CoreTransport`, LiteLLM's respx
+router), in real time over sockets to ``base_url``.
 
 ``instances = "per_user"`` builds one reference client per simulated user (its own breaker, limiter,
 retry budget and, importantly, its own jitter: each is seeded with (seed, user)), the way separate app
@@ -24,8 +24,7 @@ from harness.clock import Clock, Sleep
 from harness.records import OutcomeRecord
 from harness.report.result import ClientEvent
 from harness.runner.driver import ClientUnderTest
-from harness.runner.sdk_clients import SDKClientSpec, make_sdk_client
-from harness.runner.sdk_transport import CoreTransport
+from harness.runner.sdk_spec import SDKClientSpec
 from harness.scenario.model import Scenario
 
 __all__ = ["HARNESS_API_KEY", "ClientPool", "build_client"]
@@ -90,9 +89,10 @@ def build_client(
     spec = scenario.client
     if isinstance(spec, SDKClientSpec):
         spec = SDKClientSpec(spec.kind, spec.max_retries, spec.timeout_s, HARNESS_API_KEY)
-        factory = (lambda: CoreTransport(core)) if core is not None else None
-        prices = scenario.provider_prices()
-        return make_sdk_client(spec, base_url, factory, prices, clock)
+        from harness.runner.sdk_clients import make_sdk_client  # the SDKs are an optional extra
+
+        apis = {m.name: m.api for m in scenario.provider.models}
+        return make_sdk_client(spec, base_url, core, scenario.provider_prices(), clock, apis)
     config: ClientConfig = spec.with_base_url(base_url, override=True).with_keys(HARNESS_API_KEY, override=True)
     transport: Transport
     if core is not None:

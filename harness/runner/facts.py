@@ -9,7 +9,7 @@ from fake_provider.schedule import FaultSpec
 from harness.client import ClientConfig
 from harness.judge.facts import BudgetFact, LimitFact, RetryBudgetFact, RunFacts
 from harness.runner.driver import DriveStats
-from harness.runner.sdk_clients import SDKClientSpec
+from harness.runner.sdk_spec import SDKClientSpec
 from harness.scenario.model import Scenario
 
 __all__ = ["fault_windows", "outage_windows", "run_facts"]

@@ -34,6 +34,7 @@ from harness.report.result import ClientEvent, RunResult
 from harness.runner.clients import build_client
 from harness.runner.driver import Progress, drive
 from harness.runner.facts import fault_windows, run_facts
+from harness.runner.sdk_spec import SDK_APIS
 from harness.runner.workload import Workload
 from harness.scenario.model import Scenario
 from harness.vtime import run as run_virtual
@@ -82,11 +83,11 @@ def _default_model(scenario: Scenario) -> str:
     client = scenario.client
     if isinstance(client, ClientConfig):
         return client.models[0].name
-    api = "anthropic" if client.kind == "anthropic-sdk" else "openai"
-    for model in scenario.provider.models:
-        if model.api == api and model.kind != "embedding":
-            return model.name
-    raise ConfigError("provider.models", f"no {api} chat model for the {client.kind} client")
+    api = SDK_APIS.get(client.kind)  # LiteLLM speaks every API: an OpenAI model first, else any
+    chat = [m for m in scenario.provider.models if m.kind != "embedding"]
+    for model in [m for m in chat if m.api == (api or "openai")] + ([] if api else chat):
+        return model.name
+    raise ConfigError("provider.models", f"no {api + ' ' if api else ''}chat model for the {client.kind} client")
 
 
 def _fetch(url: str, method: str = "GET", body: bytes | None = None) -> bytes:

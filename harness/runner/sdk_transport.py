@@ -1,31 +1,39 @@
-"""An ``httpx2`` transport that hands SDK requests to the fake provider's core, in process.
+"""Third-party HTTP clients handed to the fake provider's core, in process: ``httpx2`` and ``httpx``.
 
 The official SDKs served today (openai 3.x, anthropic 2.x, google-genai 3.x) are built on ``httpx2``
-and accept ``http_client=httpx2.AsyncClient(transport=...)``. With :class:`CoreTransport` the SDK's
-requests never touch a socket: each one becomes a :class:`~fake_provider.core.ProviderRequest`, the
-core decides a plan, and the in-memory performer plays it on the running loop's clock. Under the
-virtual-time loop the SDK's own retry sleeps (``anyio.sleep``) and read timeouts run in virtual time
-too, so an SDK can be judged in the same storm as the reference client, in milliseconds.
+and accept ``http_client=httpx2.AsyncClient(transport=...)``: :class:`CoreTransport` is that
+transport. Clients built on ``httpx`` (LiteLLM with its aiohttp transport switched off) take no
+transport from us; :func:`core_router` routes them with respx, which patches httpx (and only httpx:
+it does not see httpx2). Either way the request never touches a socket: it becomes a
+:class:`~fake_provider.core.ProviderRequest`, the core decides a plan, and the in-memory performer
+plays it on the running loop's clock. Under the virtual-time loop the client's retry sleeps and read
+timeouts run in virtual time too, so a third-party client is judged in the same storm as the
+reference client, in milliseconds.
 
-Failures look exactly like the socket ones would to httpx2: a reset or silence before headers is a
-``RemoteProtocolError`` ("Server disconnected without sending a response."), a cut stream is a
-``RemoteProtocolError`` ("peer closed connection …"), a read deadline is a ``ReadTimeout``.
+Failures look exactly like the socket ones would to the HTTP library: a reset or silence before
+headers is a ``RemoteProtocolError`` ("Server disconnected without sending a response."), a cut
+stream is a ``RemoteProtocolError`` ("peer closed connection …"), a read deadline is a
+``ReadTimeout``. ``httpx`` and ``httpx2`` share that API, so one implementation serves both.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from types import ModuleType
+from typing import Any
 
+import httpx
 import httpx2
+import respx
 
 from fake_provider.core import ProviderCore, ProviderRequest
 from fake_provider.memory import MemoryResponse, perform
 
-__all__ = ["CoreTransport"]
+__all__ = ["CoreTransport", "core_router"]
 
 
-def _read_timeout(request: httpx2.Request) -> float | None:
+def _read_timeout(request: Any) -> float | None:
     timeout = request.extensions.get("timeout")
     if isinstance(timeout, dict):
         value = timeout.get("read")
@@ -33,10 +41,12 @@ def _read_timeout(request: httpx2.Request) -> float | None:
     return None
 
 
-class _PlanStream(httpx2.AsyncByteStream):
-    """The body of a performed plan, chunk by chunk, with the SDK's read timeout per chunk."""
+class _PlanBody:
+    """The body of a performed plan, chunk by chunk, with the client's read timeout per chunk."""
 
-    def __init__(self, response: MemoryResponse, request: httpx2.Request, read_timeout: float | None) -> None:
+    _http: ModuleType  # httpx or httpx2: the exceptions to raise
+
+    def __init__(self, response: MemoryResponse, request: Any, read_timeout: float | None) -> None:
         self._response = response
         self._request = request
         self._read_timeout = read_timeout
@@ -51,9 +61,9 @@ class _PlanStream(httpx2.AsyncByteStream):
                 return
             except TimeoutError:
                 await self._response.aclose()
-                raise httpx2.ReadTimeout("timed out reading the response body", request=self._request) from None
+                raise self._http.ReadTimeout("timed out reading the response body", request=self._request) from None
             except ConnectionResetError:
-                raise httpx2.RemoteProtocolError(
+                raise self._http.RemoteProtocolError(
                     "peer closed connection without sending complete message body (incomplete chunked read)",
                     request=self._request,
                 ) from None
@@ -63,6 +73,38 @@ class _PlanStream(httpx2.AsyncByteStream):
         await self._response.aclose()
 
 
+class _Httpx2Body(_PlanBody, httpx2.AsyncByteStream):
+    _http = httpx2
+
+
+class _HttpxBody(_PlanBody, httpx.AsyncByteStream):
+    _http = httpx
+
+
+async def _answer(core: ProviderCore, request: Any, http: ModuleType, body_class: type[_PlanBody]) -> Any:
+    """``request`` (an httpx or httpx2 request) answered by ``core``, as that library's response."""
+    body = await request.aread()
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers.raw}
+    url = request.url
+    query = url.query.decode("ascii", "replace") if isinstance(url.query, bytes) else str(url.query)
+    response = perform(core.handle(ProviderRequest(request.method, url.path, query, headers, body)))
+    read_timeout = _read_timeout(request)
+    try:
+        async with asyncio.timeout(read_timeout):
+            await response.headers_sent()
+    except ConnectionResetError:
+        raise http.RemoteProtocolError("Server disconnected without sending a response.", request=request) from None
+    except TimeoutError:
+        await response.aclose()
+        raise http.ReadTimeout("timed out waiting for the response headers", request=request) from None
+    return http.Response(
+        response.status,
+        headers=list(response.exchange.plan.headers),
+        stream=body_class(response, request, read_timeout),
+        request=request,
+    )
+
+
 class CoreTransport(httpx2.AsyncBaseTransport):
     """Route every request of an httpx2 client to ``core`` (the host part of the URL is ignored)."""
 
@@ -70,27 +112,21 @@ class CoreTransport(httpx2.AsyncBaseTransport):
         self.core = core  # the provider core that answers
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        body = await request.aread()
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers.raw}
-        url = request.url
-        provider_request = ProviderRequest(
-            request.method, url.path, url.query.decode("ascii", "replace"), headers, body
-        )
-        response = perform(self.core.handle(provider_request))
-        read_timeout = _read_timeout(request)
-        try:
-            async with asyncio.timeout(read_timeout):
-                await response.headers_sent()
-        except ConnectionResetError:
-            raise httpx2.RemoteProtocolError(
-                "Server disconnected without sending a response.", request=request
-            ) from None
-        except TimeoutError:
-            await response.aclose()
-            raise httpx2.ReadTimeout("timed out waiting for the response headers", request=request) from None
-        return httpx2.Response(
-            response.status,
-            headers=list(response.exchange.plan.headers),
-            stream=_PlanStream(response, request, read_timeout),
-            request=request,
-        )
+        response: httpx2.Response = await _answer(self.core, request, httpx2, _Httpx2Body)
+        return response
+
+
+def core_router(core: ProviderCore, base_url: str) -> respx.MockRouter:
+    """A respx router sending every httpx request for ``base_url`` to ``core``; start it, then stop it.
+
+    Requests to any other URL fail (respx's "not mocked" error) rather than leave the process: a run in
+    virtual time never reaches the network.
+    """
+
+    async def side_effect(request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = await _answer(core, request, httpx, _HttpxBody)
+        return response
+
+    router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+    router.route(url__startswith=base_url.rstrip("/")).mock(side_effect=side_effect)
+    return router

@@ -17,9 +17,10 @@ Sections (each documented in docs/scenarios.md, each validated with errors that 
 * ``[[faults]]``: the seeded fault schedule (:class:`fake_provider.schedule.FaultSchedule`);
 * ``[load]``: who sends what, when (:class:`harness.scenario.load.LoadSpec`);
 * ``[client]``: the reference client's configuration (:class:`harness.client.config.ClientConfig`), or
-  ``kind = "openai-sdk"`` / ``"anthropic-sdk"`` to judge an official SDK instead; ``instances =
-  "per_user"`` gives every simulated user its own client (its own breaker, limiter and backoff state,
-  as separate app instances would have); the default ``"shared"`` is one client for all;
+  ``kind = "openai-sdk"`` / ``"anthropic-sdk"`` / ``"litellm"`` to judge a third-party client
+  instead; ``instances = "per_user"`` gives every simulated user its own client (its own breaker,
+  limiter and backoff state, as separate app instances would have); the default ``"shared"`` is one
+  client for all;
 * ``[[gates]]``: metric, comparison, threshold (defaults from METRICS.md);
 * ``[[compare_with]]``: other clients (tables shaped like ``[client]``) to run through the same storm,
   reported side by side; the gates judge the ``[client]`` only.
@@ -43,7 +44,7 @@ from harness.errors import ConfigError
 from harness.judge.gates import DEFAULT_GATES, GateSpec, parse_gates
 from harness.judge.metrics import METRIC_NAMES
 from harness.pricing import PriceTable
-from harness.runner.sdk_clients import SDK_KINDS, SDKClientSpec
+from harness.runner.sdk_spec import SDK_KINDS, SDKClientSpec
 from harness.scenario.load import LoadSpec
 from harness.validate import Table, describe
 

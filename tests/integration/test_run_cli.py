@@ -114,17 +114,20 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert "--provider-url needs --real-time" in done.stderr
 
 
-def test_compare_clients_runs_both_and_writes_a_comparison(tmp_path: Path) -> None:
+def test_compare_clients_runs_all_three_and_writes_a_comparison(tmp_path: Path) -> None:
     out = tmp_path / "cmp"
     done = harness("run", str(SCENARIOS / "compare_clients.toml"), "--out", str(out), "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr  # the gates judge the reference client
     assert "clients compared: compare_clients" in done.stdout
     table = (out / "comparison.md").read_text()
-    assert "| metric | `reference` | `openai-sdk` |" in table
-    sdk = json.loads((out / "openai-sdk" / "summary.json").read_text())
+    assert "| metric | `reference` | `openai-sdk` | `litellm` |" in table
     ours = json.loads((out / "summary.json").read_text())
-    assert sdk["client"] == "openai-sdk"
     assert ours["client"] == "reference"
-    # the same storm: the same logical requests, judged by the same gates
-    assert sdk["metrics"]["requests_logical"] == ours["metrics"]["requests_logical"]
-    assert ours["metrics"]["success_rate"] > sdk["metrics"]["success_rate"]
+    for kind in ("openai-sdk", "litellm"):
+        theirs = json.loads((out / kind / "summary.json").read_text())
+        assert theirs["client"] == kind
+        # the same storm: the same logical requests, judged by the same gates, reconciled with the provider
+        assert theirs["metrics"]["requests_logical"] == ours["metrics"]["requests_logical"]
+        assert theirs["metrics"]["lost_requests"] == 0
+        assert float(theirs["metrics"]["cost_abs_error_usd"]) == 0
+        assert ours["metrics"]["success_rate"] > theirs["metrics"]["success_rate"]

@@ -64,3 +64,41 @@ def test_clock_cannot_go_back() -> None:
             loop.advance(-1)
     finally:
         loop.close()
+
+
+def _slow_thread_work() -> str:
+    import time
+
+    time.sleep(0.05)  # real time on a real thread
+    return "done"
+
+
+@pytest.mark.parametrize("via", ["run_in_executor", "to_thread", "anyio"])
+def test_thread_work_takes_no_virtual_time(via: str) -> None:
+    # a timer one virtual second away must not fire while a thread works: the loop waits for the thread
+    # instead of jumping the clock (a library resolving its config on a thread would otherwise see its
+    # own deadline pass at once)
+    import anyio.to_thread
+
+    async def main() -> tuple[str, float]:
+        loop = asyncio.get_running_loop()
+        if via == "run_in_executor":
+            work = loop.run_in_executor(None, _slow_thread_work)
+        elif via == "to_thread":
+            work = asyncio.ensure_future(asyncio.to_thread(_slow_thread_work))
+        else:
+            work = asyncio.ensure_future(anyio.to_thread.run_sync(_slow_thread_work))
+        async with asyncio.timeout(1.0):
+            result = await work
+        return result, loop.time()
+
+    result, elapsed = run(main())
+    assert result == "done"
+    assert elapsed == 0.0
+    assert asyncio.run(_on_a_plain_loop()) == "done"  # the anyio hook passes through elsewhere
+
+
+async def _on_a_plain_loop() -> str:
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(_slow_thread_work)

@@ -8,7 +8,7 @@ import pytest
 
 from harness.client import ClientConfig
 from harness.errors import ConfigError
-from harness.runner.sdk_clients import SDKClientSpec
+from harness.runner.sdk_spec import SDKClientSpec
 from harness.scenario.model import load_scenario, parse_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
