@@ -457,6 +457,8 @@ def error_from_info(info: ErrorInfo, request_id: str | None = None, model: str |
         cls = PrefillRejected
     elif status == 400 and ("content filtering" in lowered or "output blocked" in lowered):
         cls = ContentFiltered
+    elif status == 400 and "credit balance" in lowered:
+        cls = QuotaExhausted  # out of credit: Anthropic says it with a 400, not OpenAI's 429
     elif status in (401, 403):
         cls = AuthenticationError
     elif status == 404:

@@ -13,7 +13,7 @@ from fake_provider.core import Exchange, ProviderCore, ProviderRequest
 from fake_provider.plan import Delivery
 from fake_provider.quotas import Limits, QuotaConfig, SlidingWindow
 from harness.clock import ManualClock
-from harness.errors import BadRequest, Overloaded, QuotaExhausted, RateLimited
+from harness.errors import Overloaded, QuotaExhausted, RateLimited
 from harness.tokenizer import count_messages
 from harness.wire import anthropic, gemini, openai
 from harness.wire.formats import parse_rfc3339
@@ -208,7 +208,7 @@ def test_too_many_in_flight(send: Any, status: int, error: type) -> None:
 
 @pytest.mark.parametrize(
     ("send", "status", "error"),
-    [(chat, 429, QuotaExhausted), (messages, 400, BadRequest), (generate, 429, RateLimited)],
+    [(chat, 429, QuotaExhausted), (messages, 400, QuotaExhausted), (generate, 429, RateLimited)],
 )
 def test_a_spend_cap_answers_out_of_credit(send: Any, status: int, error: type) -> None:
     core = make_core(QuotaConfig(spend_cap_usd=Decimal("0.00001")))
