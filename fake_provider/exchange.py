@@ -18,7 +18,7 @@ from fake_provider.context import CallContext
 from fake_provider.plan import Delivery, Plan
 from fake_provider.request_log import RequestLog
 from harness.records import ProviderRecord
-from harness.tokenizer import MESSAGE_OVERHEAD, REPLY_PRIMING, count_tokens
+from harness.tokenizer import MESSAGE_OVERHEAD, REPLY_PRIMING, count_tokens, count_tokens_memo
 
 __all__ = ["Exchange", "ProviderRequest", "count_prompt", "load_json"]
 
@@ -111,5 +111,5 @@ def count_prompt(messages: Iterable[tuple[str, str]]) -> int:
         role_tokens = _ROLE_TOKENS.get(role)
         if role_tokens is None:
             role_tokens = count_tokens(role)
-        total += MESSAGE_OVERHEAD + role_tokens + count_tokens(text)
+        total += MESSAGE_OVERHEAD + role_tokens + count_tokens_memo(text)
     return total

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["MESSAGE_OVERHEAD", "REPLY_PRIMING", "count_messages", "count_tokens"]
+__all__ = ["MESSAGE_OVERHEAD", "REPLY_PRIMING", "count_messages", "count_tokens", "count_tokens_memo"]
 
 MESSAGE_OVERHEAD = 3  # tokens per message for the chat template's delimiters
 REPLY_PRIMING = 3  # tokens that prime the assistant's reply, once per prompt
@@ -37,6 +37,26 @@ def count_tokens(text: str) -> int:
     if not text:
         return 0
     return len(_TOKEN.findall(text))
+
+
+#: token counts of texts seen lately: a system prompt or a canned question repeats on every request,
+#: and in a virtual-time run the client's estimate and the provider's count read the same prompt
+_COUNTS: dict[str, int] = {}
+_COUNTED_CHARS = [0]  # characters held by _COUNTS: it is emptied past _MAX_COUNTED_CHARS
+_MAX_COUNTED_CHARS = 4_000_000
+
+
+def count_tokens_memo(text: str) -> int:
+    """:func:`count_tokens`, remembered for texts seen lately (at most ~4 M characters are held)."""
+    n = _COUNTS.get(text)
+    if n is None:
+        n = count_tokens(text)
+        if _COUNTED_CHARS[0] + len(text) > _MAX_COUNTED_CHARS:
+            _COUNTS.clear()
+            _COUNTED_CHARS[0] = 0
+        _COUNTS[text] = n
+        _COUNTED_CHARS[0] += len(text)
+    return n
 
 
 def count_messages(messages: Iterable[tuple[str, str]]) -> int:

@@ -17,7 +17,7 @@ from harness.client.keys import ApiKey
 from harness.client.types import ChatRequest, ChatResponse, Message
 from harness.errors import ProviderError
 from harness.records import AttemptRecord, OutcomeRecord
-from harness.tokenizer import MESSAGE_OVERHEAD, REPLY_PRIMING, count_tokens
+from harness.tokenizer import MESSAGE_OVERHEAD, REPLY_PRIMING, count_tokens_memo
 
 __all__ = ["AttemptRow", "LogicalRequest", "OutcomeRow", "outcome_record", "outcome_row", "record_of", "status_of"]
 
@@ -40,25 +40,6 @@ if tuple(f.name for f in fields(OutcomeRecord)) != _OUTCOME_FIELDS or (
     tuple(f.name for f in fields(AttemptRecord)) != _ATTEMPT_FIELDS
 ):  # pragma: no cover - a contract change
     raise ImportError("harness.records changed OutcomeRecord or AttemptRecord; update harness.client.logical")
-
-
-#: token counts of texts seen lately (a system prompt or a canned question repeats on every request)
-_COUNTS: dict[str, int] = {}
-_COUNTED_CHARS = [0]  # characters held by _COUNTS: it is emptied past _MAX_COUNTED_CHARS
-_MAX_COUNTED_CHARS = 4_000_000
-
-
-def _count(text: str) -> int:
-    """``count_tokens(text)``, remembered for texts seen lately."""
-    n = _COUNTS.get(text)
-    if n is None:
-        n = count_tokens(text)
-        if _COUNTED_CHARS[0] + len(text) > _MAX_COUNTED_CHARS:
-            _COUNTS.clear()
-            _COUNTED_CHARS[0] = 0
-        _COUNTS[text] = n
-        _COUNTED_CHARS[0] += len(text)
-    return n
 
 
 class LogicalRequest:
@@ -125,7 +106,7 @@ class LogicalRequest:
         if self._prompt is None:
             total = REPLY_PRIMING  # harness.tokenizer.count_messages, with each text's count remembered
             for m in self.messages:
-                total += MESSAGE_OVERHEAD + _count(m.role) + _count(m.content)
+                total += MESSAGE_OVERHEAD + count_tokens_memo(m.role) + count_tokens_memo(m.content)
             self._prompt = total
         return self._prompt
 
