@@ -61,7 +61,7 @@ class _SDKClient:
         return []
 
     def state(self) -> str:
-        return "sdk"
+        return self.name  # an SDK exposes no breaker or limiter state: the progress line names it
 
     @staticmethod
     def _headers(request: ChatRequest) -> dict[str, str]:
