@@ -32,14 +32,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,36 +45,19 @@ from typing import Any, ClassVar
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
+from harness.testing.process import listening_process  # noqa: E402
+
 CONCURRENCY = 64
 KEY = "sk-bench"
 MODEL = "gpt-4o-mini"
 PROMPT = "Say something short."
 MAX_TOKENS = 16
 CLIENTS = ("raw", "raw_prepared", "reference", "openai")
-LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
 
-@contextmanager
-def fake_provider() -> Iterator[int]:
+def fake_provider() -> AbstractContextManager[int]:
     """``python -m fake_provider`` on a free loopback port, until the block ends."""
-    command = [sys.executable, "-m", "fake_provider", "--port", "0", "--seed", "1", "--api-key", KEY]
-    with tempfile.TemporaryFile("w+") as errors:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            match = LISTENING.search(line)
-            if match is None:
-                errors.seek(0)
-                raise RuntimeError(f"the fake provider did not start: {line!r} {errors.read()[-2000:]}")
-            yield int(match.group(1))
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    return listening_process([sys.executable, "-m", "fake_provider", "--port", "0", "--seed", "1", "--api-key", KEY])
 
 
 async def _drive(one: Callable[[], Awaitable[None]], seconds: float) -> tuple[float, float]:

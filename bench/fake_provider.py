@@ -43,10 +43,14 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+# this script's own name would shadow the fake_provider package that harness imports
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from harness.testing.process import listening_process  # noqa: E402
 
 CONNECTIONS = 64
 STREAM_CONNECTIONS = 16
@@ -77,7 +81,6 @@ always = true
 p = {BROWNOUT_P}
 status = 503
 """
-LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
 
 # --------------------------------------------------------------------------------------------- servers
@@ -111,28 +114,6 @@ def bare_server(kind: str, body_file: str, events: int) -> None:
         await asyncio.Event().wait()
 
     asyncio.run(main())
-
-
-@contextmanager
-def server(command: list[str]) -> Iterator[int]:
-    """Run a server process until the block ends; stderr goes to a file (a full pipe would stall it)."""
-    with tempfile.TemporaryFile("w+") as errors:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            match = LISTENING.search(line)
-            if match is None:
-                errors.seek(0)
-                raise RuntimeError(f"server did not start: {line!r} {errors.read()[-2000:]}")
-            yield int(match.group(1))
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def fetch(port: int, body: dict[str, Any]) -> bytes:
@@ -240,8 +221,9 @@ def bench(seconds: float, use_wrk: bool, rounds: int, faults: bool = False) -> d
         fake_cmd = [sys.executable, "-m", "fake_provider", "--port", "0", "--seed", "1", "--api-key", KEY]
         faults_port = None
         if faults:
-            faults_port = stack.enter_context(server([*fake_cmd, "--scenario", str(Path(tmp, "faults.toml"))]))
-        with server([*fake_cmd, "--scenario", str(scenario)]) as fake_port:
+            faults_cmd = [*fake_cmd, "--scenario", str(Path(tmp, "faults.toml"))]
+            faults_port = stack.enter_context(listening_process(faults_cmd))
+        with listening_process([*fake_cmd, "--scenario", str(scenario)]) as fake_port:
             plain_sample = fetch(fake_port, PLAIN_BODY)
             stream_sample = fetch(fake_port, STREAM_BODY)
             events = stream_sample.count(b"data: ")
@@ -250,7 +232,7 @@ def bench(seconds: float, use_wrk: bool, rounds: int, faults: bool = False) -> d
             Path(tmp, "event.txt").write_bytes(event)
             bare_json = [sys.executable, __file__, "--_bare", "json", str(Path(tmp, "plain.json")), "0"]
             bare_sse = [sys.executable, __file__, "--_bare", "sse", str(Path(tmp, "event.txt")), str(events)]
-            with server(bare_json) as json_port, server(bare_sse) as sse_port:
+            with listening_process(bare_json) as json_port, listening_process(bare_sse) as sse_port:
                 # alternate fake and bare, round after round, so both see the same background load
                 samples: dict[str, list[float]] = {"fake": [], "bare": [], "fake_stream": [], "bare_stream": []}
                 errors: list[float] = []

@@ -207,7 +207,14 @@ def _round(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def answer_cost_error(records: Sequence[ProviderRecord], ok_outcomes: Sequence[OutcomeRecord]) -> Decimal:
+def last_ok_deliveries(records: Iterable[ProviderRecord]) -> dict[str, ProviderRecord]:
+    """Each logical request's last successful delivery at the provider; ``records`` in time order."""
+    return {r.logical_id: r for r in records if r.logical_id is not None and _ok(r.status)}
+
+
+def answer_cost_error(
+    records: Sequence[ProviderRecord], ok_outcomes: Sequence[OutcomeRecord], last_ok: dict[str, ProviderRecord]
+) -> Decimal:
     """Σ |client's cost − provider's bill| over the answers of completed requests.
 
     The answer is the attempt that succeeded: matched by the provider's request id when the client
@@ -217,12 +224,6 @@ def answer_cost_error(records: Sequence[ProviderRecord], ok_outcomes: Sequence[O
     tokens of a chunk it could not parse, but it must get every answer it returns exactly right.
     """
     by_request_id = {r.request_id: r for r in records}
-    last_ok: dict[str, ProviderRecord] = {}
-    for r in records:
-        if r.logical_id is not None and _ok(r.status):
-            seen = last_ok.get(r.logical_id)
-            if seen is None or r.t >= seen.t:
-                last_ok[r.logical_id] = r
     error = Decimal(0)
     for o in ok_outcomes:
         answer = next((a for a in reversed(o.attempts) if a.error is None and a.cost_usd is not None), None)
@@ -235,20 +236,14 @@ def answer_cost_error(records: Sequence[ProviderRecord], ok_outcomes: Sequence[O
     return error
 
 
-def truncated_answers(records: Iterable[ProviderRecord], outcomes: Iterable[OutcomeRecord]) -> int:
+def truncated_answers(last_ok: dict[str, ProviderRecord], outcomes: Iterable[OutcomeRecord]) -> int:
     """Answers the client called complete whose last delivery, at the provider, was not (cut, stalled …).
 
     A client that reports a broken stream as a success shows up here whatever its own log says.
     """
-    last: dict[str, ProviderRecord] = {}
-    for r in records:
-        if r.logical_id is not None and _ok(r.status):
-            seen = last.get(r.logical_id)
-            if seen is None or r.t >= seen.t:
-                last[r.logical_id] = r
     count = 0
     for o in outcomes:
-        final = last.get(o.id)
+        final = last_ok.get(o.id)
         if o.ok and final is not None and final.finish in _BROKEN_FINISHES:
             count += 1
     return count
@@ -329,7 +324,8 @@ def compute_metrics(
     # cost: client ledger vs provider ledger
     cost_client = sum((Decimal(o.cost_usd) for o in outcomes), Decimal(0))
     cost_provider = sum((Decimal(r.cost_usd) for r in records), Decimal(0))
-    cost_abs_error = answer_cost_error(api_records, ok_outcomes)
+    last_ok = last_ok_deliveries(api_records)
+    cost_abs_error = answer_cost_error(api_records, ok_outcomes, last_ok)
     overspend = _overspend(facts, records, outcomes)
 
     latencies = [o.latency_s for o in ok_outcomes]
@@ -372,7 +368,7 @@ def compute_metrics(
         "ttft_p50_s": _round(_percentile(ttfts, 50)),
         "ttft_p99_s": _round(_percentile(ttfts, 99)),
         "fallback_answers": fallbacks,
-        "truncated_answers": truncated_answers(api_records, outcomes),
+        "truncated_answers": truncated_answers(last_ok, outcomes),
         "breaker_opens": breaker_opens,
         "breaker_closes": breaker_closes,
         "status_counts": dict(sorted(statuses.items())),

@@ -85,9 +85,10 @@ def _default_model(scenario: Scenario) -> str:
         return client.models[0].name
     api = SDK_APIS.get(client.kind)  # LiteLLM speaks every API: an OpenAI model first, else any
     chat = [m for m in scenario.provider.models if m.kind != "embedding"]
-    for model in [m for m in chat if m.api == (api or "openai")] + ([] if api else chat):
-        return model.name
-    raise ConfigError("provider.models", f"no {api + ' ' if api else ''}chat model for the {client.kind} client")
+    candidates = [m for m in chat if m.api == (api or "openai")] or ([] if api else chat)
+    if not candidates:
+        raise ConfigError("provider.models", f"no {api + ' ' if api else ''}chat model for the {client.kind} client")
+    return candidates[0].name
 
 
 def _fetch(url: str, method: str = "GET", body: bytes | None = None) -> bytes:
@@ -123,9 +124,6 @@ async def _run(scenario: Scenario, options: RunOptions, started: float) -> RunRe
     )
     if options.state_probe is not None:
         options.state_probe(client.state)
-    warm_up = getattr(client, "warm_up", None)
-    if warm_up is not None:
-        await warm_up(_default_model(scenario))
     origin = clock()
     if core is not None:
         core.reset()  # the fault schedule's clock starts with the load

@@ -20,7 +20,6 @@ the provider core (:func:`~harness.runner.sdk_transport.core_router`); over sock
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import os
 import warnings
@@ -33,7 +32,7 @@ import openai
 import respx
 
 from fake_provider.core import ProviderCore
-from harness.client.types import ChatRequest, Message
+from harness.client.types import ChatRequest
 from harness.clock import Clock
 from harness.pricing import PriceTable, Usage
 from harness.records import OutcomeRecord
@@ -45,7 +44,7 @@ __all__ = ["AnthropicSDKClient", "LiteLLMClient", "OpenAISDKClient", "SDKClientS
 
 
 class _SDKClient:
-    """What both adapters share: the outcome log and its bookkeeping."""
+    """What the adapters share: the outcome log and its bookkeeping, OpenAI-shaped calls."""
 
     name = "sdk"
 
@@ -112,6 +111,28 @@ class _SDKClient:
             )
         )
         return ok
+
+    def _chat_params(self, request: ChatRequest) -> dict[str, Any]:
+        """Chat-completions parameters for ``request`` (OpenAI's names, which LiteLLM takes too)."""
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "extra_headers": self._headers(request),
+        }
+        if request.max_tokens is not None:
+            params["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        return params
+
+    async def _chat(
+        self, create: Any, request: ChatRequest, t_start: float, params: dict[str, Any], provider: str | None = None
+    ) -> bool:
+        """Call an OpenAI-shaped ``create`` (plain, or streamed with usage) and record its outcome."""
+        if not request.stream:
+            return self._record_completion(request, t_start, await create(**params), provider)
+        stream = await create(stream=True, stream_options={"include_usage": True}, **params)
+        return await self._record_chunks(request, t_start, stream, provider)
 
     def _record_completion(
         self, request: ChatRequest, t_start: float, response: Any, provider: str | None = None
@@ -186,18 +207,6 @@ class _SDKClient:
     async def _call(self, request: ChatRequest, t_start: float) -> bool:
         raise NotImplementedError
 
-    async def warm_up(self, model: str) -> None:
-        """One tiny call before the run, outside the logs (the runner resets the provider after it).
-
-        The SDKs detect the platform in a worker thread on their first request; under virtual time a
-        thread does not hold the clock, so that first request would start after an arbitrary number
-        of timer jumps. Warming up first keeps virtual runs of SDKs deterministic.
-        """
-        request = ChatRequest(model, (Message("user", "warm up"),), max_tokens=1, request_id="warm-up")
-        with contextlib.suppress(Exception):
-            await self._call(request, self._clock())
-        self._outcomes.clear()
-
 
 class OpenAISDKClient(_SDKClient):
     """``openai.AsyncOpenAI`` as an app uses it."""
@@ -214,26 +223,10 @@ class OpenAISDKClient(_SDKClient):
         clock: Clock,
     ) -> None:
         super().__init__(prices, clock)
-        http_client = httpx2.AsyncClient(transport=transport) if transport is not None else None
-        self.sdk = openai.AsyncOpenAI(
-            base_url=f"{base_url.rstrip('/')}/v1",
-            api_key=spec.api_key,
-            max_retries=spec.max_retries,
-            timeout=spec.timeout_s,
-            http_client=http_client,
-        )
+        self.sdk = openai.AsyncOpenAI(base_url=f"{base_url.rstrip('/')}/v1", **_sdk_options(spec, transport))
 
     async def _call(self, request: ChatRequest, t_start: float) -> bool:
-        messages: Any = [{"role": m.role, "content": m.content} for m in request.messages]
-        common: dict[str, Any] = {"model": request.model, "messages": messages, "extra_headers": self._headers(request)}
-        if request.max_tokens is not None:
-            common["max_tokens"] = request.max_tokens
-        if request.temperature is not None:
-            common["temperature"] = request.temperature
-        if not request.stream:
-            return self._record_completion(request, t_start, await self.sdk.chat.completions.create(**common))
-        stream = await self.sdk.chat.completions.create(stream=True, stream_options={"include_usage": True}, **common)
-        return await self._record_chunks(request, t_start, stream)
+        return await self._chat(self.sdk.chat.completions.create, request, t_start, self._chat_params(request))
 
     async def aclose(self) -> None:
         await self.sdk.close()
@@ -254,14 +247,7 @@ class AnthropicSDKClient(_SDKClient):
         clock: Clock,
     ) -> None:
         super().__init__(prices, clock)
-        http_client = httpx2.AsyncClient(transport=transport) if transport is not None else None
-        self.sdk = anthropic.AsyncAnthropic(
-            base_url=base_url.rstrip("/"),
-            api_key=spec.api_key,
-            max_retries=spec.max_retries,
-            timeout=spec.timeout_s,
-            http_client=http_client,
-        )
+        self.sdk = anthropic.AsyncAnthropic(base_url=base_url.rstrip("/"), **_sdk_options(spec, transport))
 
     async def _call(self, request: ChatRequest, t_start: float) -> bool:
         system = "\n".join(m.content for m in request.messages if m.role == "system")
@@ -366,23 +352,15 @@ class LiteLLMClient(_SDKClient):
 
     async def _call(self, request: ChatRequest, t_start: float) -> bool:
         api = self._apis.get(request.model, "openai")
-        common: dict[str, Any] = {
-            "model": f"{api}/{request.model}",
-            "api_base": self._base_url + self._BASE_PATHS.get(api, ""),
-            "api_key": self._spec.api_key,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-            "num_retries": self._spec.max_retries,
-            "timeout": self._spec.timeout_s,
-            "extra_headers": self._headers(request),
-        }
-        if request.max_tokens is not None:
-            common["max_tokens"] = request.max_tokens
-        if request.temperature is not None:
-            common["temperature"] = request.temperature
-        if not request.stream:
-            return self._record_completion(request, t_start, await self._litellm.acompletion(**common), api)
-        stream = await self._litellm.acompletion(stream=True, stream_options={"include_usage": True}, **common)
-        return await self._record_chunks(request, t_start, stream, api)
+        params = self._chat_params(request)
+        params.update(
+            model=f"{api}/{request.model}",
+            api_base=self._base_url + self._BASE_PATHS.get(api, ""),
+            api_key=self._spec.api_key,
+            num_retries=self._spec.max_retries,
+            timeout=self._spec.timeout_s,
+        )
+        return await self._chat(self._litellm.acompletion, request, t_start, params, api)
 
     async def aclose(self) -> None:
         if self._router is not None:
@@ -390,6 +368,16 @@ class LiteLLMClient(_SDKClient):
             self._flush_cache()
             self._litellm.disable_aiohttp_transport = self._aiohttp_was_off
             self._router = None
+
+
+def _sdk_options(spec: SDKClientSpec, transport: httpx2.AsyncBaseTransport | None) -> dict[str, Any]:
+    """What both official SDKs take alike: the key, their retries and timeout, the HTTP client."""
+    return {
+        "api_key": spec.api_key,
+        "max_retries": spec.max_retries,
+        "timeout": spec.timeout_s,
+        "http_client": httpx2.AsyncClient(transport=transport) if transport is not None else None,
+    }
 
 
 def _unprefixed(model: str | None) -> str | None:

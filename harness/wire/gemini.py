@@ -42,7 +42,7 @@ from harness.wire.neutral import (
     StreamEvent,
     message_pairs,
 )
-from harness.wire.sse import SSEParser
+from harness.wire.sse import DataEventReader
 
 __all__ = [
     "API_KEY_HEADER",
@@ -374,19 +374,10 @@ def parse_response_body(body: bytes, headers: Mapping[str, str] | None = None) -
     return ChatResult(text, finish, usage, data.get("modelVersion"), data.get("responseId"))
 
 
-class GenerateStreamReader:
+class GenerateStreamReader(DataEventReader[StreamEvent]):
     """Incremental reader of ``streamGenerateContent?alt=sse``."""
 
-    __slots__ = ("_sse",)
-
-    def __init__(self) -> None:
-        self._sse = SSEParser()
-
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        return [self._event(m.data) for m in self._sse.feed(chunk)]
-
-    def finish(self) -> list[StreamEvent]:
-        return [self._event(m.data) for m in self._sse.finish()]
+    __slots__ = ()
 
     @staticmethod
     def _event(data: str) -> StreamEvent:

@@ -44,7 +44,7 @@ from harness.wire.neutral import (
     RoleContent,
     StreamEvent,
 )
-from harness.wire.sse import SSEParser
+from harness.wire.sse import DataEventReader
 
 __all__ = [
     "ATTEMPT_HEADER",
@@ -493,19 +493,10 @@ def parse_chat_body(body: bytes, headers: Mapping[str, str] | None = None) -> Ch
     return ChatResult(text, choice.get("finish_reason"), usage, data.get("model"), request_id or data.get("id"))
 
 
-class ChatStreamReader:
+class ChatStreamReader(DataEventReader[StreamEvent]):
     """Incremental reader of a chat completion stream: ``feed(bytes)`` → events."""
 
-    __slots__ = ("_sse",)
-
-    def __init__(self) -> None:
-        self._sse = SSEParser()
-
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        return [self._event(m.data) for m in self._sse.feed(chunk)]
-
-    def finish(self) -> list[StreamEvent]:
-        return [self._event(m.data) for m in self._sse.finish()]
+    __slots__ = ()
 
     @staticmethod
     def _event(data: str) -> StreamEvent:

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-__all__ = ["SSEMessage", "SSEParser", "encode_event", "truncate_event"]
+_E = TypeVar("_E")
+
+__all__ = ["DataEventReader", "SSEMessage", "SSEParser", "encode_event", "truncate_event"]
 
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -77,9 +80,14 @@ class SSEParser:
             # (comments, event names, multi-line data, CRs) goes through the line-by-line path below
             blocks = data.split(b"\n\n")
             rest = blocks.pop()
-            if all(block[:6] == b"data: " and b"\n" not in block for block in blocks):
+            fast: list[SSEMessage] = []
+            for block in blocks:
+                if block[:6] != b"data: " or b"\n" in block:
+                    break
+                fast.append(SSEMessage(None, block[6:].decode("utf-8", "replace")))
+            else:
                 self._buffer = rest
-                return [SSEMessage(None, block[6:].decode("utf-8", "replace")) for block in blocks]
+                return fast
         if b"\r" in data:
             if data.endswith(b"\r"):
                 self._pending_cr = True
@@ -121,3 +129,26 @@ class SSEParser:
         elif name == "event":
             self._event = value
         # "id" and "retry" are valid fields no provider uses here; unknown fields are ignored
+
+
+class DataEventReader(Generic[_E]):
+    """A stream reader whose every event is read from its ``data:`` payload alone (OpenAI, Gemini).
+
+    Subclasses give ``_event(data)``; ``feed(bytes)`` returns the events those bytes complete.
+    """
+
+    __slots__ = ("_sse",)
+
+    def __init__(self) -> None:
+        self._sse = SSEParser()
+
+    def feed(self, chunk: bytes) -> list[_E]:
+        return [self._event(m.data) for m in self._sse.feed(chunk)]
+
+    def finish(self) -> list[_E]:
+        """The stream ended: events still buffered (an unterminated last one included)."""
+        return [self._event(m.data) for m in self._sse.finish()]
+
+    @staticmethod
+    def _event(data: str) -> _E:
+        raise NotImplementedError
