@@ -36,7 +36,7 @@ import redis.asyncio as aioredis
 
 from harness.client.budget import PERIODS, BudgetReservation, BudgetRule, period_bucket
 from harness.client.budget_lease import Lease, Seen
-from harness.client.budget_redis_lua import RESEED_ACCOUNT, RESEED_HOLD, RESERVE, SETTLE, WRITE_BACK
+from harness.client.budget_redis_lua import CHECK, RESEED_ACCOUNT, RESEED_HOLD, RESERVE, SETTLE, WRITE_BACK
 from harness.client.cost import Attribution
 from harness.client.events import EventSink, PolicyEvent, ignore_events
 from harness.client.redis_support import RedisFallback, RedisLink, RedisUnavailable, text
@@ -82,6 +82,8 @@ class RedisBudgetLedger:
         self._reserve, self._settle = self.link.script(RESERVE), self.link.script(SETTLE)
         self._write_back = self.link.script(WRITE_BACK)
         self._reseed_account, self._reseed_hold = self.link.script(RESEED_ACCOUNT), self.link.script(RESEED_HOLD)
+        self._check = self.link.script(CHECK)
+        self._watcher: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
         self._leasing = self.fallback.mode == "local" and self.fallback.lease_share > 0
         self._lid = self.link.token if self._leasing else ""
@@ -160,6 +162,7 @@ class RedisBudgetLedger:
             raise BudgetExceeded(f"{rule.name}={entity}", rule.hard_usd, used, amount)
         at = float(reply[2])
         self._open[rid] = (units, charges)
+        self._watch()
         for j, account in enumerate(charges):
             used_raw, spent_raw, lease_amount, version, state = reply[3 + 5 * j : 8 + 5 * j]
             self._saw(account, at, int(spent_raw))
@@ -239,6 +242,7 @@ class RedisBudgetLedger:
         rid = f"{self.link.token}:local:{next(self._ids)}"
         self._local_held[rid] = (units, charges)
         self.served_locally += 1
+        self._watch()
         return BudgetReservation(rid, amount, attribution, charges, "local")
 
     def _finish_locally(self, rid: str, actual: int | None) -> None:
@@ -251,6 +255,28 @@ class RedisBudgetLedger:
             lease.held -= units
             if actual:
                 lease.spent += actual
+
+    def _holding(self) -> bool:
+        """Does this process hold anything Redis would lose with a restart, or owe it a write-back?"""
+        return bool(self._open or self._unsettled or self._local_held) or self._dirty()
+
+    def _watch(self) -> None:
+        """Make sure someone checks, while this process holds anything, that Redis still has it."""
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.get_running_loop().create_task(self._keep_watch())
+
+    async def _keep_watch(self) -> None:
+        """Every ``retry_interval_s`` while holding: a restart is noticed (and re-seeded) and what is owed
+        is written back even if no request comes — a request can be in flight far longer than
+        ``recovery_s``."""
+        while self._holding():
+            await asyncio.sleep(self.fallback.retry_interval_s)
+            try:
+                await self._call(self._check, [], [])
+            except RedisUnavailable:
+                continue
+            if self._unsettled or self._dirty():
+                await self._flush()
 
     def _dirty(self) -> bool:
         return any(lease.dirty for lease in self.leases.values())
@@ -292,16 +318,22 @@ class RedisBudgetLedger:
             args0 = self.link.epoch_args(epoch)
             accounts = set(self._seen) | set(self.leases)
             for account in accounts:
-                ks, _mode, _period, ttl = self._account_keys(account)
+                ks, mode, period, ttl = self._account_keys(account)
                 seen = self._seen.get(account)
                 lease = self.leases.get(account)
                 args: list[object] = [*args0, 0, ""] if seen is None or seen.spend_key != ks[1] else [
                     *args0, repr(seen.at), seen.spent]  # fmt: skip
-                if lease is not None and lease.version >= 0 and not lease.written_off:
+                kept = lease is not None and lease.version >= 0 and not lease.written_off
+                if lease is not None and kept:
                     args += [self.link.token, lease.amount, lease.applied, self.fallback.lease_s, ttl]
                 else:
                     args += ["", 0, 0, self.fallback.lease_s, ttl]
-                await self._reseeded(await self.link.run(self._reseed_account, [self.link.epoch_key, *ks], args))
+                hard = self._hard[account[0]]
+                args += [mode, repr(period), -1 if hard is None else hard]
+                reply = await self.link.run(self._reseed_account, [self.link.epoch_key, *ks], args)
+                await self._reseeded(reply)
+                if lease is not None and kept:  # versions start again with the new state
+                    lease.amount, lease.version = int(reply[2]), int(reply[3])
             for rid, (units, charges) in list(self._open.items()):
                 keys, hold_args = [self.link.epoch_key, f"{self._tag}:reservations"], [*args0, rid, units]
                 for account in charges:
@@ -334,6 +366,9 @@ class RedisBudgetLedger:
     async def aclose(self) -> None:
         """Write back what the leases spent and give them back (best effort: a lease not given back is
         written off after ``lease_s`` and counts as spent)."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
         await self._flush()
         for account, lease in list(self.leases.items()):
             if lease.version >= 0 and lease.held == 0:

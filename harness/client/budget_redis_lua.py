@@ -18,7 +18,10 @@ from __future__ import annotations
 
 from harness.client.redis_support import EPOCH_LUA
 
-__all__ = ["RESEED_ACCOUNT", "RESEED_HOLD", "RESERVE", "SETTLE", "WRITE_BACK"]
+__all__ = ["CHECK", "RESEED_ACCOUNT", "RESEED_HOLD", "RESERVE", "SETTLE", "WRITE_BACK"]
+
+#: is the state this process knows still there? (KEYS: 1 epoch)
+CHECK = EPOCH_LUA + "return {1, EPOCH}\n"
 
 _COMMON = (
     EPOCH_LUA
@@ -221,26 +224,34 @@ return {1, EPOCH, f(NOW), d(l.amount), l.version, 'A'}
 )
 
 # After a restart lost the state, one account: the spend this process last saw (kept if it is the latest
-# anyone saw) and this process's lease.
+# anyone saw) and this process's lease (no larger than what is free: never over-commit the pool).
 # KEYS: 1 epoch, 2 out, 3 spend, 4 roll, 5 floor, 6 leases, 7 lexp
 # ARGV: 1-3 epoch, 4 time seen, 5 spend seen ("" = none), 6 lease id ("" = none), 7 lease amount,
-#       8 lease applied, 9 lease_s, 10 ttl
+#       8 lease applied, 9 lease_s, 10 ttl, 11 mode, 12 period, 13 hard (-1: none)
+# Returns {1, epoch, lease amount, lease version (-1: none)}
 RESEED_ACCOUNT = (
     _COMMON
     + r"""
-local ttl = tonumber(ARGV[10])
+local ttl, mode, period, hard = tonumber(ARGV[10]), ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
 if ARGV[5] ~= '' then
   local v = redis.call('GET', KEYS[5])
   local old = v and tonumber(string.match(v, '^(%S+)')) or -1
   if tonumber(ARGV[4]) > old then redis.call('SET', KEYS[5], ARGV[4] .. ' ' .. ARGV[5], 'EX', ttl) end
 end
-if ARGV[6] ~= '' and redis.call('HEXISTS', KEYS[6], ARGV[6]) == 0 then
-  local l = {state = 'A', amount = tonumber(ARGV[7]), applied = tonumber(ARGV[8])}
+if ARGV[6] == '' then return {1, EPOCH, 0, -1} end
+local l = lease_get(KEYS[6], ARGV[6])
+if not l then
+  l = {state = 'A', amount = tonumber(ARGV[7]), applied = tonumber(ARGV[8])}
+  if hard >= 0 then
+    local used = (tonumber(redis.call('GET', KEYS[3])) or 0) + floor_of(KEYS[5], mode, period)
+                 + (tonumber(redis.call('GET', KEYS[2])) or 0)
+    l.amount = math.max(0, math.min(l.amount, hard - used))
+  end
   lease_put(KEYS[6], ARGV[6], l, ttl)
-  if l.amount > 0 then redis.call('INCRBY', KEYS[2], ARGV[7]); redis.call('EXPIRE', KEYS[2], ttl) end
+  if l.amount > 0 then redis.call('INCRBY', KEYS[2], d(l.amount)); redis.call('EXPIRE', KEYS[2], ttl) end
   redis.call('ZADD', KEYS[7], f(NOW + tonumber(ARGV[9])), ARGV[6]); redis.call('EXPIRE', KEYS[7], ttl)
 end
-return {1, EPOCH}
+return {1, EPOCH, d(l.amount), l.version}
 """
 )
 

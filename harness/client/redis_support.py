@@ -297,7 +297,7 @@ class RedisLink:
             except (RedisTimeoutError, TimeoutError) as exc:
                 self.failures += 1
                 now = self._clock()
-                if self.last_ok >= sent:  # others were answered meanwhile: slow, not down
+                if self.last_ok > sent:  # others were answered meanwhile: slow, not down
                     raise RedisUnavailable(self.source, "slow reply", ambiguous=True) from None
                 if self._silent_since is None:  # the first silence: a stall here or there, not yet an outage
                     self._silent_since = now
