@@ -188,7 +188,8 @@ WRITE_BACK = (
 local lid, cum, mode, period, ttl = ARGV[4], tonumber(ARGV[5]), ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
 expire_rolling(KEYS[3], KEYS[4], mode, period)
 local l = lease_get(KEYS[6], lid)
-local applied = l and l.applied or tonumber(ARGV[6])
+-- what Redis booked: the record's count, or the caller's when the record is newer than its bookings
+local applied = math.max(l and l.applied or 0, tonumber(ARGV[6]))
 local delta = math.max(cum - applied, 0)
 if l and l.state == 'R' then
   local refund = l.amount - delta
@@ -212,7 +213,7 @@ if delta > 0 then
   book(KEYS[3], KEYS[4], mode, ttl, 'W:' .. lid .. ':' .. d(cum), delta)
 end
 if not l then return {1, EPOCH, f(NOW), 0, -1, '-'} end
-l.applied = math.max(l.applied, cum)
+l.applied = math.max(applied, cum)
 if ARGV[10] == '1' then
   if l.amount > 0 then redis.call('DECRBY', KEYS[2], d(l.amount)) end
   redis.call('HDEL', KEYS[6], lid); redis.call('ZREM', KEYS[7], lid)

@@ -143,3 +143,42 @@ async def test_a_reservation_whose_answer_was_lost_is_cancelled_later(private_re
         await budget.cancel_async(first)
     finally:
         await redis.aclose()
+
+
+async def test_a_lease_not_renewed_is_written_off_then_refunded_and_nothing_is_booked_twice(
+    private_redis: PrivateRedis,
+) -> None:
+    short = RedisFallback(mode="local", lease_share=0.1, lease_s=1.0, **FAST)
+    redis = make_redis(private_redis.url, timeout_s=0.3)
+    budget = RedisBudgetLedger(redis, [BudgetRule("global", "*", "total", hard_usd=Decimal(10))], name="w",
+                               clock=time.monotonic, wall=time.time, fallback=short)  # fmt: skip
+    spend_key = "{harness:budget:w}:0:global:cal:0"
+
+    async def spend_alone(amount: str) -> None:
+        private_redis.pause()
+        held = await budget.reserve_async(Decimal("0.3"), WHO)  # no answer: from the lease
+        assert held.backend == "local"
+        await budget.settle_async(held, Decimal(amount))
+
+    try:
+        await budget.settle_async(await budget.reserve_async(Decimal(1), WHO), Decimal("0.5"))
+        await spend_alone("0.2")
+        await asyncio.sleep(1.1)  # the lease's time in Redis runs out: Redis writes it off as spent
+        private_redis.resume()
+        await asyncio.sleep(0.25)
+        await budget.cancel_async(await budget.reserve_async(Decimal("0.1"), WHO))  # sees it written off, refunds
+        with private_redis.client() as r:
+            assert int(r.get(spend_key)) == 700_000_000_000  # 0.5 + the 0.2 really spent, not the 0.9 written off
+        lease = budget.leases[(0, "global")]
+        assert (lease.written_off, lease.applied) == (False, 200_000_000_000)
+        await budget.cancel_async(await budget.reserve_async(Decimal("0.1"), WHO))  # a new lease is taken
+        assert lease.amount > 0
+        await spend_alone("0.1")
+        private_redis.resume()
+        await asyncio.sleep(0.25)
+        await budget.cancel_async(await budget.reserve_async(Decimal("0.1"), WHO))  # written back: only the 0.1
+        with private_redis.client() as r:
+            assert int(r.get(spend_key)) == 800_000_000_000
+        assert (lease.spent, lease.applied) == (300_000_000_000, 300_000_000_000)
+    finally:
+        await redis.aclose()
