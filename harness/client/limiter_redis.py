@@ -25,6 +25,7 @@ process still on its own can write its admissions back first. No Redis error rea
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -98,6 +99,7 @@ class RedisRateLimiter:
         self.local = RateLimiter(self.config.scaled(self.local_share), clock=clock, name=f"{name}.local")
         self._local_made: dict[str, _Own] = {}  # admitted without Redis, not yet written back
         self._local_for: float | None = None  # the outage ``local`` was made for (its ``_lost_at``)
+        self._written = itertools.count(1)  # ids of admissions written back (unique across outages)
         self._lock = asyncio.Lock()  # one re-seed at a time
         self._writing = asyncio.Lock()  # one write-back at a time (never taken inside a re-seed)
 
@@ -274,8 +276,8 @@ class RedisRateLimiter:
             made = list(self._local_made.items())
             now = self._clock()
             entries: list[Any] = []
-            for rid, own in made:
-                own.redis_id = f"w{self.link.token}:{rid}"
+            for _rid, own in made:
+                own.redis_id = f"w{self.link.token}:{next(self._written)}"
                 entries += [own.redis_id, repr(max(0.0, now - own.t)), *own.weights]
             await self._call(self._seed, [self._window, "", 0, 0, 0, 0, "", *entries])
             for rid, own in made:

@@ -139,13 +139,13 @@ if raw then
   t = cjson.decode(raw)
 else
   if redis.call('HLEN', KT) == 0 and wait_for(w) == 0 then
-    return grant('r' .. redis.call('HINCRBY', KS, 'seq', 1), w)
+    return grant('r' .. EPOCH .. ':' .. redis.call('HINCRBY', KS, 'seq', 1), w)
   end
   local vf = redis.call('HMGET', KS, 'v' .. lane, 'f' .. lane .. ':' .. key)
   local tag = math.max(tonumber(vf[1]) or 0, tonumber(vf[2]) or 0)
   redis.call('HSET', KS, 'f' .. lane .. ':' .. key, f(tag + 1))
   local seq = redis.call('HINCRBY', KS, 'seq', 1)
-  t = {id = 'r' .. seq, lane = lane, tag = tag, seq = seq, arrival = now, w = w}
+  t = {id = 'r' .. EPOCH .. ':' .. seq, lane = lane, tag = tag, seq = seq, arrival = now, w = w}
   redis.call('HSET', KT, t.id, cjson.encode(t))
 end
 local all = {}
@@ -233,7 +233,7 @@ for d = 1, 4 do
       if unseen > 0 then
         local ws = {0, 0, 0, 0}
         ws[d] = unseen
-        local id = 'p' .. redis.call('HINCRBY', KS, 'seq', 1)
+        local id = 'p' .. EPOCH .. ':' .. redis.call('HINCRBY', KS, 'seq', 1)
         local at = math.min(now, now - W + (reset or W))
         redis.call('ZADD', KL, f(at), id)
         redis.call('HSET', KW, id, join(ws))
