@@ -69,7 +69,6 @@ def test_a_hard_budget_never_overspends_under_its_own_load(fleet: Fleet, redis_u
         assert billed >= cap * Decimal("0.4"), f"run {run}: only {billed} of {cap} spent"
         assert sum(r["statuses"].get("BudgetExceeded", 0) for r in results) > 0  # the cap did bind
         assert _events(results, "budget_fallback") == 0, f"run {run}: its own load was taken for an outage"
-        assert sum(r["served_locally"] for r in results) == 0
 
 
 def _until_spent(server: PrivateRedis, job: BudgetJob, fraction: float) -> None:
@@ -157,7 +156,7 @@ def test_a_hard_budget_never_overspends_through_redis_faults(
 def test_the_limiters_window_survives_a_redis_restart(fleet: Fleet, private_redis: PrivateRedis, mode: str) -> None:
     """Admissions across processes never exceed the limit in any window (tolerance 0), across the restart."""
     limit, window = 20, 1.0
-    job = LimiterJob(private_redis.url, _name("window"), limit, window, RedisKnobs(mode=mode), run_s=5.0)
+    job = LimiterJob(private_redis.url, _name("window"), limit, window, RedisKnobs(mode=mode), run_s=6.0)
     log, members = f"{{harness:limiter:{job.name}}}:log", f"{{harness:limiter:{job.name}}}:members"
 
     def during() -> None:
