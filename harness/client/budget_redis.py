@@ -205,18 +205,17 @@ class RedisBudgetLedger:
 
     async def _settle_in_redis(self, rid: str, actual: int | None, charges: tuple[_Account, ...]) -> None:
         keys, args = [f"{self._tag}:reservations"], [rid, "" if actual is None else actual]
-        accounts = []
         for account in charges:
-            ks, mode, period, ttl = self._account_keys(account)
-            keys += ks[:4]
-            args += [mode, repr(period), ttl]
-            accounts.append((account, ks[1]))
+            ks, mode, _period, ttl = self._account_keys(account)
+            keys += ks[:3]
+            args += [mode, ttl]
         reply = await self._call(self._settle, keys, args)
         self._open.pop(rid, None)
         self._unsettled.pop(rid, None)
-        at = float(reply[2])
-        for j, (account, _) in enumerate(accounts):
-            self._saw(account, at, int(reply[3 + j]))
+        for j, account in enumerate(charges if int(reply[0]) == 1 else ()):
+            spent = int(reply[3 + j])
+            if spent >= 0:
+                self._saw(account, float(reply[2]), spent)
 
     # -- without Redis ---------------------------------------------------------------------------------
     def _reserve_locally(

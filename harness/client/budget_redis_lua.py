@@ -3,9 +3,9 @@
 Amounts are integers of 10⁻¹² USD. Per (rule, entity) "account" the keys are: ``out`` (held: open
 reservations and leases), ``spend`` (the current calendar bucket, or the rolling total), ``roll`` (a
 rolling account's spends, member ``…:<amount>`` scored by time), ``floor`` (``"<time> <amount>"``:
-spend known to have happened before a restart lost the state, see below), ``leases`` (one record per
-process: ``"<state> <amount> <applied> <version> <spend key>"``, state ``A`` active or ``R`` written
-off) and ``lexp`` (lease expiry times). Every script starts with the epoch prelude
+the latest sighting of the spend from before a restart that lost the state, booked in ``spend`` too),
+``leases`` (one record per process: ``"<state> <amount> <applied> <version> <spend key>"``, state
+``A`` active or ``R`` written off) and ``lexp`` (lease expiry times). Every script starts with the epoch prelude
 (:data:`~harness.client.redis_support.EPOCH_LUA`) and answers ``{code, epoch, …}``.
 
 A lease is an amount a process holds in advance for its own use while Redis is away; it counts in
@@ -34,16 +34,10 @@ local function expire_rolling(spend, roll, mode, period)
     if #old > 0 then redis.call('ZREMRANGEBYSCORE', roll, '-inf', f(NOW - period)) end
   end
 end
-local function floor_of(key, mode, period)
-  local v = redis.call('GET', key)
-  if not v then return 0 end
-  local tau, amount = string.match(v, '^(%S+) (%d+)$')
-  if mode == 'r' and period > 0 and NOW - tonumber(tau) >= period then return 0 end
-  return tonumber(amount)
-end
 local function book(spend, roll, mode, ttl, member, x)
-  redis.call('INCRBY', spend, d(x)); redis.call('EXPIRE', spend, ttl)
+  local total = redis.call('INCRBY', spend, d(x)); redis.call('EXPIRE', spend, ttl)
   if mode == 'r' then redis.call('ZADD', roll, f(NOW), member .. ':' .. d(x)); redis.call('EXPIRE', roll, ttl) end
+  return total
 end
 local function lease_get(leases, id)
   local v = redis.call('HGET', leases, id)
@@ -95,7 +89,7 @@ for j = 1, n do
   local mode, period, ttl = A(j, 2), tonumber(A(j, 3)), tonumber(A(j, 4))
   expire_rolling(K(j, 2), K(j, 3), mode, period)
   reclaim(K(j, 1), K(j, 2), K(j, 3), K(j, 5), K(j, 6), mode, ttl)
-  spent[j] = (tonumber(redis.call('GET', K(j, 2))) or 0) + floor_of(K(j, 4), mode, period)
+  spent[j] = tonumber(redis.call('GET', K(j, 2))) or 0
   local u = spent[j] + (tonumber(redis.call('GET', K(j, 1))) or 0)
   local hard = tonumber(A(j, 1))
   if hard >= 0 and u + amount > hard then
@@ -151,26 +145,23 @@ return reply
 """
 )
 
-# KEYS: 1 epoch, 2 reservations, then per charge: out, spend, roll, floor
-# ARGV: 1-3 epoch, 4 id, 5 actual ("" = cancel), then per charge: mode, period, ttl
-# Returns {1 (settled) or 0 (unknown id: settled already), epoch, now, then per charge: spent}
+# KEYS: 1 epoch, 2 reservations, then per charge: out, spend, roll
+# ARGV: 1-3 epoch, 4 id, 5 actual ("" = cancel), then per charge: mode, ttl
+# Returns {1 (settled) or 0 (unknown id: settled already), epoch, now, then per charge: the spend after
+# booking (-1: not read; a rolling one may still count spends past their period: never too low)}
 SETTLE = (
     _COMMON
     + r"""
-local n = (#KEYS - 2) / 4
-local function K(j, k) return KEYS[2 + 4 * (j - 1) + k] end
-local function A(j, k) return ARGV[5 + 3 * (j - 1) + k] end
 local amount = redis.call('HGET', KEYS[2], ARGV[4])
-local reply = {amount and 1 or 0, EPOCH, f(NOW)}
-if amount then redis.call('HDEL', KEYS[2], ARGV[4]) end
-for j = 1, n do
-  local mode, period, ttl = A(j, 1), tonumber(A(j, 2)), tonumber(A(j, 3))
-  if amount then
-    redis.call('DECRBY', K(j, 1), amount)
-    if ARGV[5] ~= '' and tonumber(ARGV[5]) > 0 then book(K(j, 2), K(j, 3), mode, ttl, ARGV[4], tonumber(ARGV[5])) end
-  end
-  expire_rolling(K(j, 2), K(j, 3), mode, period)
-  reply[#reply + 1] = d((tonumber(redis.call('GET', K(j, 2))) or 0) + floor_of(K(j, 4), mode, period))
+if not amount then return {0, EPOCH} end
+redis.call('HDEL', KEYS[2], ARGV[4])
+local actual = tonumber(ARGV[5]) or 0
+local reply = {1, EPOCH, f(NOW)}
+for j = 1, (#KEYS - 2) / 3 do
+  local out, spend, roll = KEYS[3 * j], KEYS[3 * j + 1], KEYS[3 * j + 2]
+  redis.call('DECRBY', out, amount)
+  local mode, ttl = ARGV[4 + 2 * j], tonumber(ARGV[5 + 2 * j])
+  reply[#reply + 1] = actual > 0 and book(spend, roll, mode, ttl, ARGV[4], actual) or -1
 end
 return reply
 """
@@ -234,18 +225,31 @@ RESEED_ACCOUNT = (
     _COMMON
     + r"""
 local ttl, mode, period, hard = tonumber(ARGV[10]), ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
-if ARGV[5] ~= '' then
+local tau, seen = tonumber(ARGV[4]), tonumber(ARGV[5])
+if seen and (mode ~= 'r' or tau > NOW - period) then
+  -- the floor is booked in spend like a spend (rolling: one entry at the sighting's time); a later
+  -- sighting replaces an earlier one
   local v = redis.call('GET', KEYS[5])
-  local old = v and tonumber(string.match(v, '^(%S+)')) or -1
-  if tonumber(ARGV[4]) > old then redis.call('SET', KEYS[5], ARGV[4] .. ' ' .. ARGV[5], 'EX', ttl) end
+  local old_tau, old = -1, 0
+  if v then local a, b = string.match(v, '^(%S+) (%d+)$'); old_tau, old = tonumber(a), tonumber(b) end
+  if tau > old_tau then
+    redis.call('SET', KEYS[5], ARGV[4] .. ' ' .. ARGV[5], 'EX', ttl)
+    if mode == 'r' then
+      if v and redis.call('ZREM', KEYS[4], 'F:' .. d(old)) == 1 then redis.call('DECRBY', KEYS[3], d(old)) end
+      redis.call('ZADD', KEYS[4], ARGV[4], 'F:' .. d(seen)); redis.call('EXPIRE', KEYS[4], ttl)
+      redis.call('INCRBY', KEYS[3], d(seen))
+    else
+      redis.call('INCRBY', KEYS[3], d(seen - old))
+    end
+    redis.call('EXPIRE', KEYS[3], ttl)
+  end
 end
 if ARGV[6] == '' then return {1, EPOCH, 0, -1} end
 local l = lease_get(KEYS[6], ARGV[6])
 if not l then
   l = {state = 'A', amount = tonumber(ARGV[7]), applied = tonumber(ARGV[8])}
   if hard >= 0 then
-    local used = (tonumber(redis.call('GET', KEYS[3])) or 0) + floor_of(KEYS[5], mode, period)
-                 + (tonumber(redis.call('GET', KEYS[2])) or 0)
+    local used = (tonumber(redis.call('GET', KEYS[3])) or 0) + (tonumber(redis.call('GET', KEYS[2])) or 0)
     l.amount = math.max(0, math.min(l.amount, hard - used))
   end
   lease_put(KEYS[6], ARGV[6], l, ttl)

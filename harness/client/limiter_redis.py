@@ -90,6 +90,7 @@ class RedisRateLimiter:
         self._window = self.config.window_s
         self._horizon = max(2 * self._window, 30.0)  # a process is counted while seen this recently
         self.members = 1  # processes sharing the limiter, seen in the last two windows (or 30 s)
+        self._register_at = -math.inf
         self._mine: dict[str, _Own] = {}  # this process's admissions of the last window, by reservation id
         self._prune_at = 256
         self._seen: tuple[float, tuple[float, ...]] | None = None  # (Redis time, window totals) last answered
@@ -125,8 +126,9 @@ class RedisRateLimiter:
             ticket = None
         cfg = self.config
         args: list[Any] = [self._window, *self._limits, lane_index, key, cfg.max_queue_wait_s, cfg.ticket_grace_s]
-        args += [cfg.poll_s, *demand.weights(), ticket.id if ticket is not None else "", self.link.token]
-        args.append(self._horizon)
+        register = now >= self._register_at  # once a second: count the processes sharing the limiter
+        args += [cfg.poll_s, *demand.weights(), ticket.id if ticket is not None else ""]
+        args += [self.link.token if register else "", self._horizon]
         try:
             if self._local_made:
                 await self._write_back()
@@ -139,6 +141,8 @@ class RedisRateLimiter:
             return Reservation("", False, float(reply[2]), demand, lane, key, "recovering", "redis", self._clock())
         _code, _epoch, wait, rid, at, t1, t2, t3, t4, members = reply
         self.members = max(1, int(members))
+        if register:
+            self._register_at = now + 1.0
         rid_s = text(rid)
         if status == 2:
             return Reservation("", False, math.inf, demand, lane, key, "too_large", "redis", float(at))

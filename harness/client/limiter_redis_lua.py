@@ -71,7 +71,7 @@ end
 )
 
 # ARGV: 5-8 configured limits (-1: none), 9 lane index, 10 key, 11 max_queue_wait, 12 grace, 13 poll,
-#       14-17 weights, 18 ticket id or "", 19 this process's token, 20 members' horizon (s)
+#       14-17 weights, 18 ticket id or "", 19 this process's token ("": not now), 20 members' horizon (s)
 # Returns {code, epoch, wait, id, at, total1..4 (after a grant), processes seen within the horizon};
 # code 1 granted, 0 queued, 2 too large; or {-2, epoch, seconds} while recovering, {-1, …} (epoch)
 ACQUIRE = (
@@ -80,8 +80,10 @@ ACQUIRE = (
 local now = NOW
 expire(now)
 touch()
-redis.call('ZADD', KM, f(now), ARGV[19])
-redis.call('ZREMRANGEBYSCORE', KM, '-inf', f(now - tonumber(ARGV[20])))
+if ARGV[19] ~= '' then
+  redis.call('ZADD', KM, f(now), ARGV[19])
+  redis.call('ZREMRANGEBYSCORE', KM, '-inf', f(now - tonumber(ARGV[20])))
+end
 local members = redis.call('ZCARD', KM)
 local st = load_state(now, {ARGV[5], ARGV[6], ARGV[7], ARGV[8]})
 if NOW < RECOVER_UNTIL then  -- a limiter without any limit has nothing to recover
