@@ -162,7 +162,6 @@ class RedisBudgetLedger:
             raise BudgetExceeded(f"{rule.name}={entity}", rule.hard_usd, used, amount)
         at = float(reply[2])
         self._open[rid] = (units, charges)
-        self._watch()
         for j, account in enumerate(charges):
             used_raw, spent_raw, lease_amount, version, state = reply[3 + 5 * j : 8 + 5 * j]
             self._saw(account, at, int(spent_raw))
@@ -173,6 +172,7 @@ class RedisBudgetLedger:
                 lease.update(int(lease_amount), int(version), state_s, sent=sent, lease_s=self.fallback.lease_s,
                              renewed=renewed)  # fmt: skip
             self._check_soft(account, Decimal(int(used_raw)) * _UNIT, amount)
+        self._watch()
         if self._unsettled or self._dirty():
             await self._flush()
         return BudgetReservation(rid, amount, attribution, charges, "redis")
@@ -257,7 +257,9 @@ class RedisBudgetLedger:
 
     def _holding(self) -> bool:
         """Does this process hold anything Redis would lose with a restart, or owe it a write-back?"""
-        return bool(self._open or self._unsettled or self._local_held) or self._dirty()
+        if self._open or self._unsettled or self._local_held:
+            return True
+        return any(lease.dirty or lease.amount > 0 for lease in self.leases.values())
 
     def _watch(self) -> None:
         """Make sure someone checks, while this process holds anything, that Redis still has it."""
@@ -265,9 +267,9 @@ class RedisBudgetLedger:
             self._watcher = asyncio.get_running_loop().create_task(self._keep_watch())
 
     async def _keep_watch(self) -> None:
-        """Every ``retry_interval_s`` while holding: a restart is noticed (and re-seeded) and what is owed
-        is written back even if no request comes — a request can be in flight far longer than
-        ``recovery_s``."""
+        """Every ``retry_interval_s`` while holding (a reservation, or a lease): a restart is noticed (and
+        re-seeded) and what is owed is written back even if no request comes — a request can be in
+        flight far longer than ``recovery_s``, and a lease must be in Redis before it is spent."""
         while self._holding():
             await asyncio.sleep(self.fallback.retry_interval_s)
             try:

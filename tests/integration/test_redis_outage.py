@@ -182,3 +182,29 @@ async def test_a_lease_not_renewed_is_written_off_then_refunded_and_nothing_is_b
         assert (lease.spent, lease.applied) == (300_000_000_000, 300_000_000_000)
     finally:
         await redis.aclose()
+
+
+async def test_a_reservation_in_flight_through_a_restart_is_held_again_without_a_new_request(
+    private_redis: PrivateRedis,
+) -> None:
+    """A request can outlive the recovery period; its process puts its hold back unasked (a check every
+    retry_interval_s while it holds anything), so another process cannot spend it meanwhile."""
+    redis = make_redis(private_redis.url, timeout_s=0.3)
+    rules = [BudgetRule(hard_usd=Decimal(10))]
+    log = EventLog()
+    a = RedisBudgetLedger(redis, rules, name="inflight", clock=time.monotonic, wall=time.time, fallback=CLOSED,
+                          on_event=log)  # fmt: skip
+    b = RedisBudgetLedger(redis, rules, name="inflight", clock=time.monotonic, wall=time.time, fallback=CLOSED)
+    try:
+        long_request = await a.reserve_async(Decimal(6), WHO)  # sent; the answer will take a while
+        private_redis.stop()
+        private_redis.start()  # empty
+        await asyncio.sleep(1.0)  # a makes no call; b comes along after the recovery period
+        assert log.of_kind("budget.reseeded")
+        with pytest.raises(BudgetExceeded):
+            await b.reserve_async(Decimal(5), WHO)  # 6 are still held for a's request
+        assert (await b.reserve_async(Decimal(4), WHO)).backend == "redis"
+        await a.settle_async(long_request, Decimal(6))
+    finally:
+        await a.aclose()
+        await redis.aclose()
