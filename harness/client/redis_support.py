@@ -156,15 +156,20 @@ class RedisFallback:
     def parse(cls, data: object, path: str = "redis") -> RedisFallback:
         t = Table(data, path)
         d = cls()
+        retry = t.float("retry_interval_s", default=d.retry_interval_s, min=0, exclusive_min=True)
+        timeout = t.float("timeout_s", default=d.timeout_s, min=0, exclusive_min=True)
+        # not given: long enough for the retry and timeout given (a second more than both)
+        recovery = max(d.recovery_s, retry + timeout + 1.0) if not t.has("recovery_s") else None
+        lease_s = max(d.lease_s, 4 * retry) if not t.has("lease_s") else None
         result = cls(
             mode=t.choice("fallback", ("local", "closed"), default="local"),
             local_share=t.float("local_share", default=None, min=0, max=1, exclusive_min=True),
-            retry_interval_s=t.float("retry_interval_s", default=d.retry_interval_s, min=0, exclusive_min=True),
-            recovery_s=t.float("recovery_s", default=d.recovery_s, min=0, exclusive_min=True),
+            retry_interval_s=retry,
+            recovery_s=t.float("recovery_s", default=recovery, min=0, exclusive_min=True),
             lease_share=t.float("lease_share", default=d.lease_share, min=0, max=0.5),
-            lease_s=t.float("lease_s", default=d.lease_s, min=0, exclusive_min=True),
+            lease_s=t.float("lease_s", default=lease_s, min=0, exclusive_min=True),
             max_connections=t.int("max_connections", default=d.max_connections, min=1),
-            timeout_s=t.float("timeout_s", default=d.timeout_s, min=0, exclusive_min=True),
+            timeout_s=timeout,
             pool_timeout_s=t.float("pool_timeout_s", default=d.pool_timeout_s, min=0, exclusive_min=True),
         )
         t.raw("url", default=None)  # read by the caller

@@ -170,6 +170,10 @@ def test_fallback_settings_parse_from_the_redis_table() -> None:
     assert (fb.mode, fb.lease_share, fb.max_connections, fb.local_share) == ("closed", 0.1, 32, None)
     with pytest.raises(ConfigError, match=r"redis\.lease_shar"):
         RedisFallback.parse({"lease_shar": 0.1})
+    slow = RedisFallback.parse({"retry_interval_s": 5, "timeout_s": 2})  # the derived settings follow
+    assert (slow.recovery_s, slow.lease_s) == (8.0, 300.0)
+    with pytest.raises(ConfigError, match=r"redis\.recovery_s"):
+        RedisFallback.parse({"retry_interval_s": 5, "recovery_s": 3})
 
 
 def test_a_lease_is_used_only_while_valid_and_books_spend_once() -> None:
