@@ -1,0 +1,21 @@
+"""Locust glue: the reference client (and any asyncio code) inside Locust users.
+
+Importing this package imports Locust, which monkey-patches the standard library with gevent: import
+it only in a Locust process (a locustfile), never in a process that runs asyncio code of its own.
+
+* :class:`LLMUser` — a Locust user whose tasks get a ready :class:`~harness.client.ResilientClient`
+  (``self.client``), send requests reported to Locust's stats (``self.chat``) and run their own
+  coroutines (``self.run``);
+* :func:`bridge` / :class:`AsyncBridge` — the process's asyncio loop on its own OS thread, for any
+  coroutine from any greenlet;
+* :func:`report` — report a logical LLM request to Locust's statistics the way ``harness load`` does.
+
+``harness load`` (``harness/commands/load.py``) runs a scenario through Locust with the same pieces; see
+``docs/load.md``. An example locustfile: ``examples/locustfile.py``.
+"""
+
+from harness.locust.bridge import AsyncBridge, bridge
+from harness.locust.stats import TTFT, LLMRequestFailed, report
+from harness.locust.user import LLMUser
+
+__all__ = ["TTFT", "AsyncBridge", "LLMRequestFailed", "LLMUser", "bridge", "report"]
