@@ -14,8 +14,24 @@ it only in a Locust process (a locustfile), never in a process that runs asyncio
 ``docs/load.md``. An example locustfile: ``examples/locustfile.py``.
 """
 
+from typing import Any
+
+import gevent
+from locust import events
+
 from harness.locust.bridge import AsyncBridge, bridge
 from harness.locust.stats import TTFT, LLMRequestFailed, report
 from harness.locust.user import LLMUser
+
+
+def _refresh_loop_clock(**_: Any) -> None:
+    """gevent's timers count from the loop's cached time, which stands still while a locustfile imports
+    (seconds, with the client's libraries): ``--run-time`` scheduled from it would end the run early
+    by that much. Locust's ``init`` comes after the import and before the run is scheduled."""
+    gevent.get_hub().loop.update_now()
+
+
+_events: Any = events  # Locust's hooks are untyped
+_events.init.add_listener(_refresh_loop_clock)
 
 __all__ = ["TTFT", "AsyncBridge", "LLMRequestFailed", "LLMUser", "bridge", "report"]

@@ -69,8 +69,10 @@ class ArrivalQueue:
 
     def _feed(self, arrivals: list[tuple[int, float]]) -> None:
         for index, offset in arrivals:
-            wait = self._origin + offset - time.monotonic()
-            if wait > 0:
+            due = self._origin + offset
+            # gevent's timers count from the loop's cached time, which lags after a busy stretch of the
+            # hub: a timer may fire early, so sleep again until the arrival is really due
+            while (wait := due - time.monotonic()) > 0:
                 gevent.sleep(wait)
             if self.closed:
                 return
