@@ -57,6 +57,8 @@ LOCUST_FILES = (
     ("Locust failures by error class (CSV)", "locust_failures.csv"),
     ("Locust stats history (CSV)", "locust_stats_history.csv"),
 )
+#: how Locust's processes are started: its command line, OS threads left unpatched (see that module)
+LOCUST = (sys.executable, "-m", "harness.load.locust_process")
 DIGEST_ENV = "HARNESS_LOAD_DIGEST"  # (harness.locust.scenario reads it; not imported here)
 STARTUP_S = 60.0  # Locust's processes start, connect and begin within this
 EXPECT_WORKERS_S = 120.0  # a master waits this long for its workers
@@ -142,13 +144,13 @@ def _spawn(command: list[str], env: dict[str, str], quiet: bool) -> subprocess.P
 
 
 def _locust_command(spec: RunSpec, options: LoadOptions, out: Path, master_port: int | None) -> list[str]:
-    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", spec.provider_url]
+    command = [*LOCUST, "-f", str(LOCUSTFILE), "--host", spec.provider_url]
     command += ["--exit-code-on-error", "0", "--csv", str(out / "locust"), "--html", str(out / "locust_report.html")]
     if options.web:
         command += ["--web-host", "127.0.0.1", "--web-port", str(options.web_port), "--autostart"]
         command += ["--autoquit", str(round(options.web_linger_s))]
     else:
-        command += ["--headless"] + (["--only-summary", "--loglevel", "WARNING"] if options.quiet else [])
+        command += ["--headless"] + (["--only-summary"] if options.quiet else [])
     if master_port is not None:
         workers = options.expect_workers if options.master else options.workers
         command += ["--master", "--master-bind-host", options.master_bind_host, "--master-bind-port", str(master_port)]
@@ -158,7 +160,7 @@ def _locust_command(spec: RunSpec, options: LoadOptions, out: Path, master_port:
 
 def _worker_command(master_host: str, master_port: int) -> list[str]:
     return [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
+        *LOCUST, "-f", str(LOCUSTFILE), "--worker",
         "--master-host", master_host, "--master-port", str(master_port), "--loglevel", "WARNING",
     ]  # fmt: skip
 

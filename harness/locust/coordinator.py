@@ -1,14 +1,22 @@
 """The conductor of a ``harness load`` run inside Locust: on the master, or in the single local process.
 
+Before the test, every process that runs users builds its client (a
+:class:`~harness.locust.process.LoadProcess`; importing an SDK and building a client can take
+seconds): the local process when Locust starts; each worker when, once connected, it asks for the
+run (``harness_hello``) and receives the ``harness_run`` message with the
+:class:`~harness.load.spec.RunSpec` (it answers ``harness_prepared``).
+
 At the start of the test (Locust's ``test_start`` on the master or local runner) the coordinator:
 
-1. resets the fake provider (``POST /_fake/reset``: a fresh request log and ledger, and the fault
+1. waits until every connected worker is prepared (so no process's client is still being built while
+   the run's clock runs);
+2. resets the fake provider (``POST /_fake/reset``: a fresh request log and ledger, and the fault
    schedule's clock starts now; a provider given with ``--provider-url`` also gets the scenario's
    faults), and notes that moment as the run's origin;
-2. deals the work: a local run builds its :class:`~harness.locust.process.LoadProcess` here; a master
-   sends each connected worker a ``harness_run`` message with the :class:`~harness.load.spec.RunSpec`,
-   the worker's share (``w<index>``; open-loop arrivals and ``max_requests`` are split by share) and
-   the start time. A worker that connects later gets no share of the arrivals or of ``max_requests``.
+3. deals the work: each worker gets a ``harness_start`` message with its tag (``w<index>``), its share
+   (open-loop arrivals and ``max_requests`` are split by share) and the start time; a local run starts
+   its own process. A worker that is prepared after the start gets no share of the arrivals or of
+   ``max_requests``.
 
 During the run it stores the records the workers send (``harness_records`` messages) with a
 :class:`~harness.load.records.RecordStore`, and :meth:`Coordinator.done` tells the load shape when
@@ -27,14 +35,20 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import gevent
+
 from harness.load.records import Batch, RecordStore, boot_id
 from harness.load.spec import RunSpec
 from harness.locust.process import LoadProcess
 
-__all__ = ["RECORDS_MESSAGE", "RUN_MESSAGE", "Coordinator"]
+__all__ = ["HELLO_MESSAGE", "PREPARED_MESSAGE", "RECORDS_MESSAGE", "RUN_MESSAGE", "START_MESSAGE", "Coordinator"]
 
-RUN_MESSAGE = "harness_run"  # master → worker: the spec and the worker's share
+HELLO_MESSAGE = "harness_hello"  # worker → master, once its handlers are in place: send me the spec
+RUN_MESSAGE = "harness_run"  # master → worker: the spec (the worker builds its client)
+PREPARED_MESSAGE = "harness_prepared"  # worker → master: its client is built
+START_MESSAGE = "harness_start"  # master → worker, at the start: its tag, its share, the start time
 RECORDS_MESSAGE = "harness_records"  # worker → master: a batch of records
+PREPARE_WAIT_S = 300.0  # the start waits this long, at most, for every connected worker to be prepared
 
 logger = logging.getLogger("harness.load")
 
@@ -58,12 +72,23 @@ class Coordinator:
         self.folder = Path(spec.records_dir)
         self.store = RecordStore(self.folder)
         self.assigned: dict[str, str] = {}  # process tag → Locust node id
+        self.prepared: set[str] = set()  # workers whose client is built
         self.started_wall: float | None = None
         self.local: LoadProcess | None = None
         self._run: dict[str, Any] = {}
         if master:
             environment.runner.register_message(RECORDS_MESSAGE, self._on_records)
-            environment.events.worker_connect.add_listener(self._on_worker_connect)
+            environment.runner.register_message(PREPARED_MESSAGE, self._on_prepared)
+            environment.runner.register_message(HELLO_MESSAGE, self._on_hello)
+        else:
+            runner = environment.runner
+            self.local = LoadProcess(
+                spec,
+                role="local",
+                node=runner.client_id,
+                events=environment.events,
+                target_users=lambda: int(getattr(runner, "target_user_count", 0) or 0),
+            )
 
     @property
     def runner(self) -> Any:
@@ -75,6 +100,8 @@ class Coordinator:
         if self.started_wall is not None:
             logger.warning("harness load runs one test per process; a second start is ignored")
             return
+        if self.master:
+            self._wait_for_workers()
         url = self.spec.provider_url.rstrip("/")
         if self.spec.push_faults:
             _post(f"{url}/_fake/faults", json.dumps(self.scenario.faults.to_dict()).encode())
@@ -90,40 +117,42 @@ class Coordinator:
             "run_time_s": self.plan.run_time_s,
             "assigned": self.assigned,
         }
-        if self.master:
-            workers = sorted(self._active_workers(), key=self.runner.get_worker_index)
-            for share, node in enumerate(workers):
-                self._send_run(node, share, len(workers))
-        else:
+        if self.local is not None:
             self.assigned["p0"] = self.runner.client_id
-            self.local = LoadProcess(
-                self.spec,
-                tag="p0",
-                role="local",
-                node=self.runner.client_id,
-                share=0,
-                shares=1,
-                run_started_wall=self.started_wall,
-                ship=self.store.add,
-                events=self.environment.events,
-                target_users=lambda: int(getattr(self.runner, "target_user_count", 0) or 0),
-            )
+            self.local.start(tag="p0", share=0, shares=1, run_started_wall=self.started_wall, ship=self.store.add)
+        else:
+            workers = sorted(self.prepared & set(self._active_workers()), key=self.runner.get_worker_index)
+            for share, node in enumerate(workers):
+                self._send_start(node, share, len(workers))
         self._write_run()
 
     def _active_workers(self) -> list[str]:
         clients = self.runner.clients
         return [w.id for w in (*clients.ready, *clients.spawning, *clients.running)]
 
-    def _send_run(self, node: str, share: int | None, shares: int) -> None:
+    def _wait_for_workers(self) -> None:
+        deadline = time.monotonic() + PREPARE_WAIT_S
+        while not set(self._active_workers()) <= self.prepared and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        missing = set(self._active_workers()) - self.prepared
+        if missing:
+            logger.warning("workers not prepared after %.0f s start without a share: %s", PREPARE_WAIT_S, missing)
+
+    def _send_start(self, node: str, share: int | None, shares: int) -> None:
         tag = f"w{self.runner.get_worker_index(node)}"
         self.assigned[tag] = node
-        data = {"spec": self.spec.to_json(), "tag": tag, "share": share, "shares": shares, "started": self.started_wall}
-        self.runner.send_message(RUN_MESSAGE, data, client_id=node)
+        data = {"tag": tag, "share": share, "shares": shares, "started": self.started_wall}
+        self.runner.send_message(START_MESSAGE, data, client_id=node)
 
-    def _on_worker_connect(self, client_id: str, **_: Any) -> None:
-        if self.started_wall is not None and client_id not in self.assigned.values():
-            logger.warning("worker %s joined after the start: it runs users but no share of arrivals", client_id)
-            self._send_run(client_id, None, 1)
+    def _on_hello(self, environment: Any, msg: Any, **_: Any) -> None:
+        self.runner.send_message(RUN_MESSAGE, {"spec": self.spec.to_json()}, client_id=str(msg.node_id))
+
+    def _on_prepared(self, environment: Any, msg: Any, **_: Any) -> None:
+        node = str(msg.node_id)
+        self.prepared.add(node)
+        if self.started_wall is not None and node not in self.assigned.values():
+            logger.warning("worker %s was prepared after the start: it runs users but no share of arrivals", node)
+            self._send_start(node, None, 1)
             self._write_run()
 
     def _on_records(self, environment: Any, msg: Any, **_: Any) -> None:

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import random
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -119,28 +121,15 @@ class ArrivalQueue:
 class LoadProcess:
     """See the module docstring. Built on the gevent thread; its client lives on the asyncio loop."""
 
-    def __init__(
-        self,
-        spec: RunSpec,
-        *,
-        tag: str,
-        role: str,
-        node: str,
-        share: int | None,
-        shares: int,
-        run_started_wall: float,
-        ship: Callable[[Batch], None],
-        events: Any,
-        target_users: Callable[[], int],
-    ) -> None:
+    def __init__(self, spec: RunSpec, *, role: str, node: str, events: Any, target_users: Callable[[], int]) -> None:
+        """Prepare: read the scenario and build the client (before the run starts: it may take seconds)."""
         self.spec = spec
         self.scenario = scenario = spec.scenario()
-        self.plan = plan = spec.plan(scenario)
-        self.tag = tag
+        self.plan = spec.plan(scenario)
+        self.role = role
+        self.node = node
         self.events = events  # Locust's events (request reports go there)
         self.bridge = bridge()
-        self.log = ProcessLog(ProcessMeta(tag, role, node))
-        self._ship = ship
         self._target_users = target_users
         self._apis = {m.name: m.api for m in scenario.provider.models}
         self._tap: dict[str, OutcomeRecord] = {}  # outcomes of requests whose sender has not read them yet
@@ -148,25 +137,11 @@ class LoadProcess:
         self._event_cursor: dict[int, int] = {}
         self._sdk_cursor = 0
         self._tasks: set[asyncio.Task[Any]] = set()  # requests in flight, on the loop
-        self.number = number = int("".join(c for c in tag if c.isdigit()) or "0")
-        self._index_base = number << 40  # closed loop: this process's request indices
-        self._prefix = f"req-{scenario.seed}-{spec.run_id[:8]}-{tag}-"
-        self.workload = Workload(plan.load, scenario.seed, _default_model(scenario), client_id=f"harness-{tag}")
-        self._client_seed = scenario.seed if number == 0 else scenario.seed ^ (number * 0x9E3779B97F4A7C15 % 2**62)
+        # each process its own jitter (a local run keeps the scenario's, as harness run has it)
+        self._client_seed = scenario.seed if role == "local" else scenario.seed ^ zlib.crc32(node.encode())
         self.cut, self._sdk = self.bridge.call(self._build)
-        # the run's start on this process's clock (through the wall clock: the master may be elsewhere)
-        self.origin = time.monotonic() - (time.time() - run_started_wall)
-        self.end = self.origin + plan.run_time_s
-        self.drain_end = self.end + plan.drain_s
-        self.quota = (
-            share_of(plan.load.max_requests, share, shares)
-            if share is not None
-            else (0 if plan.load.max_requests is not None else None)
-        )
-        self.arrivals: ArrivalQueue | None = None
-        if not plan.closed:
-            mine = arrivals_for(plan, scenario.seed, share=share, shares=shares) if share is not None else []
-            self.arrivals = ArrivalQueue(mine, self.origin)
+        self.log = ProcessLog(ProcessMeta("p0", role, node))
+        self.started = gevent.event.Event()  # start() was called: users may send
         self.sent = 0
         self.in_flight = 0
         self.users_started = 0
@@ -174,8 +149,39 @@ class LoadProcess:
         self.closing = False  # no new request starts
         self._finishing = False
         self.finished = gevent.event.Event()  # the final batch is out
+        self.arrivals: ArrivalQueue | None = None
+        self.number = 0
+        self.origin = self.end = self.drain_end = math.inf
+        self.quota: int | None = None
+
+    def start(
+        self, *, tag: str, share: int | None, shares: int, run_started_wall: float, ship: Callable[[Batch], None]
+    ) -> None:
+        """The run started at ``run_started_wall`` (the coordinator's wall clock); this process is ``tag``.
+
+        ``share`` of ``shares``: which open-loop arrivals and which part of ``max_requests`` are this
+        process's; None: none (a worker that joined after the start).
+        """
+        scenario, plan = self.scenario, self.plan
+        self.tag = tag
+        self.log.meta.tag = tag
+        self._ship = ship
+        self.number = number = int("".join(c for c in tag if c.isdigit()) or "0")
+        self._index_base = number << 40  # closed loop: this process's request indices
+        self._prefix = f"req-{scenario.seed}-{self.spec.run_id[:8]}-{tag}-"
+        self.workload = Workload(plan.load, scenario.seed, _default_model(scenario), client_id=f"harness-{tag}")
+        # the run's start on this process's clock (through the wall clock: the master may be elsewhere)
+        self.origin = time.monotonic() - (time.time() - run_started_wall)
+        self.end = self.origin + plan.run_time_s
+        self.drain_end = self.end + plan.drain_s
+        max_requests = plan.load.max_requests
+        self.quota = share_of(max_requests, share, shares) if share is not None else (0 if max_requests else None)
+        if not plan.closed:
+            mine = arrivals_for(plan, scenario.seed, share=share, shares=shares) if share is not None else []
+            self.arrivals = ArrivalQueue(mine, self.origin)
         self._flusher = gevent.spawn(self._flush_loop)
         gevent.spawn(self._finish_at_end)
+        self.started.set()
 
     # ------------------------------------------------------------------------------------ the client
     def _build(self) -> tuple[Any, bool]:
@@ -186,7 +192,7 @@ class LoadProcess:
             self._logs.append(log)
             return log
 
-        scenario = replace(self.scenario, seed=self._client_seed)  # each process its own jitter
+        scenario = replace(self.scenario, seed=self._client_seed)
         cut = build_client(
             scenario,
             base_url=self.spec.provider_url,
@@ -312,7 +318,7 @@ class LoadProcess:
 
     def finish(self, *, drain_until: float) -> None:
         """Start no more requests; give the ones in flight until ``drain_until``; ship the final batch."""
-        if self._finishing:
+        if self._finishing or not self.started.is_set():
             return
         self._finishing = True
         self.closing = True
@@ -343,7 +349,7 @@ class LoadProcess:
 
     def abandon(self) -> None:
         """The process is quitting before the run ended (stopped from the UI, or signalled): ship what there is."""
-        if not self.finished.is_set():
+        if self.started.is_set() and not self.finished.is_set():
             self._flusher.kill(block=False)
             self._ship(self._batch(final=False))
 

@@ -8,10 +8,11 @@
   the test ends when every process has drained and sent its final records (or went missing), or at
   the latest ``drain_s`` + :data:`GIVE_UP_S` after the run time.
 * :func:`install`: the event hooks — the coordinator on the master / local process, the
-  ``harness_run`` message on workers, the final flush when Locust quits.
+  ``harness_run`` and ``harness_start`` messages on workers, the final flush when Locust quits.
 
 The spec comes from the file named by ``HARNESS_LOAD_SPEC`` (local and master) or from the master's
 ``harness_run`` message (workers, which check it against ``HARNESS_LOAD_DIGEST`` when that is set).
+See :mod:`harness.locust.coordinator` for the order of the messages.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness.load.plan import LoadPlan
 from harness.load.records import Batch
 from harness.load.spec import SPEC_ENV, RunSpec
-from harness.locust.coordinator import RECORDS_MESSAGE, RUN_MESSAGE, Coordinator
+from harness.locust.coordinator import (
+    HELLO_MESSAGE,
+    PREPARED_MESSAGE,
+    RECORDS_MESSAGE,
+    RUN_MESSAGE,
+    START_MESSAGE,
+    Coordinator,
+)
 from harness.locust.process import LoadProcess, user_rng
 
 __all__ = ["DIGEST_ENV", "GIVE_UP_S", "ScenarioShape", "ScenarioUser", "install"]
@@ -132,36 +140,51 @@ def _read_spec() -> RunSpec:
 
 
 def _on_run(environment: Any, msg: Any, **_: Any) -> None:
-    """Worker: the master's ``harness_run`` message (the spec and this worker's share)."""
+    """Worker: the master's ``harness_run`` message (the spec): build the client, say so."""
     runner = environment.runner
-    data = msg.data
-    spec = RunSpec.from_json(data["spec"])
+    spec = RunSpec.from_json(msg.data["spec"])
     expected = os.environ.get(DIGEST_ENV)
     if expected and expected != spec.digest:
-        logger.error(
-            "the master runs another scenario than this worker's file (digest %s, expected %s)", spec.digest, expected
-        )
+        logger.error("the master runs another scenario than this worker's file (digest %s, expected %s)",
+                     spec.digest, expected)  # fmt: skip
         environment.process_exit_code = 2
         runner.quit()
         return
-    if _State.process is not None:
-        logger.warning("a second harness run reached this worker; it is ignored")
+    if _State.process is None:
+        _State.process = LoadProcess(
+            spec,
+            role="worker",
+            node=runner.client_id,
+            events=environment.events,
+            target_users=lambda: int(getattr(runner, "target_user_count", 0) or 0),
+        )
+    runner.send_message(PREPARED_MESSAGE, {})
+
+
+def _on_start(environment: Any, msg: Any, **_: Any) -> None:
+    """Worker: the master's ``harness_start`` message (this worker's tag and share, the start time)."""
+    runner = environment.runner
+    process = _State.process
+    if process is None or process.started.is_set():
+        logger.warning("a start reached this worker %s; it is ignored", "twice" if process else "before its spec")
         return
+    data = msg.data
 
     def ship(batch: Batch) -> None:
+        if batch.final:
+            # Locust's own stats go to the master every 3 s; send the last ones now, ahead of the final
+            # records (messages keep their order): the master may end the test as soon as those arrive
+            send_stats = getattr(runner, "_send_stats", None)
+            if send_stats is not None:
+                send_stats()
         runner.send_message(RECORDS_MESSAGE, batch.to_message())
 
-    _State.process = LoadProcess(
-        spec,
+    process.start(
         tag=str(data["tag"]),
-        role="worker",
-        node=runner.client_id,
         share=data["share"],
         shares=int(data["shares"]),
         run_started_wall=float(data["started"]),
         ship=ship,
-        events=environment.events,
-        target_users=lambda: int(getattr(runner, "target_user_count", 0) or 0),
     )
     _State.ready.set()
 
@@ -171,8 +194,12 @@ def install(events: Any) -> None:
 
     def on_init(environment: Any, **_: Any) -> None:
         runner = environment.runner
+        for name in ("httpx", "httpx2", "LiteLLM", "openai", "anthropic"):
+            logging.getLogger(name).setLevel(logging.WARNING)  # an SDK under test logs every request at INFO
         if isinstance(runner, WorkerRunner):
             runner.register_message(RUN_MESSAGE, _on_run)
+            runner.register_message(START_MESSAGE, _on_start)
+            runner.send_message(HELLO_MESSAGE, {})  # now that the handlers are in place: the run, please
             return
         spec = _read_spec()
         coordinator = Coordinator(environment, spec, master=isinstance(runner, MasterRunner))

@@ -202,3 +202,48 @@ def test_a_master_and_a_worker_started_apart_run_one_judged_test(tmp_path: Path)
     assert summary["metrics"]["locust_processes"] == 1
     assert summary["metrics"]["requests_logical"] > 0
     assert [p.name for p in (out / "records").glob("*.meta.json")] == ["w0.meta.json"]
+
+
+_SDK_BOUNDED = """\
+version = 1
+name = "sdk_bounded"
+description = "The official openai SDK as the client under test, bounded by requests rather than by time."
+seed = 6
+duration_s = 60
+drain_s = 10
+
+[load]
+users = 4
+requests_per_user = 10
+max_requests = 30
+think_s = 0.05
+max_tokens = 16
+stream_share = 0.5
+
+[client]
+kind = "openai-sdk"
+
+[[gates]]
+metric = "lost_requests"
+"""
+
+
+@pytest.mark.compat
+@pytest.mark.timeout(300)
+def test_an_sdk_client_on_two_workers_stops_at_max_requests(tmp_path: Path) -> None:
+    scenario = tmp_path / "sdk_bounded.toml"
+    scenario.write_text(_SDK_BOUNDED, encoding="utf-8")
+    out = tmp_path / "sdk"
+    done = run_harness("load", str(scenario), "--workers", "2", "--quiet", "--out", str(out), timeout_s=280)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    summary = _summary(out)
+    metrics = summary["metrics"]
+    assert summary["client"] == "openai-sdk"
+    assert metrics["requests_logical"] == 30  # max_requests, split between the workers (4 × 10 would be 40)
+    assert metrics["lost_requests"] == 0
+    assert metrics["cost_abs_error_usd"] == "0"
+    assert metrics["simulated_s"] < 60  # the run ended when the requests ran out, not at duration_s
+    issued = {p.name: len(p.read_text().split()) for p in (out / "records").glob("w*.issued")}
+    assert sorted(issued.values()) == [15, 15]
+    [llm] = [r for r in _csv(out / "locust_stats.csv") if r["Type"] == "openai"]  # one model: the SDK's default
+    assert int(llm["Request Count"]) == 30  # both workers' stats reached the master
