@@ -132,6 +132,8 @@ def _usage_error(args: argparse.Namespace) -> str | None:
         return f"--workers: at most {MAX_WORKERS} on one machine, got {args.workers}"
     if args.master_port is not None and not (args.master or args.workers):
         return "--master-port goes with --master, --workers or --worker"
+    if not args.master and (args.expect_workers != 1 or args.master_bind_host != "127.0.0.1"):
+        return "--expect-workers and --master-bind-host go with --master"
     return None
 
 

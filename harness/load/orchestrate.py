@@ -29,7 +29,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -165,12 +165,15 @@ def _worker_command(master_host: str, master_port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def run_load(scenario_path: Path, options: LoadOptions, *, log: object = None) -> LoadRun:
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_load(scenario_path: Path, options: LoadOptions, *, say: Callable[[str], None] = _to_stderr) -> LoadRun:
     """Run the scenario's load under Locust and judge it (see the module docstring).
 
-    ``log``: a callable taking one line for progress notes (stderr by default).
+    ``say`` takes the one-line progress notes (the provider's URL, the processes' pids).
     """
-    say = log if callable(log) else (lambda line: print(line, file=sys.stderr, flush=True))
     started = time.perf_counter()
     try:
         text = scenario_path.read_text(encoding="utf-8")
@@ -215,6 +218,12 @@ def run_load(scenario_path: Path, options: LoadOptions, *, log: object = None) -
                 stack.callback(_stop, worker)
                 workers.append(worker)
             say(f"harness load: Locust master pid {master.pid}; workers pid {' '.join(str(w.pid) for w in workers)}")
+        if options.master:
+            say(
+                f"harness load: master on {options.master_bind_host}:{master_port}, waiting for "
+                f"{options.expect_workers} worker(s): harness load {scenario_path} --worker --master-host HOST "
+                f"--master-port {master_port}"
+            )
         if options.web:
             say(f"harness load: Locust's web UI at http://127.0.0.1:{options.web_port}/")
         budget = STARTUP_S + plan.run_time_s + plan.drain_s + 30.0

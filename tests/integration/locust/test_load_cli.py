@@ -21,6 +21,7 @@ SMOKE = "scenarios/smoke.toml"
         (["--master", "--workers", "2"], "use one"),
         (["--workers", "65"], "at most 64"),
         (["--master-port", "5557"], "--master-port goes with"),
+        (["--expect-workers", "3"], "go with --master"),
         (["--seed", "-1"], "--seed"),
         (["--redis", "http://user:secret@host"], "--redis"),
         (["--run-time", "100000"], "--run-time"),

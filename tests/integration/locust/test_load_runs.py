@@ -247,3 +247,41 @@ def test_an_sdk_client_on_two_workers_stops_at_max_requests(tmp_path: Path) -> N
     assert sorted(issued.values()) == [15, 15]
     [llm] = [r for r in _csv(out / "locust_stats.csv") if r["Type"] == "openai"]  # one model: the SDK's default
     assert int(llm["Request Count"]) == 30  # both workers' stats reached the master
+
+
+_OPEN_LOOP = """\
+version = 1
+name = "open_loop_busy"
+description = "Ten arrivals a second, answers that take half a second: more than two senders can keep up with."
+seed = 8
+duration_s = 6
+drain_s = 10
+
+[[faults]]
+kind = "latency"
+always = true
+ttft = { kind = "fixed", value = 0.5 }
+
+[load]
+mode = "open"
+arrivals = "constant"
+rate = 10.0
+max_tokens = 8
+"""
+
+
+@pytest.mark.timeout(300)
+def test_open_loop_arrivals_that_find_no_free_user_are_counted_not_hidden(tmp_path: Path) -> None:
+    scenario = tmp_path / "open_loop_busy.toml"
+    scenario.write_text(_OPEN_LOOP, encoding="utf-8")
+    out = tmp_path / "busy"
+    done = run_harness("load", str(scenario), "--users", "2", "--quiet", "--out", str(out), timeout_s=280)
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    summary = _summary(out)
+    metrics = summary["metrics"]
+    sent = metrics["requests_logical"]
+    assert metrics["lost_requests"] == 0
+    assert metrics["arrivals_late"] > 0
+    assert sent + metrics["arrivals_dropped"] <= 60  # the schedule: 10 a second for 6 s
+    assert sent < 40  # two senders at ~2 answers a second each cannot send 60
+    assert any("raise --users" in finding for finding in summary["findings"])
