@@ -78,7 +78,7 @@ def test_rate_limit_storm_under_locust_is_judged_like_any_run(tmp_path: Path) ->
 def _shared_quota(tmp_path: Path, name: str, *extra: str) -> dict[str, Any]:
     out = tmp_path / name
     done = run_harness(
-        "load", "examples/shared_quota.toml", "--workers", "2", "--run-time", "20", "--quiet", "--out", str(out),
+        "load", "examples/shared_quota.toml", "--workers", "2", "--run-time", "12", "--quiet", "--out", str(out),
         *extra, timeout_s=400,
     )  # fmt: skip
     assert done.returncode in (0, 1), done.stderr[-3000:]
@@ -169,41 +169,6 @@ def test_a_worker_killed_mid_run_is_named_and_its_requests_counted(tmp_path: Pat
     assert killed["tag"] in stdout  # the terminal's process table names it too
 
 
-@pytest.mark.timeout(300)
-def test_a_master_and_a_worker_started_apart_run_one_judged_test(tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = str(s.getsockname()[1])
-    out = tmp_path / "apart"
-    master = subprocess.Popen(
-        harness_command("load", "scenarios/smoke.toml", "--master", "--expect-workers", "1", "--master-port", port,
-                        "--run-time", "6", "--quiet", "--out", str(out)),
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    worker = subprocess.Popen(
-        harness_command("load", "scenarios/smoke.toml", "--worker", "--master-host", "127.0.0.1",
-                        "--master-port", port),
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        stdout, stderr = master.communicate(timeout=250)
-        worker.wait(timeout=60)
-    finally:
-        for p in (master, worker):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    assert master.returncode == 0, stdout[-2000:] + stderr[-3000:]
-    assert worker.returncode == 0
-    summary = _summary(out)
-    assert summary["passed"] is True
-    assert summary["metrics"]["locust_processes"] == 1
-    assert summary["metrics"]["requests_logical"] > 0
-    assert [p.name for p in (out / "records").glob("*.meta.json")] == ["w0.meta.json"]
-
-
 _SDK_BOUNDED = """\
 version = 1
 name = "sdk_bounded"
@@ -271,17 +236,44 @@ max_tokens = 8
 
 
 @pytest.mark.timeout(300)
-def test_open_loop_arrivals_that_find_no_free_user_are_counted_not_hidden(tmp_path: Path) -> None:
+def test_a_master_and_a_worker_started_apart_keep_an_open_loop_schedule_honestly(tmp_path: Path) -> None:
+    """``--master`` here, ``--worker`` there (the several-machines path, on one machine); the open-loop
+    arrivals reach the worker through its share, and arrivals that find no free user are counted."""
+    import socket
+
     scenario = tmp_path / "open_loop_busy.toml"
     scenario.write_text(_OPEN_LOOP, encoding="utf-8")
-    out = tmp_path / "busy"
-    done = run_harness("load", str(scenario), "--users", "2", "--quiet", "--out", str(out), timeout_s=280)
-    assert done.returncode in (0, 1), done.stderr[-3000:]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    out = tmp_path / "apart"
+    master = subprocess.Popen(
+        harness_command("load", str(scenario), "--master", "--expect-workers", "1", "--master-port", port,
+                        "--users", "2", "--quiet", "--out", str(out)),
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        harness_command("load", str(scenario), "--worker", "--master-host", "127.0.0.1", "--master-port", port),
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        stdout, stderr = master.communicate(timeout=250)
+        worker.wait(timeout=60)
+    finally:
+        for p in (master, worker):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert master.returncode in (0, 1), stdout[-2000:] + stderr[-3000:]
+    assert worker.returncode == 0
+    assert "--worker --master-host HOST" in stderr  # the master says how to start workers
+    assert [p.name for p in (out / "records").glob("*.meta.json")] == ["w0.meta.json"]
     summary = _summary(out)
     metrics = summary["metrics"]
     sent = metrics["requests_logical"]
+    assert metrics["locust_processes"] == 1
     assert metrics["lost_requests"] == 0
     assert metrics["arrivals_late"] > 0
     assert sent + metrics["arrivals_dropped"] <= 60  # the schedule: 10 a second for 6 s
-    assert sent < 40  # two senders at ~2 answers a second each cannot send 60
+    assert 0 < sent < 40  # two senders at ~2 answers a second each cannot send 60
     assert any("raise --users" in finding for finding in summary["findings"])
