@@ -193,6 +193,13 @@ def _about(result: RunResult) -> str:
     )
 
 
+def _findings(findings: Sequence[str]) -> str:
+    if not findings:
+        return ""
+    items = "".join(f"<li>{_e(finding)}</li>" for finding in findings)
+    return f'<section aria-labelledby="findings-title"><h2 id="findings-title">Findings</h2><ul>{items}</ul></section>'
+
+
 def _metric_list(items: Iterable[tuple[str, str]]) -> str:
     return '<dl class="metrics">' + "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in items) + "</dl>"
 
@@ -237,12 +244,13 @@ def render_html(result: RunResult, charts: Sequence[Chart], links: Sequence[tupl
     body = [
         _banner(result),
         _gates(result.gates),
+        _findings(result.findings),
         _about(result),
         _metrics(result.metrics),
         '<section aria-labelledby="charts-title"><h2 id="charts-title">Charts</h2>'
         + "".join(_figure(c) for c in charts)
         + "</section>",
-        _files([*links, *((f"chart: {c.title}", c.filename) for c in charts)]),
+        _files([*links, *result.extra_files, *((f"chart: {c.title}", c.filename) for c in charts)]),
         f"<footer>llm-harness report · scenario {_e(result.facts.scenario)} · seed {_e(result.facts.seed)}</footer>",
     ]
     return (
@@ -250,7 +258,7 @@ def render_html(result: RunResult, charts: Sequence[Chart], links: Sequence[tupl
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         f"<title>{_e(result.facts.scenario)} — {verdict}</title><style>{_CSS}</style></head>\n"
-        "<body><main>\n" + "\n".join(body) + "\n</main></body></html>\n"
+        "<body><main>\n" + "\n".join(b for b in body if b) + "\n</main></body></html>\n"
     )
 
 

@@ -66,6 +66,8 @@ def summary_markdown(result: RunResult, files: Mapping[str, str] | None = None) 
         for g in result.gates
     ]
     lines += ["### Gates", "", *_table(gate_rows, ["gate", "value", "threshold", "note"]), ""]
+    if result.findings:
+        lines += ["### Findings", "", *[f"- {finding}" for finding in result.findings], ""]
     metrics = result.metrics
     metric_rows = [[label, format_value(metrics.get(key))] for key, label in KEY_METRICS if key in metrics]
     lines += ["### Key numbers", "", *_table(metric_rows, ["metric", "value"]), ""]

@@ -29,6 +29,8 @@ class RunResult:
     fault_windows: Sequence[tuple[float, float, str]] = ()  # (start, end, label) on the logs' clock
     quota_tpm: float | None = None  # the token quota to draw against admitted tokens
     quota_rpm: float | None = None
+    findings: Sequence[str] = ()  # what the runner found that no metric holds (e.g. a worker lost mid-run)
+    extra_files: Sequence[tuple[str, str]] = ()  # (label, relative path) of other files in the folder to link
 
     @property
     def passed(self) -> bool:
@@ -45,4 +47,5 @@ class RunResult:
             "metrics": self.metrics,
             "client": self.client,
             "description": self.description,
+            **({"findings": list(self.findings)} if self.findings else {}),
         }

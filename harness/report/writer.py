@@ -60,6 +60,7 @@ def write_report(result: RunResult, out_dir: Path) -> dict[str, Path]:
     put("billing ledger", "ledger.json", json.dumps(result.ledger, indent=2, default=str) + "\n")
     for writer in _extra_writers:
         files.update(writer(result, out_dir))
+    files.update({label: path for label, path in result.extra_files if (out_dir / path).exists()})
     put("JUnit", "junit.xml", junit_xml(result))
     put("summary (JSON)", "summary.json", summary_json(result))
     links = {label: path for label, path in files.items() if not path.endswith(".png")}

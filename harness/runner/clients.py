@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from fake_provider.core import ProviderCore
-from harness.client import ClientConfig, MemoryTransport, ResilientClient
+from harness.client import ClientConfig, MemoryTransport, OutcomeLog, ResilientClient
 from harness.client.transport import Transport
 from harness.client.types import ChatRequest
 from harness.clock import Clock, Sleep
@@ -84,8 +84,13 @@ def build_client(
     clock: Clock,
     sleep: Sleep,
     wall: Clock = time.time,
+    outcome_log: Callable[[], OutcomeLog] | None = None,
 ) -> ClientUnderTest:
-    """The client under test; ``core`` given means in-memory transport (virtual time), else sockets."""
+    """The client under test; ``core`` given means in-memory transport (virtual time), else sockets.
+
+    ``outcome_log`` makes the outcome log of each reference client (one per user with ``per_user``): a
+    runner that ships outcomes as they come (the Locust runner) gives logs with sinks.
+    """
     spec = scenario.client
     if isinstance(spec, SDKClientSpec):
         spec = SDKClientSpec(spec.kind, spec.max_retries, spec.timeout_s, HARNESS_API_KEY)
@@ -106,7 +111,10 @@ def build_client(
     def make(index: int) -> ResilientClient:
         # every instance gets its own jitter: one seed for all would re-synchronise the herd
         rng = random.Random((seed << 24) ^ (index * 0x9E3779B1) ^ config.seed)
-        return ResilientClient(config, transport=transport, clock=clock, sleep=sleep, wall=wall, rng=rng)
+        log = None if outcome_log is None else outcome_log()
+        return ResilientClient(
+            config, transport=transport, clock=clock, sleep=sleep, wall=wall, rng=rng, outcome_log=log
+        )
 
     if scenario.instances == "per_user":
         return ClientPool(make, transport)

@@ -29,17 +29,17 @@ from fake_provider.core import ProviderCore
 from harness.client import ClientConfig
 from harness.errors import ConfigError
 from harness.judge import compute_metrics, evaluate_gates
-from harness.records import ProviderRecord, load_jsonl
+from harness.records import OutcomeRecord, ProviderRecord, load_jsonl
 from harness.report.result import ClientEvent, RunResult
 from harness.runner.clients import build_client
-from harness.runner.driver import Progress, drive
+from harness.runner.driver import DriveStats, Progress, drive
 from harness.runner.facts import fault_windows, run_facts
 from harness.runner.sdk_spec import SDK_APIS
 from harness.runner.workload import Workload
 from harness.scenario.model import Scenario
 from harness.vtime import run as run_virtual
 
-__all__ = ["MODES", "VIRTUAL_EPOCH", "RunOptions", "run_comparison", "run_scenario"]
+__all__ = ["MODES", "VIRTUAL_EPOCH", "RunOptions", "judged_result", "run_comparison", "run_scenario"]
 
 MODES = ("virtual", "real-time")
 #: Unix time that virtual runs start at (a fixed date, so logs are reproducible byte for byte)
@@ -159,19 +159,42 @@ async def _run(scenario: Scenario, options: RunOptions, started: float) -> RunRe
         records = list(load_jsonl(ProviderRecord, text))
         ledger = json.loads(await asyncio.to_thread(_fetch, f"{remote}/_fake/ledger"))
     extra = {"client_crashes": float(len(stats.crashes)), "cancelled_requests": float(stats.cancelled)}
-    facts = run_facts(
+    return judged_result(
         scenario,
         stats,
         mode=options.mode,
         wall_s=time.perf_counter() - started,
         schedule_origin=origin,
+        records=records,
+        ledger=ledger,
+        outcomes=outcomes,
+        events=events,
+        client_name=client.name,
         extra=extra,
     )
+
+
+def judged_result(
+    scenario: Scenario,
+    stats: DriveStats,
+    *,
+    mode: str,
+    wall_s: float,
+    schedule_origin: float,
+    records: list[ProviderRecord],
+    ledger: dict[str, Any],
+    outcomes: list[OutcomeRecord],
+    events: list[ClientEvent],
+    client_name: str,
+    extra: dict[str, float],
+    findings: tuple[str, ...] = (),
+) -> RunResult:
+    """Judge a finished run from its logs: the seam every runner ends with (this one, the Locust runner)."""
+    facts = run_facts(scenario, stats, mode=mode, wall_s=wall_s, schedule_origin=schedule_origin, extra=extra)
     metrics = compute_metrics(facts, records, outcomes, events)
     gates = evaluate_gates(scenario.gates, metrics, facts)
     quotas = scenario.provider.quotas
-    model = default_model
-    limits = quotas.limits_for(model) if quotas is not None else None
+    limits = quotas.limits_for(_default_model(scenario)) if quotas is not None else None
     return RunResult(
         facts=facts,
         metrics=metrics,
@@ -180,9 +203,10 @@ async def _run(scenario: Scenario, options: RunOptions, started: float) -> RunRe
         outcomes=outcomes,
         events=events,
         description=scenario.description,
-        client=client.name,
+        client=client_name,
         ledger=ledger,
-        fault_windows=fault_windows(scenario.faults.specs, origin, scenario.duration_s),
+        fault_windows=fault_windows(scenario.faults.specs, schedule_origin, scenario.duration_s),
         quota_tpm=None if limits is None else (limits.tpm or limits.itpm),
         quota_rpm=None if limits is None else limits.rpm,
+        findings=findings,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness.report.comparison import comparison_rows
@@ -24,6 +25,8 @@ def print_verdict(result: RunResult, console: Console) -> None:
         note = f" ({g.note})" if g.note else ""
         gates.add_row(g.name, format_value(g.value), f"{g.op} {format_value(g.threshold)}", mark + note)
     console.print(gates)
+    for finding in result.findings:
+        console.print(f"[bold yellow]finding:[/bold yellow] {escape(finding)}", soft_wrap=True)
     numbers = Table(show_header=False, box=None, padding=(0, 2))
     for key, label in KEY_METRICS:
         value = result.metrics.get(key)
