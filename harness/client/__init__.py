@@ -53,7 +53,7 @@ from harness.client.keys import ApiKey, KeyRing, RedactedHeaders
 from harness.client.limiter import Demand, Grant, LimitConfig, Limiter, RateLimiter, Reservation, wait_for_capacity
 from harness.client.limiter_redis import RedisRateLimiter
 from harness.client.outcomes import OutcomeLog, client_event
-from harness.client.redis_support import RedisFallback, make_redis
+from harness.client.redis_support import RedisFallback, make_redis, redis_client
 from harness.client.retry import (
     AdaptiveThrottle,
     RetryBudget,
@@ -145,6 +145,7 @@ __all__ = [
     "none",
     "outcome_kind",
     "parse_backoff",
+    "redis_client",
     "request_key",
     "scaled",
     "uniform",

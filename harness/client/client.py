@@ -112,10 +112,11 @@ class ResilientClient:
         self._sleep = sleep or asyncio.sleep
         self._wall = wall
         self._rng = rng or random.Random(config.seed)
+        self._own_redis = None  # a Redis client this client made (and closes)
         if config.redis is not None and redis is None:
-            from harness.client.redis_support import make_redis
+            from harness.client.redis_support import redis_client
 
-            redis = make_redis(config.redis.url)
+            redis = self._own_redis = redis_client(config.redis.url, config.redis.fallback)
         on_event = self.log.policy_event
         self.routes = build_routes(config, clock=self._clock, rng=self._rng, on_event=on_event, env=env, redis=redis)
         self.budgets = build_budgets(config, clock=self._clock, wall=wall, on_event=on_event, redis=redis)
@@ -149,6 +150,11 @@ class ResilientClient:
 
     async def aclose(self) -> None:
         await self.transport.aclose()
+        release = getattr(self.budgets, "aclose", None)
+        if release is not None:  # a Redis ledger gives its leases back
+            await release()
+        if self._own_redis is not None:
+            await self._own_redis.aclose()
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         """The whole answer; raises the error that ended the request (after retries and fallbacks)."""

@@ -11,7 +11,10 @@ Kinds (stable names, used in reports):
 * ``budget.hard_limit``: a reservation was refused by a hard budget.
 * ``budget.overrun``: a settled cost exceeded its reservation (the estimate was too low).
 * ``limiter.fallback`` / ``breaker.fallback`` / ``budget.fallback``: a Redis backend became
-  unreachable and the configured fallback took over; ``*.recovered`` when it came back.
+  unreachable and the configured fallback took over (``data["reason"]``); ``*.recovered`` when it came
+  back; ``*.error`` for a Redis error that is not an outage (a script error).
+* ``limiter.reseeded`` / ``budget.reseeded``: Redis had lost the shared state (a restart) and this
+  process put back what it knew; ``limiter.written_back``: admissions made without Redis were booked.
 
 Example::
 

@@ -3,256 +3,55 @@
 Same algorithm and :class:`~harness.client.limiter.Limiter` interface as the in-memory
 :class:`~harness.client.limiter.RateLimiter` (a sliding window that never admits over the limit,
 priority lanes with aging, start-time fair queuing per key, learning from headers), run as one Lua
-script per operation on Redis's own clock. Here the window is an exact log (one entry per admission,
-expiring with it); the in-memory limiter keeps time buckets instead, which give capacity back up to
-one ``bucket_s`` later: the same guarantee. Keys live under ``{prefix:name}`` (one hash slot) and
-expire when the limiter is idle.
+script per operation on Redis's own clock (:mod:`harness.client.limiter_redis_lua`). Here the window
+is an exact log (one entry per admission, expiring with it); the in-memory limiter keeps time buckets
+instead, which give capacity back up to one ``bucket_s`` later: the same guarantee. Keys live under
+``{prefix:name}`` (one hash slot) and expire when the limiter is idle.
 
-While Redis is unreachable the configured :class:`~harness.client.redis_support.RedisFallback`
-applies: ``local`` admits from an in-memory limiter holding ``local_share`` of every limit (set it
-to 1 / number of processes so the fleet stays under the quota), ``closed`` answers "not granted,
-ask again after retry_interval_s". Either way no Redis error reaches the caller, and the next call
-after ``retry_interval_s`` goes back to Redis.
+Each process also remembers its own admissions of the last window. **After a restart that lost the
+log** (see :mod:`harness.client.redis_support`, epochs) every process puts them back, with the window's
+totals it last saw (the part no process puts back stays booked until that window ends), and nothing is
+admitted for ``recovery_s`` meanwhile: the window survives the restart.
+
+**While Redis does not answer**, ``closed`` answers "not granted, ask again after retry_interval_s".
+``local`` does the same for one whole window after the first unanswered call — what the other
+processes admitted just before is unknown, so the window is taken as full — then admits from an
+in-memory limiter holding ``local_share`` of every limit (by default 1 / the processes seen in the last
+two windows). Admissions made that way are written back into the log before this process admits
+through Redis again, and the fleet then admits nothing through Redis for ``recovery_s``, so that every
+process still on its own can write its admissions back first. No Redis error reaches the caller.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import math
-from dataclasses import replace
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from harness.client.events import EventSink, ignore_events
+from harness.client.events import EventSink, PolicyEvent, ignore_events
 from harness.client.limiter import DIMENSIONS, Demand, LimitConfig, RateLimiter, Reservation, usage_weights
-from harness.client.redis_support import RedisFallback, RedisLink, RedisUnavailable
+from harness.client.limiter_redis_lua import ACQUIRE, CANCEL, OBSERVE, SEED, SETTLE
+from harness.client.redis_support import RedisFallback, RedisLink, RedisUnavailable, text
 from harness.clock import Clock
 from harness.errors import ConfigError
 from harness.pricing import Usage
 
 __all__ = ["RedisRateLimiter"]
 
-# KEYS: 1 log (zset id->t), 2 weights (hash id->"w0 w1 w2 w3"), 3 state (hash), 4 tickets (hash id->json),
-#       5 ticket expiry (zset id->expires_at)
-_COMMON = r"""
-local function now_s() local t = redis.call('TIME'); return tonumber(t[1]) + tonumber(t[2]) / 1000000 end
-local function f(x) return string.format('%.17g', x) end
-local function split(s) local r = {} for x in string.gmatch(s, '%S+') do r[#r + 1] = tonumber(x) end return r end
-local function join(w) return f(w[1]) .. ' ' .. f(w[2]) .. ' ' .. f(w[3]) .. ' ' .. f(w[4]) end
-local W = tonumber(ARGV[1])
-local function hdel_all(key, ids)  -- in chunks: unpack() of a huge list would overflow Lua's stack
-  for i = 1, #ids, 1000 do redis.call('HDEL', key, unpack(ids, i, math.min(i + 999, #ids))) end
-end
-local function touch()
-  local ttl = math.ceil(W * 2 + 120)
-  for i = 1, 5 do redis.call('EXPIRE', KEYS[i], ttl) end
-end
-local function expire(now)
-  local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', f(now - W))
-  if #old > 0 then
-    local sub = {0, 0, 0, 0}
-    for _, id in ipairs(old) do
-      local w = redis.call('HGET', KEYS[2], id)
-      if w then local ws = split(w) for d = 1, 4 do sub[d] = sub[d] + ws[d] end end
-    end
-    hdel_all(KEYS[2], old)
-    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', f(now - W))
-    local empty = redis.call('ZCARD', KEYS[1]) == 0
-    for d = 1, 4 do
-      if empty then redis.call('HSET', KEYS[3], 't' .. d, 0)
-      elseif sub[d] ~= 0 then redis.call('HINCRBYFLOAT', KEYS[3], 't' .. d, f(-sub[d])) end
-    end
-  end
-  local stale = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', '(' .. f(now))
-  if #stale > 0 then
-    hdel_all(KEYS[4], stale)
-    redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. f(now))
-  end
-end
-local function load_state(now, configured)
-  local st = {tot = {}, lim = {}, hu = {}, ha = {}}
-  for d = 1, 4 do
-    local v = redis.call('HMGET', KEYS[3], 't' .. d, 'learned' .. d, 'hu' .. d, 'ha' .. d)
-    st.tot[d] = tonumber(v[1]) or 0
-    local c = configured and tonumber(configured[d]) or -1
-    if c >= 0 then st.lim[d] = c elseif v[2] then st.lim[d] = tonumber(v[2]) end
-    local hu = tonumber(v[3])
-    if hu and hu > now then st.hu[d] = hu; st.ha[d] = tonumber(v[4]) or 0
-    elseif hu then redis.call('HDEL', KEYS[3], 'hu' .. d, 'ha' .. d) end
-  end
-  return st
-end
-"""
+_SEED_CHUNK = 2000  # entries per SEED call (ARGV stays a few hundred kB)
 
-# ARGV: 1 window, 2-5 configured limits (-1: none), 6 lane index, 7 key, 8 max_queue_wait, 9 grace, 10 poll,
-#       11-14 weights, 15 ticket id or ""
-_ACQUIRE = (
-    _COMMON
-    + r"""
-local now = now_s()
-expire(now)
-touch()
-local st = load_state(now, {ARGV[2], ARGV[3], ARGV[4], ARGV[5]})
-local lane, key = tonumber(ARGV[6]), ARGV[7]
-local maxwait, grace, poll = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
-local w = {tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])}
-for d = 1, 4 do
-  if st.lim[d] and w[d] > st.lim[d] then return {2, '0', '', f(now)} end
-end
-local entries = nil
-local function wait_for(need)
-  local wait = 0
-  for d = 1, 4 do
-    local n = need[d]
-    if st.hu[d] and n > st.ha[d] then wait = math.max(wait, st.hu[d] - now) end
-    local L = st.lim[d]
-    if L and n > 0 and st.tot[d] + n > L + 1e-9 then
-      if not entries then
-        entries = {}
-        local z = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-        for i = 1, #z, 2 do
-          local ws = redis.call('HGET', KEYS[2], z[i])
-          entries[#entries + 1] = {tonumber(z[i + 1]), ws and split(ws) or {0, 0, 0, 0}}
-        end
-      end
-      local excess = st.tot[d] + n - L
-      local freed, last, done = 0, now - W, false
-      for _, e in ipairs(entries) do
-        freed = freed + e[2][d]; last = e[1]
-        if freed >= excess - 1e-9 then done = true break end
-      end
-      if not done then last = last + W * math.ceil((excess - freed) / L) end
-      -- never zero while it does not fit: rounding of now - W could otherwise admit over the limit
-      wait = math.max(wait, last + W - now, 0.000001)
-    end
-  end
-  return math.max(wait, 0)
-end
-local function grant(id, ws)
-  redis.call('ZADD', KEYS[1], f(now), id)
-  redis.call('HSET', KEYS[2], id, join(ws))
-  for d = 1, 4 do
-    if ws[d] ~= 0 then redis.call('HINCRBYFLOAT', KEYS[3], 't' .. d, f(ws[d])) end
-    if st.hu[d] then redis.call('HINCRBYFLOAT', KEYS[3], 'ha' .. d, f(-ws[d])) end
-  end
-  return {1, '0', id, f(now)}
-end
-local tid = ARGV[15]
-local raw = tid ~= '' and redis.call('HGET', KEYS[4], tid) or false
-local t
-if raw then
-  t = cjson.decode(raw)
-else
-  if redis.call('HLEN', KEYS[4]) == 0 and wait_for(w) == 0 then
-    return grant('r' .. redis.call('HINCRBY', KEYS[3], 'seq', 1), w)
-  end
-  local vf = redis.call('HMGET', KEYS[3], 'v' .. lane, 'f' .. lane .. ':' .. key)
-  local tag = math.max(tonumber(vf[1]) or 0, tonumber(vf[2]) or 0)
-  redis.call('HSET', KEYS[3], 'f' .. lane .. ':' .. key, f(tag + 1))
-  local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
-  t = {id = 'r' .. seq, lane = lane, tag = tag, seq = seq, arrival = now, w = w}
-  redis.call('HSET', KEYS[4], t.id, cjson.encode(t))
-end
-local all = {}
-for i, v in ipairs(redis.call('HVALS', KEYS[4])) do
-  local o = cjson.decode(v)
-  o.k1, o.k2 = math.max(0, o.lane - math.floor((now - o.arrival) / maxwait)), o.tag
-  all[i] = o
-end
-table.sort(all, function(a, b)
-  if a.k1 ~= b.k1 then return a.k1 < b.k1 end
-  if a.k2 ~= b.k2 then return a.k2 < b.k2 end
-  return a.seq < b.seq
-end)
-local ahead = {0, 0, 0, 0}
-for _, o in ipairs(all) do
-  for d = 1, 4 do ahead[d] = ahead[d] + o.w[d] end
-  if o.id == t.id then break end
-end
-local head = all[1].id == t.id
-local wait = wait_for(head and t.w or ahead)
-if head and wait == 0 then
-  redis.call('HDEL', KEYS[4], t.id)
-  redis.call('ZREM', KEYS[5], t.id)
-  local v = tonumber(redis.call('HGET', KEYS[3], 'v' .. t.lane)) or 0
-  redis.call('HSET', KEYS[3], 'v' .. t.lane, f(math.max(v, t.tag)))
-  return grant(t.id, t.w)
-end
-if not head then wait = math.max(wait, poll) end
-redis.call('ZADD', KEYS[5], f(now + wait + grace), t.id)
-return {0, f(wait), t.id, f(now)}
-"""
-)
 
-# ARGV: 1 window, 2 id, 3-6 actual weights, 7 refund (1/0)
-_SETTLE = (
-    _COMMON
-    + r"""
-local raw = redis.call('HGET', KEYS[2], ARGV[2])
-if not raw then return 0 end
-local old = split(raw)
-local new = {old[1], 0, 0, 0}
-for d = 2, 4 do
-  local a = tonumber(ARGV[d + 2])
-  if ARGV[7] == '1' then new[d] = a else new[d] = math.max(a, old[d]) end
-  if new[d] ~= old[d] then redis.call('HINCRBYFLOAT', KEYS[3], 't' .. d, f(new[d] - old[d])) end
-end
-redis.call('HSET', KEYS[2], ARGV[2], join(new))
-return 1
-"""
-)
+@dataclass(slots=True)
+class _Own:
+    """One admission of this process still in the window: when (local clock, at the answer) and its weights."""
 
-# ARGV: 1 window, 2 id
-_CANCEL = (
-    _COMMON
-    + r"""
-if redis.call('HDEL', KEYS[4], ARGV[2]) == 1 then redis.call('ZREM', KEYS[5], ARGV[2]) return 1 end
-local raw = redis.call('HGET', KEYS[2], ARGV[2])
-if not raw then return 0 end
-local old = split(raw)
-for d = 1, 4 do
-  if old[d] ~= 0 then redis.call('HINCRBYFLOAT', KEYS[3], 't' .. d, f(-old[d])) end
-end
-redis.call('HSET', KEYS[2], ARGV[2], '0 0 0 0')
-return 1
-"""
-)
-
-# ARGV: 1 window, 2-5 configured limits (-1: none), 6 safety, then per dimension: limit, remaining, reset ("" = none)
-_OBSERVE = (
-    _COMMON
-    + r"""
-local now = now_s()
-expire(now)
-touch()
-local safety = tonumber(ARGV[6])
-for d = 1, 4 do
-  local limit, remaining, reset = tonumber(ARGV[4 + 3 * d]), tonumber(ARGV[5 + 3 * d]), tonumber(ARGV[6 + 3 * d])
-  if limit and limit > 0 then redis.call('HSET', KEYS[3], 'learned' .. d, math.floor(limit * safety)) end
-  local st = load_state(now, {ARGV[2], ARGV[3], ARGV[4], ARGV[5]})
-  if reset and reset < 0 then reset = nil end
-  if remaining then
-    local known = st.lim[d]
-    if not known then
-      if reset then redis.call('HSET', KEYS[3], 'hu' .. d, f(now + reset), 'ha' .. d, f(remaining * safety)) end
-    else
-      local full = (limit and limit > 0) and limit or known / safety
-      local unseen = full - remaining - st.tot[d]
-      if unseen > 0 then
-        local ws = {0, 0, 0, 0}
-        ws[d] = unseen
-        local id = 'p' .. redis.call('HINCRBY', KEYS[3], 'seq', 1)
-        local at = math.min(now, now - W + (reset or W))
-        redis.call('ZADD', KEYS[1], f(at), id)
-        redis.call('HSET', KEYS[2], id, join(ws))
-        redis.call('HINCRBYFLOAT', KEYS[3], 't' .. d, f(unseen))
-      end
-    end
-  end
-end
-return 1
-"""
-)
+    t: float
+    weights: list[float]
+    redis_id: str  # its id in the log (renamed when re-seeded after a restart)
 
 
 class RedisRateLimiter:
@@ -273,18 +72,45 @@ class RedisRateLimiter:
         self.name = name  # the shared limiter's name: processes with the same name share one quota
         self.fallback = fallback or RedisFallback()  # what to do while Redis is away
         self._clock = clock
-        self.link = RedisLink(
-            redis, clock=clock, fallback=self.fallback, source=name, kind="limiter", on_event=on_event
-        )
+        self._on_event = on_event
         tag = f"{{{prefix}:{name}}}"
-        self._keys = [f"{tag}:log", f"{tag}:weights", f"{tag}:state", f"{tag}:tickets", f"{tag}:ticket_expiry"]
-        self._acquire = self.link.script(_ACQUIRE)
-        self._settle = self.link.script(_SETTLE)
-        self._cancel = self.link.script(_CANCEL)
-        self._observe = self.link.script(_OBSERVE)
+        self.link = RedisLink(
+            redis, clock=clock, fallback=self.fallback, source=name, kind="limiter", on_event=on_event,
+            epoch_key=f"{tag}:epoch",
+        )  # fmt: skip
+        self._keys = [self.link.epoch_key] + [
+            f"{tag}:{k}" for k in ("log", "weights", "state", "tickets", "ticket_expiry", "members")
+        ]
+        self._acquire = self.link.script(ACQUIRE)
+        self._settle = self.link.script(SETTLE)
+        self._cancel = self.link.script(CANCEL)
+        self._observe = self.link.script(OBSERVE)
+        self._seed = self.link.script(SEED)
         self._limits = [-1 if v is None else v for v in self.config.limits]
-        self.local = RateLimiter(self.config.scaled(self.fallback.local_share), clock=clock, name=f"{name}.local")
+        self._window = self.config.window_s
+        self._horizon = max(2 * self._window, 30.0)  # a process is counted while seen this recently
+        self.members = 1  # processes sharing the limiter, seen in the last two windows (or 30 s)
+        self._register_at = -math.inf
+        self._mine: dict[str, _Own] = {}  # this process's admissions of the last window, by reservation id
+        self._prune_at = 256
+        self._seen: tuple[float, tuple[float, ...]] | None = None  # (Redis time, window totals) last answered
+        self._learned = [-1.0] * 4  # limits learned from headers (× learn_safety), for a re-seed
+        self._limits_seen = False  # has a header ever told of a limit or a remaining allowance?
+        self._lost_at: float | None = None  # first unanswered call of the current outage (local clock)
+        self.local = RateLimiter(self.config.scaled(self.local_share), clock=clock, name=f"{name}.local")
+        self._local_made: dict[str, _Own] = {}  # admitted without Redis, not yet written back
+        self._local_for: float | None = None  # the outage ``local`` was made for (its ``_lost_at``)
+        self._written = itertools.count(1)  # ids of admissions written back (unique across outages)
+        self._lock = asyncio.Lock()  # one re-seed at a time
+        self._writing = asyncio.Lock()  # one write-back at a time (never taken inside a re-seed)
 
+    @property
+    def local_share(self) -> float:
+        """This process's share of every limit while it admits without Redis."""
+        share = self.fallback.local_share
+        return share if share is not None else 1.0 / max(1, self.members)
+
+    # -- the Limiter API -------------------------------------------------------------------------------
     async def acquire(
         self, demand: Demand, *, lane: str = "interactive", key: str = "default", ticket: Reservation | None = None
     ) -> Reservation:
@@ -292,66 +118,215 @@ class RedisRateLimiter:
             lane_index = self.config.lanes.index(lane)
         except ValueError:
             raise ConfigError("lane", f"unknown lane {lane!r}; expected one of {list(self.config.lanes)}") from None
+        now = self._clock()
         if ticket is not None and ticket.backend == "local":
-            return replace(self.local.reserve(demand, lane=lane, key=key, ticket=ticket), backend="local")
+            if self.link.down and now < self.link.down_until:
+                return self._acquire_locally(demand, lane, key, ticket, "down")
+            self.local.cancel_now(ticket)  # Redis may answer again: ask it
+            ticket = None
         cfg = self.config
-        args: list[Any] = [cfg.window_s, *self._limits, lane_index, key, cfg.max_queue_wait_s]
-        args += [cfg.ticket_grace_s, cfg.poll_s, *demand.weights(), ticket.id if ticket is not None else ""]
+        args: list[Any] = [self._window, *self._limits, lane_index, key, cfg.max_queue_wait_s, cfg.ticket_grace_s]
+        register = now >= self._register_at  # once a second: count the processes sharing the limiter
+        args += [cfg.poll_s, *demand.weights(), ticket.id if ticket is not None else ""]
+        args += [self.link.token if register else "", self._horizon]
         try:
-            status, wait, rid, at = await self.link.run(self._acquire, self._keys, args)
-        except RedisUnavailable:
-            if self.fallback.mode == "local":
-                return replace(self.local.reserve(demand, lane=lane, key=key), backend="local")
-            wait_s = self.fallback.retry_interval_s
-            return Reservation("", False, wait_s, demand, lane, key, "backend_unavailable", "redis", self._clock())
-        rid_s = rid.decode() if isinstance(rid, bytes) else str(rid)
-        status = int(status)
+            if self._local_made:
+                await self._write_back()
+            reply = await self._call(self._acquire, args)
+        except RedisUnavailable as exc:
+            return self._acquire_locally(demand, lane, key, ticket, exc.reason)
+        self._lost_at = None
+        status = int(reply[0])
+        if status == -2:
+            return Reservation("", False, float(reply[2]), demand, lane, key, "recovering", "redis", self._clock())
+        _code, _epoch, wait, rid, at, t1, t2, t3, t4, members = reply
+        self.members = max(1, int(members))
+        if register:
+            self._register_at = now + 1.0
+        rid_s = text(rid)
         if status == 2:
             return Reservation("", False, math.inf, demand, lane, key, "too_large", "redis", float(at))
-        granted = status == 1
-        reason = "ok" if granted else "queued"
-        return Reservation(rid_s, granted, float(wait), demand, lane, key, reason, "redis", float(at))
+        if status == 1:
+            self._remember(rid_s, list(demand.weights()), float(at), (float(t1), float(t2), float(t3), float(t4)))
+            return Reservation(rid_s, True, 0.0, demand, lane, key, "ok", "redis", float(at))
+        return Reservation(rid_s, False, float(wait), demand, lane, key, "queued", "redis", float(at))
 
     async def settle(self, reservation: Reservation, usage: Usage) -> None:
+        actual = usage_weights(usage)
         if reservation.backend == "local":
             self.local.settle_now(reservation, usage)
+            made = self._local_made.get(reservation.id)
+            if made is not None:
+                made.weights = self._corrected(made.weights, actual)
             return
         if not reservation.granted or not reservation.id:
             return
-        args: list[Any] = [self.config.window_s, reservation.id, *usage_weights(usage)]
-        args.append(1 if self.config.refund_unused else 0)
+        own = self._mine.get(reservation.id)
+        redis_id = reservation.id
+        if own is not None:
+            own.weights = self._corrected(own.weights, actual)
+            redis_id = own.redis_id
+        args: list[Any] = [self._window, redis_id, *actual, 1 if self.config.refund_unused else 0]
         try:
-            await self.link.run(self._settle, self._keys, args)
+            await self._call(self._settle, args)
         except RedisUnavailable:
             return  # the correction is lost; the entry expires with its estimate (conservative when it refunded)
 
     async def cancel(self, reservation: Reservation) -> None:
         if reservation.backend == "local":
             self.local.cancel_now(reservation)
+            self._local_made.pop(reservation.id, None)
             return
         if not reservation.id:
             return
+        own = self._mine.pop(reservation.id, None)
         try:
-            await self.link.run(self._cancel, self._keys, [self.config.window_s, reservation.id])
+            await self._call(self._cancel, [self._window, reservation.id if own is None else own.redis_id])
         except RedisUnavailable:
-            return
+            if own is not None:  # still booked in Redis: keep remembering it for a re-seed
+                self._mine[reservation.id] = own
 
     async def observe(self, **observation: float | None) -> None:
         self.local.observe_now(**observation)  # validates the names; keeps the fallback's view current
-        args: list[Any] = [self.config.window_s, *self._limits, self.config.learn_safety]
-        for dim in DIMENSIONS:
+        args: list[Any] = [self._window, *self._limits, self.config.learn_safety]
+        for d, dim in enumerate(DIMENSIONS):
             for name in (f"limit_{dim}", f"remaining_{dim}", f"reset_{dim}_s"):
                 value = observation.get(name)
                 ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
                 args.append(value if ok else "")
+                if ok and name != f"reset_{dim}_s":
+                    self._limits_seen = True
+                if ok and name == f"limit_{dim}" and value is not None and value > 0:
+                    self._learned[d] = float(math.floor(value * self.config.learn_safety))
         try:
-            await self.link.run(self._observe, self._keys, args)
+            await self._call(self._observe, args)
         except RedisUnavailable:
             return
 
     async def reset(self) -> None:
-        """Forget the shared state (tests and benchmarks)."""
+        """Forget the shared state and this process's view of it (tests and benchmarks)."""
         await self.link.redis.delete(*self._keys)
+        self.link.epoch = ""
+        self._mine.clear()
+        self._local_made.clear()
+        self._seen = None
+        self._lost_at = None
+
+    # -- internals -------------------------------------------------------------------------------------
+    async def _call(self, script: Any, args: list[Any]) -> Any:
+        """Run an epoch-checked script; re-seed and run it again when Redis lost the log meanwhile."""
+        for _ in range(4):
+            reply = await self.link.run(script, self._keys, [*self.link.epoch_args(), *args])
+            if int(reply[0]) != -1:
+                if not self.link.epoch:
+                    self.link.epoch = text(reply[1])
+                return reply
+            await self._reseed(text(reply[1]), float(reply[2]))
+        raise RedisUnavailable(self.name, "the state keeps being lost")
+
+    def _corrected(self, old: list[float], actual: tuple[float, ...]) -> list[float]:
+        if self.config.refund_unused:
+            return [old[0], *actual[1:]]
+        return [old[0], *(max(a, o) for a, o in zip(actual[1:], old[1:], strict=True))]
+
+    def _remember(self, rid: str, weights: list[float], at: float, totals: tuple[float, ...]) -> None:
+        now = self._clock()
+        mine = self._mine
+        mine[rid] = _Own(now, weights, rid)
+        if self._seen is None or at >= self._seen[0]:
+            self._seen = (at, totals)
+        if len(mine) >= self._prune_at:
+            horizon = now - self._window
+            for old_id in [k for k, own in mine.items() if own.t <= horizon]:
+                del mine[old_id]
+            self._prune_at = max(256, 2 * len(mine))
+
+    def _acquire_locally(
+        self, demand: Demand, lane: str, key: str, ticket: Reservation | None, why: str
+    ) -> Reservation:
+        now = self._clock()
+        if self._lost_at is None:
+            self._lost_at = now
+        retry_at = self.link.down_until if self.link.down else now + 0.05
+        if not self._limited():  # no limit configured or learned: nothing to hold back
+            return Reservation("", True, 0.0, demand, lane, key, "ok", "local", now)
+        if self.fallback.mode == "closed":
+            wait = self.fallback.retry_interval_s
+            return Reservation("", False, wait, demand, lane, key, "backend_unavailable", "redis", now)
+        local_from = self._lost_at + self._window  # before this the window may hold what others admitted
+        if now < local_from:
+            wait = max(1e-3, min(local_from, retry_at) - now)
+            return Reservation("", False, wait, demand, lane, key, "backend_unavailable", "redis", now)
+        if self._local_for != self._lost_at:  # a new outage: this process's share of the fleet now
+            self.local = RateLimiter(self.config.scaled(self.local_share), clock=self._clock, name=f"{self.name}.local")
+            self._local_for = self._lost_at
+        mine = ticket if ticket is not None and ticket.backend == "local" else None
+        res = self.local.reserve(demand, lane=lane, key=key, ticket=mine)
+        if res.granted:
+            self._local_made[res.id] = _Own(now, list(demand.weights()), "")
+        else:
+            res = Reservation(res.id, False, min(res.wait_s, max(1e-3, retry_at - now)), demand, lane, key,
+                              res.reason, "local", res.at)  # fmt: skip
+        return Reservation(res.id, res.granted, res.wait_s, demand, lane, key, res.reason, "local", res.at)
+
+    def _limited(self) -> bool:
+        return self._limits_seen or any(v is not None for v in self.config.limits)
+
+    async def _write_back(self) -> None:
+        """Book the admissions made without Redis in the log, then hold the fleet for ``recovery_s``."""
+        async with self._writing:
+            if not self._local_made:
+                return
+            made = list(self._local_made.items())
+            now = self._clock()
+            entries: list[Any] = []
+            for _rid, own in made:
+                own.redis_id = f"w{self.link.token}:{next(self._written)}"
+                entries += [own.redis_id, repr(max(0.0, now - own.t)), *own.weights]
+            await self._call(self._seed, [self._window, "", 0, 0, 0, 0, "", *entries])
+            for rid, own in made:
+                self._local_made.pop(rid, None)
+                self._mine[own.redis_id] = own
+            await self.link.extend_recovery(self.fallback.recovery_s)
+            data = {"admissions": str(len(made))}
+            self._on_event(PolicyEvent("limiter.written_back", self.name, self._clock(), data))
+
+    async def _reseed(self, epoch: str, recover_until: float) -> None:
+        """Redis lost the log (new ``epoch``): put back this process's admissions and what it last saw."""
+        async with self._lock:
+            if self.link.epoch == epoch:
+                return
+            if not self.link.epoch:
+                self.link.epoch = epoch
+                return
+            if recover_until <= 0:  # created by a process that never saw the old log: hold the fleet now
+                await self.link.extend_recovery(self.fallback.recovery_s, epoch)
+            now = self._clock()
+            horizon = now - self._window
+            live = [(rid, own) for rid, own in self._mine.items() if own.t > horizon]
+            entries: list[Any] = []
+            for _rid, own in live:
+                if own.redis_id[:1] not in ("e", "w"):
+                    own.redis_id = f"e{self.link.token}:{own.redis_id}"
+                entries += [own.redis_id, repr(now - own.t), *own.weights]
+            learned = " ".join(repr(v) for v in self._learned) if max(self._learned) >= 0 else ""
+            seen = self._seen
+            for start in range(0, max(len(entries), 1), _SEED_CHUNK * 6):
+                chunk = entries[start : start + _SEED_CHUNK * 6]
+                last = start + _SEED_CHUNK * 6 >= len(entries)
+                head: list[Any] = [self._window, "", 0, 0, 0, 0, ""]
+                if last and seen is not None:
+                    head = [self._window, repr(seen[0]), *seen[1], learned]
+                reply = await self.link.run(self._seed, self._keys, [*self.link.epoch_args(epoch), *head, *chunk])
+                if int(reply[0]) == -1:
+                    raise RedisUnavailable(self.name, "the log was lost again")
+            self._mine = dict(live)
+            self.link.epoch = epoch
+            data = {"admissions": str(len(live)), "epoch": epoch}
+            self._on_event(PolicyEvent("limiter.reseeded", self.name, self._clock(), data))
+
+    async def aclose(self) -> None:
+        """Nothing to give back: admissions expire with the window."""
 
     def __repr__(self) -> str:
         state = "down" if self.link.down else "up"

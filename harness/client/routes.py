@@ -72,10 +72,10 @@ class Route:
 
 
 def _redis(config: ClientConfig) -> Any:
-    from harness.client.redis_support import make_redis
+    from harness.client.redis_support import redis_client
 
     assert config.redis is not None
-    return make_redis(config.redis.url)
+    return redis_client(config.redis.url, config.redis.fallback)
 
 
 def build_routes(

@@ -18,7 +18,7 @@ from harness.client.cost import Attribution
 from harness.client.events import EventLog
 from harness.client.limiter import Demand, LimitConfig, Limiter
 from harness.client.limiter_redis import RedisRateLimiter
-from harness.client.redis_support import RedisFallback, make_redis
+from harness.client.redis_support import RedisFallback, make_redis, redis_client
 from harness.errors import BudgetExceeded, CircuitOpen
 from harness.pricing import Usage
 
@@ -168,3 +168,38 @@ async def test_hundreds_of_concurrent_reservations_never_overspend(redis_url: st
     assert spent <= Decimal("1.00")
     assert refused > 0
     assert granted * Decimal("0.013") > Decimal("0.95")  # all but the last sliver of the budget was usable
+
+
+async def test_more_concurrent_calls_than_connections_wait_for_one_instead_of_failing(redis_url: str) -> None:
+    """A pool that refuses past its size (redis-py's MaxConnectionsError) made every process fall back to
+    local budgets under its own load; the policies wait for a connection instead: only the cap refuses."""
+    knobs = RedisFallback(mode="closed", max_connections=2)
+    redis = redis_client(redis_url, knobs)
+    log = EventLog()
+    rules = [BudgetRule("global", "*", "total", "rolling", hard_usd=Decimal("1.00"))]
+    ledger = RedisBudgetLedger(redis, rules, name="pool", clock=time.monotonic, wall=time.time, fallback=knobs,
+                               on_event=log)  # fmt: skip
+    limiter = RedisRateLimiter(redis, LimitConfig(rpm=1_000_000), name="pool", clock=time.monotonic, fallback=knobs,
+                               on_event=log)  # fmt: skip
+    await ledger.reset()
+    await limiter.reset()
+
+    async def one() -> bool:
+        try:
+            held = await ledger.reserve_async(Decimal("0.01"), Attribution("gpt-4o"))
+        except BudgetExceeded:
+            return False
+        grant = await limiter.acquire(Demand(10, 10))
+        assert grant.granted
+        await limiter.settle(grant, Usage(10, 5))
+        await ledger.settle_async(held, Decimal("0.01"))
+        return True
+
+    try:
+        done = await asyncio.gather(*(one() for _ in range(300)))
+    finally:
+        await redis.aclose()
+    assert sum(done) == 100  # exactly the cap, every call answered
+    assert len(log.of_kind("budget.hard_limit")) == 200  # the others refused by the cap, not by a fallback
+    assert not [e for e in log if e.kind.endswith((".fallback", ".error"))]
+    assert ledger.refused_locally == 0
