@@ -267,7 +267,7 @@ class AttemptRunner:
                     raw = await response.read()
                 headers_in = response.headers
                 limits = adapter.rate_limits(headers_in, self._wall())
-                if limits is not None:
+                if limits is not None and route.learns_limits:
                     observation = limit_observation(limits)
                     if observation:
                         await route.limiter.observe(**observation)

@@ -97,6 +97,7 @@ class LimitConfig:
     refund_unused: bool = True  # settle refunds unused estimate (False: only charges extra)
     learn_safety: float = 0.95  # learned limits are used at this fraction
     bucket_s: float = 0.1  # admissions this close together share one window bucket (see the module docstring)
+    learn: bool = True  # take the provider's rate-limit headers into account (False: configured limits only)
 
     def __post_init__(self) -> None:
         for name in _LIMIT_FIELDS:
@@ -130,7 +131,7 @@ class LimitConfig:
         return LimitConfig(
             part(self.rpm), part(self.tpm), part(self.itpm), part(self.otpm), self.window_s, self.lanes,
             self.max_queue_wait_s, self.ticket_grace_s, self.poll_s, self.refund_unused, self.learn_safety,
-            self.bucket_s,
+            self.bucket_s, self.learn,
         )  # fmt: skip
 
     @classmethod
@@ -149,6 +150,7 @@ class LimitConfig:
             refund_unused=t.bool("refund_unused", default=True),
             learn_safety=t.float("learn_safety", default=0.95, min=0, max=1, exclusive_min=True),
             bucket_s=t.float("bucket_s", default=0.1, min=0, exclusive_min=True),
+            learn=t.bool("learn", default=True),
         )
         t.done()
         return config

@@ -58,6 +58,7 @@ from harness.errors import (
 from harness.validate import Table
 
 __all__ = [
+    "HINT_MODES",
     "AdaptiveThrottle",
     "RetryBudget",
     "RetryConfig",
@@ -67,6 +68,9 @@ __all__ = [
     "is_retryable",
 ]
 
+#: how a retry hint is used: "jitter" (hint + a spread), "max" (max(hint, backoff)), "ignore" (not read: a client
+#: that does not honour Retry-After; never recommended, it exists to model such clients)
+HINT_MODES = ("jitter", "max", "ignore")
 _RETRY_STATUSES = frozenset({408, 409, 429, 529})
 _TERMINAL_DEADLINES = frozenset({"total", "limiter_wait"})
 
@@ -101,7 +105,7 @@ class RetryConfig:
 
     max_attempts: int = 3  # attempts per logical request, the first included
     backoff: Backoff = field(default_factory=lambda: full_jitter(0.5, 8.0))  # delay without a hint
-    hint_mode: str = "jitter"  # "jitter": hint + spread on top; "max": max(hint, backoff)
+    hint_mode: str = "jitter"  # "jitter": hint + spread on top; "max": max(hint, backoff); "ignore": backoff only
     hint_jitter: float = 0.25  # jitter spread on top of a hint, as a fraction of the hint
     hint_jitter_min_s: float = 0.1  # smallest spread on top of a hint, seconds
     max_hint_s: float = 120.0  # hints above this are refused or clamped
@@ -111,8 +115,8 @@ class RetryConfig:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ConfigError("retry.max_attempts", f"expected an integer ≥ 1, got {self.max_attempts!r}")
-        if self.hint_mode not in ("jitter", "max"):
-            raise ConfigError("retry.hint_mode", f'expected "jitter" or "max", got {self.hint_mode!r}')
+        if self.hint_mode not in HINT_MODES:
+            raise ConfigError("retry.hint_mode", f'expected "jitter", "max" or "ignore", got {self.hint_mode!r}')
         if self.long_hint not in ("refuse", "clamp"):
             raise ConfigError("retry.long_hint", f'expected "refuse" or "clamp", got {self.long_hint!r}')
         for name in ("hint_jitter", "hint_jitter_min_s", "max_hint_s"):
@@ -127,7 +131,7 @@ class RetryConfig:
         config = cls(
             max_attempts=t.int("max_attempts", default=3, min=1),
             backoff=full_jitter(0.5, 8.0) if backoff is None else parse_backoff(backoff, t.field("backoff")),
-            hint_mode=t.choice("hint_mode", ("jitter", "max"), default="jitter"),
+            hint_mode=t.choice("hint_mode", HINT_MODES, default="jitter"),
             hint_jitter=t.float("hint_jitter", default=0.25, min=0),
             hint_jitter_min_s=t.float("hint_jitter_min_s", default=0.1, min=0),
             max_hint_s=t.float("max_hint_s", default=120.0, min=0),
@@ -172,7 +176,7 @@ class RetryPolicy:
             return RetryDecision(False, 0.0, "attempts")
         backoff = max(0.0, cfg.backoff.delay(state.attempt, state.previous_delay, rng))
         hint = getattr(error, "retry_after_s", None)
-        hinted = isinstance(hint, int | float) and math.isfinite(hint) and hint > 0
+        hinted = cfg.hint_mode != "ignore" and isinstance(hint, int | float) and math.isfinite(hint) and hint > 0
         if hinted:
             assert isinstance(hint, int | float)
             if hint > cfg.max_hint_s:

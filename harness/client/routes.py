@@ -40,6 +40,7 @@ class Route:
     throttle: AdaptiveThrottle | None
     url_plain: str
     url_stream: str
+    learns_limits: bool = True  # the limiter hears the provider's rate-limit headers ([client.limits] learn)
     _auth: dict[str, dict[str, str]] = field(default_factory=dict)  # key label → auth headers
     #: the in-memory policies, called synchronously on the hot path (None: call the async protocol)
     sync_limiter: RateLimiter | None = field(init=False, default=None)
@@ -136,8 +137,9 @@ def build_routes(
             throttle = AdaptiveThrottle(clock=clock, k=config.throttle.k, window_s=config.throttle.window_s)
         adapter = ADAPTERS[spec.provider]
         routes[spec.name] = Route(
-            spec, adapter, ring, limiter, breaker, throttle, adapter.url(spec, False), adapter.url(spec, True)
-        )
+            spec, adapter, ring, limiter, breaker, throttle, adapter.url(spec, False), adapter.url(spec, True),
+            learns_limits=limits.learn,
+        )  # fmt: skip
     return routes
 
 

@@ -12,7 +12,7 @@ from harness.runner.driver import DriveStats
 from harness.runner.sdk_spec import SDKClientSpec
 from harness.scenario.model import Scenario
 
-__all__ = ["fault_windows", "outage_windows", "run_facts"]
+__all__ = ["fault_windows", "merge_windows", "outage_windows", "run_facts"]
 
 _FAILURE_WINDOW_KINDS = frozenset({"outage", "flapping", "brownout", "status", "reset", "silence", "slow_headers"})
 
@@ -41,7 +41,23 @@ def outage_windows(specs: Sequence[FaultSpec], origin: float, duration_s: float)
                 if clipped is not None:
                     windows.append(clipped)
                 t += period
-    return [(origin + a, origin + b) for a, b in sorted(windows)]
+    return [(origin + a, origin + b) for a, b in merge_windows(windows)]
+
+
+def merge_windows(windows: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Overlapping or touching windows as one: the provider recovers only when the last of them ends.
+
+    Two outages declared over each other (or an outage inside a flapping fault's down phase) are one
+    outage for the herd metric: judging a "recovery" at the end of the first would count the herd that
+    is still waiting out the second.
+    """
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(windows):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def fault_windows(specs: Sequence[FaultSpec], origin: float, duration_s: float) -> list[tuple[float, float, str]]:
@@ -73,8 +89,11 @@ def _limit_facts(scenario: Scenario) -> tuple[LimitFact, ...]:
             limits = (spec.limits if spec is not None and spec.limits is not None else None) or client.limits
             told = {"rpm": limits.rpm, "tpm": limits.tpm, "itpm": limits.itpm, "otpm": limits.otpm}
         for kind, value in quotas.limits_for(name).configured():
+            # told: the client was configured with this limit, or a lower one (a client configured above the
+            # provider's quota, as after a quota squeeze, was not told the limit it meets)
             mine = told.get(kind)
-            facts.append(LimitFact(kind, value, model=name, window_s=quotas.window_s, told_to_client=mine is not None))
+            was_told = mine is not None and mine <= value
+            facts.append(LimitFact(kind, value, model=name, window_s=quotas.window_s, told_to_client=was_told))
     return tuple(facts)
 
 

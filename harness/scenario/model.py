@@ -22,6 +22,8 @@ Sections (each documented in docs/scenarios.md, each validated with errors that 
   limiter and backoff state, as separate app instances would have); the default ``"shared"`` is one
   client for all;
 * ``[[gates]]``: metric, comparison, threshold (defaults from METRICS.md);
+* ``[explore]``: the space of worlds ``harness explore`` searches (:class:`harness.scenario.explore.ExploreSpace`);
+  ``harness run`` ignores it and runs the file as written;
 * ``[[compare_with]]``: other clients (tables shaped like ``[client]``) to run through the same storm,
   reported side by side; the gates judge the ``[client]`` only.
 
@@ -45,6 +47,7 @@ from harness.judge.gates import DEFAULT_GATES, GateSpec, parse_gates
 from harness.judge.metrics import METRIC_NAMES
 from harness.pricing import PriceTable
 from harness.runner.sdk_spec import SDK_KINDS, SDKClientSpec
+from harness.scenario.explore import ExploreSpace
 from harness.scenario.load import LoadSpec
 from harness.validate import Table, describe
 
@@ -70,6 +73,7 @@ class Scenario:
     instances: str = "shared"  # "shared": one client; "per_user": one client per simulated user
     compare_with: tuple[ClientConfig | SDKClientSpec, ...] = ()  # other clients run through the same storm
     tags: tuple[str, ...] = ()
+    explore: ExploreSpace | None = None  # the [explore] table: the space harness explore searches
     version: int = SCENARIO_VERSION
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the parsed TOML
@@ -166,6 +170,9 @@ def parse_scenario(data: dict[str, Any], *, name: str = "scenario", path: Path |
     compare = tuple(_parse_client(ct.data, ct.path, known, load) for ct in t.tables("compare_with", []))
     gate_tables = t.tables("gates", None)
     gates = DEFAULT_GATES if gate_tables is None else parse_gates(gate_tables, METRIC_NAMES)
+    explore = None
+    if t.has("explore"):
+        explore = ExploreSpace.parse(t.raw("explore"), mode=load.mode, quotas=provider.quotas is not None)
     t.done()
     if math.isinf(duration_s):
         raise ConfigError("duration_s", "expected a finite number of seconds")
@@ -182,6 +189,7 @@ def parse_scenario(data: dict[str, Any], *, name: str = "scenario", path: Path |
         instances=instances,
         compare_with=compare,
         tags=tags,
+        explore=explore,
         version=version,
         path=path,
         raw=data,
