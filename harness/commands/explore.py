@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
+    from harness.errors import ConfigError
     from harness.explore.outcome import write_outcome
     from harness.explore.progress import ExploreDisplay
     from harness.explore.search import ExploreSettings, explore
@@ -69,8 +70,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     out_console = Console(file=sys.stdout)
     if args.max_time is not None and not math.isfinite(args.max_time):
-        console.print(f"harness explore: error: --max-time: expected a finite number of seconds, got {args.max_time}")
-        return 2
+        raise ConfigError("--max-time", f"expected a finite number of seconds, got {args.max_time}")
     settings = ExploreSettings(
         examples=args.examples,
         max_time_s=args.max_time,
@@ -80,11 +80,9 @@ def run(args: argparse.Namespace) -> int:
     settings.check()  # ConfigError → exit 2 in harness.cli
     scenario = load_scenario(args.scenario)
     if scenario.explore is None:
-        console.print(
-            f"harness explore: error: {args.scenario}: no [explore] table; add one to declare the space to search "
-            "(docs/explore.md)"
+        raise ConfigError(
+            str(args.scenario), "no [explore] table; add one to declare the space to search (docs/explore.md)"
         )
-        return 2
     out = args.out if args.out is not None else Path("reports") / f"{scenario.name}-explore"
     display = ExploreDisplay(f"exploring {scenario.name}", console)
     if args.quiet:

@@ -146,11 +146,12 @@ class WorldRun:
 
 def run_digest(result: RunResult) -> str:
     """What "bit for bit" compares: the provider's request log and the client's outcome log."""
-    from harness.records import dump_jsonl
-
+    # a record's repr holds every field (floats exactly), at a tenth of the cost of its JSON line
     h = hashlib.sha256()
-    h.update(dump_jsonl(result.provider_records).encode())
-    h.update(dump_jsonl(result.outcomes).encode())
+    for record in result.provider_records:
+        h.update(repr(record).encode())
+    for outcome in result.outcomes:
+        h.update(repr(outcome).encode())
     return h.hexdigest()
 
 

@@ -10,6 +10,7 @@ provider (the chat template's own overhead is added on top, as real counters do)
 from __future__ import annotations
 
 import bisect
+import functools
 import random
 from itertools import accumulate
 
@@ -63,6 +64,12 @@ class _Corpus:
         return self.text[self.starts[first] : self.starts[first + tokens] - 1] if tokens else ""
 
 
+@functools.lru_cache(maxsize=4)
+def _corpus(seed: int) -> _Corpus:
+    """The seed's corpus, built once: runs of one seed (a replay, an exploration shrinking) share it."""
+    return _Corpus(seed)
+
+
 def _picker(weights: tuple[tuple[str, float], ...]) -> tuple[tuple[str, ...], tuple[float, ...]]:
     names = tuple(n for n, _ in weights)
     total = sum(w for _, w in weights)
@@ -78,7 +85,7 @@ class Workload:
         self.client_id = client_id  # x-client-id prefix
         self._models = _picker(spec.models or ((default_model, 1.0),))
         self._features = _picker(spec.features)
-        self._corpus = _Corpus(seed)
+        self._corpus = _corpus(seed)
 
     @staticmethod
     def _pick(table: tuple[tuple[str, ...], tuple[float, ...]], u: float) -> str:

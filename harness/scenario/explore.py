@@ -160,6 +160,7 @@ class ExploreSpace:
 
 def _range(t: Table, key: str, default: Range | None, lo: float, hi: float, *, integer: bool = False) -> Any:
     if not t.has(key):
+        t.raw(key, None)  # known, so that a misspelling of it gets "did you mean"
         return default
     raw = t.raw(key)
     what = "integers" if integer else "numbers"

@@ -9,6 +9,15 @@ scenario. The item runs it (virtual time unless ``--harness-real-time``), writes
       herd_peak_100ms = 1000 (gate <= 48) FAILED
       report: reports/outage_recovery/report.html
 
+A scenario with an ``[explore]`` table is collected as an :class:`ExploreItem` instead: a property
+test that searches the space (``--harness-examples N`` worlds, default the space's ``examples``) and
+fails with the minimal counterexample, written with its report to ``<reports>/<name>-explore/``::
+
+    exploration herd_breaker: a world failed after 41 worlds (12 shrink steps)
+      minimal world: seed 0, 10 users; outage 0+1 s
+      herd_peak_100ms = 10 (gate <= 6) FAILED
+      counterexample: reports/herd_breaker-explore/counterexample.toml (harness run it to replay)
+
 Each scenario tag becomes a marker on its item (registered on the fly, so ``--strict-markers``
 accepts it), and every item carries the ``scenario`` marker: ``pytest scenarios/ -m herd``.
 """
@@ -31,7 +40,15 @@ if TYPE_CHECKING:
 
     from harness.scenario.model import Scenario
 
-__all__ = ["SCENARIO_MARKER", "ScenarioFailed", "ScenarioFile", "ScenarioItem", "is_scenario_file", "marker_name"]
+__all__ = [
+    "SCENARIO_MARKER",
+    "ExploreItem",
+    "ScenarioFailed",
+    "ScenarioFile",
+    "ScenarioItem",
+    "is_scenario_file",
+    "marker_name",
+]
 
 SCENARIO_MARKER = "scenario"
 # a file TOML cannot read is still reported when it reads like a scenario, not silently skipped
@@ -87,7 +104,8 @@ class ScenarioFile(pytest.File):
                 f"name: {scenario.name!r} is also the name of {shown_path(other, settings.base)}; their reports "
                 f"would overwrite each other in {folder}/ — give one of them another name"
             )
-        item = ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
+        kind = ExploreItem if scenario.explore is not None else ScenarioItem
+        item = kind.from_parent(self, name=scenario.name, scenario=scenario)
         item.add_marker(SCENARIO_MARKER)
         for tag in scenario.tags:
             marker = marker_name(tag)
@@ -120,3 +138,37 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"scenario {self.scenario.name}"
+
+
+class ExploreItem(ScenarioItem):
+    """An ``[explore]`` scenario as a property test: no world of its space may fail."""
+
+    def runtest(self) -> None:
+        from harness.explore.outcome import write_outcome
+        from harness.explore.search import ExploreSettings, explore
+
+        settings = run_settings(self.config)
+        if settings.real_time:
+            pytest.skip("exploration runs in virtual time only (--harness-real-time runs the scenario items)")
+        exploration = explore(self.scenario, ExploreSettings(examples=settings.examples, seed=settings.seed))
+        self.user_properties.append(("worlds", str(exploration.worlds)))
+        self.user_properties.append(("seed", str(exploration.seed)))
+        out = settings.reports / f"{self.scenario.name}-explore"
+        path = self.scenario.path
+        command = f"harness explore {shown_path(path, settings.base) if path else self.scenario.name}"
+        outcome = write_outcome(exploration, out, command=f"{command} --seed {exploration.seed}")
+        run = exploration.counterexample
+        if run is None:
+            return
+        lines = [
+            f"exploration {self.scenario.name}: a world failed after {exploration.worlds} worlds "
+            f"({exploration.shrink_steps} shrink steps)",
+            f"  minimal world: {run.world.describe()}",
+            *(f"  {g.describe()}" for g in run.failures),
+        ]
+        if outcome.counterexample is not None:
+            shown = shown_path(outcome.counterexample, settings.base)
+            lines.append(f"  counterexample: {shown} (harness run it to replay)")
+        if outcome.report is not None:
+            lines.append(f"  report: {shown_path(outcome.report, settings.base)}")
+        raise ScenarioFailed("\n".join(lines))

@@ -4,6 +4,7 @@
 ``--harness-real-time``    run scenario items over sockets in real time (default: virtual)
 ``--harness-seed N``       override every scenario's seed
 ``--harness-reports DIR``  report folders go to ``DIR/<scenario-name>/`` (default ``reports``)
+``--harness-examples N``   ``[explore]`` scenarios: worlds each property item tries (default: its ``examples``)
 ``harness_scenarios``      ini: when ``*.toml`` scenario files are collected — ``explicit``
                            (default: only below paths given on the command line), ``always``
                            (also from ``testpaths`` or the current directory), ``never``
@@ -41,6 +42,12 @@ def add_options(parser: pytest.Parser) -> None:
         default="reports",
         help="report folders go to DIR/<scenario-name>/ (default: reports, relative to the current directory)",
     )
+    group.addoption(
+        "--harness-examples",
+        metavar="N",
+        default=None,
+        help="[explore] scenarios run as property items: worlds to try each (default: the space's examples)",
+    )
     parser.addini(
         "harness_scenarios",
         "when *.toml scenario files are collected: explicit (only below paths given on the command line; "
@@ -58,6 +65,17 @@ def _seed(raw: object) -> int | None:
     return int(text)
 
 
+def _examples(raw: object) -> int | None:
+    if raw is None:
+        return None
+    from harness.scenario.explore import MAX_EXAMPLES
+
+    text = str(raw).strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_EXAMPLES:
+        raise pytest.UsageError(f"--harness-examples: expected an integer from 1 to {MAX_EXAMPLES}, got {text[:40]!r}")
+    return int(text)
+
+
 def configure(config: pytest.Config) -> None:
     """Validate the options once, at configure time, so a bad one is a usage error before collection."""
     base = config.invocation_params.dir
@@ -65,6 +83,7 @@ def configure(config: pytest.Config) -> None:
     config.stash[_SETTINGS] = RunSettings(
         real_time=bool(config.getoption("harness_real_time")),
         seed=_seed(config.getoption("harness_seed")),
+        examples=_examples(config.getoption("harness_examples")),
         reports=reports if reports.is_absolute() else base / reports,
         base=base,
     )

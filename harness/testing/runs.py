@@ -32,6 +32,7 @@ class RunSettings:
     seed: int | None = None  # overrides every scenario's seed
     reports: Path = Path("reports")  # each scenario's report goes to <reports>/<scenario-name>/
     base: Path | None = None  # paths in messages are shown relative to this (the invocation directory)
+    examples: int | None = None  # [explore] items: worlds to try (default: the space's explore.examples)
 
     @property
     def mode(self) -> str:

@@ -184,3 +184,12 @@ def test_adaptive_throttle_follows_the_sre_formula() -> None:
     assert rejected > 50
     clock.advance(121)  # the window forgets
     assert throttle.reject_probability() == 0
+
+
+def test_hint_mode_ignore_backs_off_as_if_there_were_no_hint() -> None:
+    policy = RetryPolicy(RetryConfig(backoff=fixed(0.2), hint_mode="ignore"))
+    decision = policy.decide(RateLimited("slow down", retry_after_s=5.0), RetryState(attempt=1), random.Random(1))
+    assert decision.retry
+    assert decision.delay_s == 0.2
+    assert not decision.hinted
+    assert RetryConfig.parse({"hint_mode": "ignore"}).hint_mode == "ignore"
