@@ -1,6 +1,6 @@
 """Planted bugs are found and shrunk: each within 200 worlds, to at most two faults, replayable.
 
-Each space under ``explore_planted/`` holds a client with one well-known defect; ``harness explore``
+Each space under ``examples/explore/`` holds a client with one well-known defect; ``harness explore``
 must find a failing world, shrink it, and write ``counterexample.toml`` such that ``harness run``
 fails the same gate — the whole loop a user relies on.
 """
@@ -15,7 +15,7 @@ import pytest
 from harness.cli import main
 from harness.scenario.model import load_scenario
 
-PLANTED = Path(__file__).resolve().parent / "explore_planted"
+PLANTED = Path(__file__).resolve().parents[2] / "examples" / "explore"
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
