@@ -438,6 +438,9 @@ def draw_figures(result: RunResult) -> Iterator[tuple[str, str, Figure, str]]:
     """
     span = run_span(result)
     span = span if math.isfinite(span) and span > 0 else 1.0
+    # buckets are half-open: attempts arriving at the very end of the run (a herd released as the last
+    # answers come back instantly, in virtual time) would fall past the last one and never be drawn
+    span += 1e-6
     ctx = _Context(result, span, fault_periods(result), breaker_periods(result.events, result.facts.t0, span))
     for name, title, draw in CHARTS:
         try:
