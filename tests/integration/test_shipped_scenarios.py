@@ -25,13 +25,16 @@ def test_the_catalogue_ships_the_promised_scenarios() -> None:
     assert len(conduct) == 16, sorted(conduct)  # one per conduct case in METRICS.md
 
 
+def _reports_and_examples(reports: Path) -> list[str]:
+    return ["--harness-reports", str(reports), "--harness-examples", "5"]
+
+
 @pytest.mark.slow
 def test_pytest_scenarios_passes_for_the_whole_catalogue(tmp_path: Path) -> None:
     """The user's way: ``pytest scenarios/`` runs every file as a test item, with the reference client."""
     done = subprocess.run(
-        # [explore] spaces run as property items: a few worlds each here (bench/RESULTS.md has 500 of each)
-        [sys.executable, "-m", "pytest", "scenarios/", "-q", "-p", "no:randomly", "--harness-reports", str(tmp_path),
-         "--harness-examples", "5"],  # fmt: skip
+        # [explore] spaces run as property items: a few worlds each here (docs/explore.md has 500 of each)
+        [sys.executable, "-m", "pytest", "scenarios/", "-q", "-p", "no:randomly", *_reports_and_examples(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
