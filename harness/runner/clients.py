@@ -31,7 +31,6 @@ from harness.scenario.model import Scenario
 __all__ = ["HARNESS_API_KEY", "ClientPool", "build_client"]
 
 
-
 class ClientPool:
     """One :class:`ResilientClient` per ``client_id`` (per simulated user), created on first use."""
 
