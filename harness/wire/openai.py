@@ -46,7 +46,7 @@ from harness.wire.neutral import (
     RoleContent,
     StreamEvent,
 )
-from harness.wire.sse import DataEventReader
+from harness.wire.sse import DataEventReader, SSEMessage
 
 __all__ = [
     "ATTEMPT_HEADER",
@@ -523,7 +523,7 @@ class ChatStreamReader(DataEventReader[StreamEvent]):
         slow = self._event
         loads = _orjson_loads
         for payload in payloads:
-            if type(payload) is not bytes:
+            if isinstance(payload, SSEMessage):
                 append(slow(payload.data))
                 continue
             try:
