@@ -357,7 +357,9 @@ def bench_stream_cpu(seconds: float, rounds: int, baseline: Path | None = None) 
         servers["fake"] = stack.enter_context(serving([*fake_cmd, "--scenario", str(scenario)]))
         if baseline is not None:
             env = {**os.environ, "PYTHONPATH": str(baseline)}
-            servers["fake_baseline"] = stack.enter_context(serving([*fake_cmd, "--scenario", str(scenario)], env, baseline))
+            servers["fake_baseline"] = stack.enter_context(
+                serving([*fake_cmd, "--scenario", str(scenario)], env, baseline)
+            )
         sample = fetch(servers["fake"][0], CPU_STREAM_BODY)
         events = sample.count(b"data: ")
         event = b"data: " + b"x" * max(1, len(sample) // events - 8) + b"\n\n"
