@@ -29,8 +29,8 @@ from harness.errors import (
     CircuitOpen,
     ConnectionReset,
     FirstTokenTimeout,
-    PrefillRejected,
     Overloaded,
+    PrefillRejected,
     StreamInterrupted,
 )
 from harness.pricing import ModelPrice
@@ -65,7 +65,8 @@ def test_a_silent_primary_is_left_after_one_first_token_deadline(kind: str, faul
             async with w.client.stream(request) as stream:
                 text = "".join([d.text async for d in stream])
             response = stream.response
-            assert response is not None and text == response.text
+            assert response is not None
+            assert text == response.text
         else:
             response = await w.client.chat(request)
         outcome = await verdict(w, attempts=2, model="claude-haiku-4-5", response=response)
@@ -152,7 +153,8 @@ def test_a_flapping_primarys_requests_reach_the_fallback_without_sleeps_or_retry
             await asyncio.sleep(0.15)
         outcomes = w.client.outcomes()
         assert all(o.ok for o in outcomes)
-        assert answered_by[0] == "claude-haiku-4-5" and answered_by[-1] == "gpt-4o-mini"
+        assert answered_by[0] == "claude-haiku-4-5"
+        assert answered_by[-1] == "gpt-4o-mini"
         for o in outcomes:
             for a, b in zip(o.attempts, o.attempts[1:], strict=False):
                 assert a.model != b.model, o.attempts  # a failed primary attempt is never retried on the primary
@@ -161,7 +163,8 @@ def test_a_flapping_primarys_requests_reach_the_fallback_without_sleeps_or_retry
         failed_primary = [a for o in outcomes for a in o.attempts if a.model == "gpt-4o-mini" and a.error]
         assert 2 <= len(failed_primary) <= 4  # the trip, then a probe per open period: no hammering
         budget = w.client.retry_budget
-        assert budget is not None and (budget.retries, budget.refused) == (0, 0)  # no retry token spent
+        assert budget is not None
+        assert (budget.retries, budget.refused) == (0, 0)
         w.assert_costs_agree()
 
     conduct(kind, body, cfg, rule=rule)
@@ -180,14 +183,23 @@ def test_a_chain_of_one_with_an_open_breaker_ends_now_instead_of_after_a_sleep(k
             await w.client.chat(ask())
         assert isinstance(caught.value.__cause__, Overloaded)  # the failure that opened it
         (outcome,) = w.client.outcomes()
-        assert len(outcome.attempts) == 1 and outcome.latency_s < 1.0  # not after the 1 s backoff
+        assert len(outcome.attempts) == 1
+        assert outcome.latency_s < 1.0
         budget = w.client.retry_budget
-        assert budget is not None and budget.retries == 0
+        assert budget is not None
+        assert budget.retries == 0
 
     conduct(kind, body, cfg, rule=by_model({"gpt-4o-mini": {"x-fake-status": "503"}}))
 
 
 # ------------------------------------------------------------------------------------------ streams that continue
+
+
+async def read_stream(w: World, deltas: list[str]) -> None:
+    """Stream an 80-token answer into ``deltas``."""
+    async with w.client.stream(ask(max_tokens=80)) as stream:
+        async for delta in stream:
+            deltas.append(delta.text)
 
 
 def _cut_after_40(request: Any) -> dict[str, str] | None:
@@ -218,7 +230,8 @@ def test_a_stream_cut_after_40_tokens_continues_on_a_prefill_capable_fallback(ki
         assert rest.prompt_tokens > records[0].prompt_tokens  # it was sent the partial answer
         assert response.model == fallback
         (outcome,) = w.client.outcomes()
-        assert outcome.ok and [a.model for a in outcome.attempts] == ["gpt-4o-mini", fallback]
+        assert outcome.ok
+        assert [a.model for a in outcome.attempts] == ["gpt-4o-mini", fallback]
         w.assert_costs_agree()
 
     conduct(kind, body, cfg, rule=_cut_after_40)
@@ -234,13 +247,12 @@ def test_a_continuation_on_a_prefill_rejecting_fallback_ends_in_all_fallbacks_fa
     async def body(w: World) -> None:
         deltas: list[str] = []
         with pytest.raises(AllFallbacksFailed) as caught:
-            async with w.client.stream(ask(max_tokens=80)) as stream:
-                async for delta in stream:
-                    deltas.append(delta.text)
+            await read_stream(w, deltas)
         err = caught.value
         assert isinstance(err, StreamInterrupted)
         assert [(m, type(e)) for m, e in err.errors] == [("gpt-4o-mini", ConnectionReset), (fallback, PrefillRejected)]
-        assert err.delivered_text == "".join(deltas) and count_tokens(err.delivered_text) == 40
+        assert err.delivered_text == "".join(deltas)
+        assert count_tokens(err.delivered_text) == 40
         assert f"{err.delivered_chars} characters" in str(err)
         (outcome,) = w.client.outcomes()
         assert (outcome.ok, outcome.status) == (False, "StreamInterrupted")
@@ -257,9 +269,7 @@ def test_without_a_fallback_a_broken_stream_says_how_much_was_delivered(kind: st
     async def body(w: World) -> None:
         deltas: list[str] = []
         with pytest.raises(StreamInterrupted) as caught:
-            async with w.client.stream(ask(max_tokens=80)) as stream:
-                async for delta in stream:
-                    deltas.append(delta.text)
+            await read_stream(w, deltas)
         assert caught.value.delivered_chars == len("".join(deltas)) > 0
         assert isinstance(caught.value.cause, ConnectionReset)
         await verdict(w, attempts=1, model=None)

@@ -76,7 +76,9 @@ def test_no_open_period_exceeds_max_open_s() -> None:
         assert b.state == "open"
         periods.append(b.open_until - clock.now)
         clock.now = b.open_until  # half-open: the probe fails again
-    assert 2.5 <= periods[0] <= 5 and 5 <= periods[1] <= 10 and 10 <= periods[2] <= 20
+    assert 2.5 <= periods[0] <= 5
+    assert 5 <= periods[1] <= 10
+    assert 10 <= periods[2] <= 20
     assert all(15 <= p <= 30 for p in periods[3:]), periods
     assert len({round(p, 6) for p in periods[3:]}) > 1  # still jittered at the cap
     hinted = CircuitBreaker(BreakerConfig(consecutive_failures=1), clock=clock)
