@@ -207,7 +207,7 @@ class ProviderCore:
             ctx.prompt_tokens = sum(call.token_counts)
         else:
             ctx.stream = call.stream
-            ctx.prompt_tokens = prompt = count_prompt(call.messages)
+            ctx.prompt_tokens = prompt = count_prompt(call.messages) + (call.extras.prompt_tokens if call.extras else 0)
             refused = rejections.limit_refusal(
                 provider, call.max_tokens, model.max_output_tokens, prompt, model.context_window
             )
@@ -255,7 +255,13 @@ class ProviderCore:
         allowed = self.config.allowed_keys
         if allowed is not None and key not in allowed:
             status, message, _ = rejections.bad_key(ctx.provider)
-            return self._error(ctx, status, message)
+            if ctx.provider != "gemini":
+                return self._error(ctx, status, message)
+            # Gemini answers a bad key with a 400 INVALID_ARGUMENT whose ErrorInfo says API_KEY_INVALID;
+            # the log records that reason, so the judge can count it as an authentication failure
+            plan = self._error(ctx, status, message, details=[dict(gemini.API_KEY_INVALID_DETAIL)])
+            ctx.error_type = gemini.API_KEY_INVALID
+            return plan
         return None
 
     # ------------------------------------------------------------------------------------ quotas, faults
@@ -263,7 +269,7 @@ class ProviderCore:
         assert self.quotas is not None
         output = 0
         if isinstance(call, ChatCall):  # without max_tokens, a request counts as the answer it will get
-            output = call.max_tokens or self.generator.answer(ctx, call, model).tokens
+            output = call.max_tokens or self.generator.output_tokens(ctx, call, model)
         return admission.admit(self.quotas, ctx, model.name, output, ctx.arrival, self.ledger.spent)
 
     def _scheduled(self, ctx: CallContext) -> Fault | None:

@@ -71,7 +71,7 @@ INVARIANTS: dict[str, str] = {
 
 MAX_EXAMPLES = 100_000  # --examples above this is refused: exploration is always bounded
 MAX_TIME_S = 86_400.0  # one day
-MAX_WORLD_USERS = 100_000
+MAX_WORLD_USERS = 20_000  # the scenario ceiling on closed-loop users (harness.scenario.bounds)
 MAX_WORLD_S = 3_600.0  # a world's simulated run
 
 

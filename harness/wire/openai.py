@@ -15,6 +15,8 @@ from array import array
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from orjson import loads as _orjson_loads
+
 from harness.errors import (
     AuthenticationError,
     BadRequest,
@@ -22,6 +24,7 @@ from harness.errors import (
     ContextLengthExceeded,
     NotFound,
     Overloaded,
+    PrefillRejected,
     ProviderError,
     QuotaExhausted,
     RateLimited,
@@ -31,7 +34,7 @@ from harness.errors import (
 )
 from harness.pricing import Usage
 from harness.tokenizer import count_tokens
-from harness.wire import checks, codec
+from harness.wire import checks, codec, openai_tools
 from harness.wire.formats import format_go_duration, json_string, parse_go_duration, parse_retry_after
 from harness.wire.neutral import (
     ChatCall,
@@ -44,7 +47,7 @@ from harness.wire.neutral import (
     RoleContent,
     StreamEvent,
 )
-from harness.wire.sse import DataEventReader
+from harness.wire.sse import DataEventReader, SSEMessage
 
 __all__ = [
     "ATTEMPT_HEADER",
@@ -124,12 +127,6 @@ def _content_text(content: object, param: str) -> str:
     return "\n".join(texts)
 
 
-def _tool_choice(obj: dict[str, Any], key: str) -> None:
-    choice = obj[key]
-    if choice is not None and not isinstance(choice, str | dict):
-        raise RequestInvalid(key, f"expected a string or an object, got {checks.kind_of(choice)}", checks.TYPE_CODE)
-
-
 def _n(obj: dict[str, Any], key: str) -> None:
     if checks.get_int(obj, key, min=1, max=128) not in (None, 1):
         raise RequestInvalid(key, "the fake provider generates one choice; expected n = 1", checks.VALUE_CODE)
@@ -141,10 +138,7 @@ _OPTIONAL: dict[str, Callable[[dict[str, Any], str], object]] = {
     "presence_penalty": lambda o, k: checks.get_number(o, k, min=-2, max=2),
     "frequency_penalty": lambda o, k: checks.get_number(o, k, min=-2, max=2),
     "seed": lambda o, k: checks.get_int(o, k),
-    "response_format": lambda o, k: checks.get_object(o, k),
-    "tools": lambda o, k: checks.get_list(o, k),
     "user": lambda o, k: checks.get_str(o, k),
-    "tool_choice": _tool_choice,
     "n": _n,
 }
 
@@ -156,7 +150,10 @@ def _message(item: object, i: int) -> Message:
     if role not in _ROLES:
         allowed = "'system', 'developer', 'user', 'assistant', 'tool', 'function'"
         raise RequestInvalid(f"{where}.role", f"expected one of {allowed}, but got {role!r}", checks.VALUE_CODE)
-    return _ROLES[role], _content_text(msg.get("content"), f"{where}.content")
+    content = _content_text(msg.get("content"), f"{where}.content")
+    if role == "assistant" and "tool_calls" in msg:
+        content = openai_tools.message_text(msg, where, content)
+    return _ROLES[role], content
 
 
 def parse_chat(body: object) -> ChatCall:
@@ -173,10 +170,13 @@ def parse_chat(body: object) -> ChatCall:
     if type(raw) is not list or not raw:
         raw = checks.get_list(obj, "messages", required=True, nonempty=True)
     messages: list[Message] = []
+    tool_messages = False
     for i, item in enumerate(raw):
         if type(item) is dict:
             role, content = item.get("role"), item.get("content")
-            if type(role) is str and type(content) is str and role in _ROLES:
+            if role == "tool" or (role == "assistant" and "tool_calls" in item):
+                tool_messages = True
+            elif type(role) is str and type(content) is str and role in _ROLES:
                 messages.append((_ROLES[role], content))
                 continue
         messages.append(_message(item, i))
@@ -199,8 +199,11 @@ def parse_chat(body: object) -> ChatCall:
         check = _OPTIONAL.get(key)
         if check is not None:
             check(obj, key)
+    if tool_messages:
+        openai_tools.check_tool_sequence(raw)
+    extras = openai_tools.parse_extras(obj, messages, tool_messages)
     prefill = messages[-1][0] == "assistant"
-    return ChatCall(model, tuple(messages), max_tokens, stream, include_usage, stop, temperature, prefill)
+    return ChatCall(model, tuple(messages), max_tokens, stream, include_usage, stop, temperature, prefill, extras)
 
 
 def parse_embeddings(body: object) -> EmbeddingCall:
@@ -279,6 +282,13 @@ class ChatStreamEncoder:
             f"{self._tail}"
         ).encode()
 
+    def texts(self, pieces: Sequence[str]) -> list[bytes]:
+        """``[text(p) for p in pieces]``, the same bytes, with the constant parts joined once."""
+        before = self._head + '{"index":0,"delta":{"content":'
+        after = '},"logprobs":null,"finish_reason":null}' + self._tail
+        quote = json_string
+        return [(before + quote(piece) + after).encode() for piece in pieces]
+
     def finish(self, reason: str) -> bytes:
         return f'{self._head}{{"index":0,"delta":{{}},"logprobs":null,"finish_reason":"{reason}"}}{self._tail}'.encode()
 
@@ -313,6 +323,8 @@ def invalid_body(exc: RequestInvalid) -> bytes:
             "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
             f"HTTP library correctly. The OpenAI API expects a JSON payload: {exc.message}.)"
         )
+    elif exc.message.endswith("."):  # a complete sentence, already in OpenAI's words
+        message = exc.message
     elif exc.code == checks.MISSING_CODE:
         message = f"Missing required parameter: '{exc.param}'."
     elif exc.code == checks.TYPE_CODE:
@@ -493,15 +505,51 @@ def parse_chat_body(body: bytes, headers: Mapping[str, str] | None = None) -> Ch
     return ChatResult(text, choice.get("finish_reason"), usage, data.get("model"), request_id or data.get("id"))
 
 
+_DONE_EVENT = StreamEvent(done=True)
+
+
 class ChatStreamReader(DataEventReader[StreamEvent]):
-    """Incremental reader of a chat completion stream: ``feed(bytes)`` → events."""
+    """Incremental reader of a chat completion stream: ``feed(bytes)`` → events.
+
+    A read that completes many events (a whole stream delivered at one instant, in virtual time) is
+    read in one pass: each payload goes to orjson as bytes, the common chunk (a text delta, nothing
+    else) is read with a few lookups, and anything else — an error, a finish, usage, a payload that
+    is not UTF-8 or not JSON — goes through :meth:`_event`, the reader of record.
+    """
 
     __slots__ = ()
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        payloads = self._sse.feed_payloads(chunk)
+        out: list[StreamEvent] = []
+        append = out.append
+        slow = self._event
+        loads = _orjson_loads
+        for payload in payloads:
+            if isinstance(payload, SSEMessage):
+                append(slow(payload.data))
+                continue
+            try:
+                obj = loads(payload)
+                if type(obj) is dict and "error" not in obj and obj.get("usage") is None:
+                    choices = obj["choices"]
+                    if type(choices) is list and len(choices) == 1:
+                        choice = choices[0]
+                        delta = choice["delta"]
+                        if choice["finish_reason"] is None and type(delta) is dict:
+                            text = delta.get("content") or ""
+                            append(StreamEvent(text, None, None, None, False, obj.get("id"), obj.get("model")))
+                            continue
+            except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+                pass
+            append(slow(payload.decode("utf-8", "replace")))  # anything else: the reader of record
+        return out
+
 
     @staticmethod
     def _event(data: str) -> StreamEvent:
         if data.startswith("[DONE]"):
-            return StreamEvent(done=True)
+            return _DONE_EVENT
         try:
             obj = codec.loads(data)
             if obj.get("error"):
@@ -563,6 +611,8 @@ def error_from_info(info: ErrorInfo, request_id: str | None = None, model: str |
         cls = ContextLengthExceeded
     elif status == 400 and (code in ("content_policy_violation", "content_filter") or type_ == "content_filter"):
         cls = ContentFiltered
+    elif status == 400 and "prefill" in info.message.lower():
+        cls = PrefillRejected  # OpenAI-compatible servers say it in words (no stable code)
     elif status in (401, 403):
         cls = AuthenticationError
     elif status == 404:
