@@ -30,6 +30,7 @@ tpm = 50000
 rpm = 80
 [load]
 users = 5
+think_s = 1.0
 [[gates]]
 metric = "success_rate"
 op = ">="
