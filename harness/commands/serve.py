@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from harness.commands._args import seed
 from harness.errors import ConfigError
 
 __all__ = ["add_parser", "build_core", "run"]
@@ -56,7 +57,7 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=seed,
         metavar="N",
         help="seed of the answers and of the fault draws (default: the scenario's, else 0)",
     )
