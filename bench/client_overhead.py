@@ -38,14 +38,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
-from pathlib import Path
 from typing import Any, ClassVar
 
-# this folder holds bench/fake_provider.py, which would shadow the fake_provider package
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
-from harness.testing.process import listening_process  # noqa: E402
+from harness.testing.process import listening_process
 
 CONCURRENCY = 64
 KEY = "sk-bench"

@@ -21,9 +21,9 @@ generator is ``wrk`` (Debian package ``wrk``) when it is on PATH, in its own pro
 built-in aiohttp load generator, also in its own process (it is slower than wrk, so absolute numbers
 are lower and the ratios closer to 1: the generator, not the server, can be the bottleneck).
 
-    .venv/bin/python bench/fake_provider.py            # prints a table (medians of 3 alternating rounds)
-    .venv/bin/python bench/fake_provider.py --json     # {"fake_rps", "bare_rps", "ratio", ...}
-    .venv/bin/python bench/fake_provider.py --faults   # … and the same provider with faults and quotas on
+    .venv/bin/python bench/provider_throughput.py            # prints a table (medians of 3 alternating rounds)
+    .venv/bin/python bench/provider_throughput.py --json     # {"fake_rps", "bare_rps", "ratio", ...}
+    .venv/bin/python bench/provider_throughput.py --faults   # … and the same provider with faults and quotas on
 
 Targets: ratio ≥ 0.5, stream_ratio ≥ 0.5, and with ``--faults`` faults_ratio ≥ 0.8.
 """
@@ -46,11 +46,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-# this script's own name would shadow the fake_provider package that harness imports
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
-from harness.testing.process import listening_process  # noqa: E402
+from harness.testing.process import listening_process
 
 CONNECTIONS = 64
 STREAM_CONNECTIONS = 16

@@ -20,11 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench/fake_provider.py shadows a package
+from harness.runner.run import run_scenario
+from harness.scenario.model import load_scenario
 
-from harness.runner.run import run_scenario  # noqa: E402
-from harness.scenario.model import load_scenario  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 ROOT = HERE.parent
 

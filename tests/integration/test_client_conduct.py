@@ -29,7 +29,6 @@ from harness.client import (
     AiohttpTransport,
     BreakerConfig,
     ClientConfig,
-    MemoryTransport,
     ResilientClient,
     RetryConfig,
     Timeouts,
@@ -49,6 +48,7 @@ from harness.errors import (
 )
 from harness.judge.metrics import retry_after_violations
 from harness.records import OutcomeRecord
+from harness.runner.memory_transport import MemoryTransport
 from harness.tokenizer import count_tokens
 from tests.unit.client.test_client_support import KEY, World, ask, provider, spec
 
