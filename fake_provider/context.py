@@ -1,8 +1,12 @@
-"""The provider core's view of one request while it decides a plan (what fault sources see)."""
+"""The provider core's view of one request while it decides a plan (what fault sources see).
+
+Dependency direction: this module knows the model config and the fault; neither knows it (the fault
+schedule matches requests through the small :class:`fake_provider.schedule.RequestTraits` protocol).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -14,7 +18,7 @@ if TYPE_CHECKING:
     from fake_provider.quotas import Admission
     from fake_provider.textgen import Answer
 
-__all__ = ["CallContext"]
+__all__ = ["CallContext", "FaultSource"]
 
 
 @dataclass(slots=True)
@@ -49,3 +53,7 @@ class CallContext:
     quota_generation: int = -1  # the quota state it was admitted into (-1: none)
     in_flight_key: bool = False  # counted in its key's requests in flight
     extra_headers: tuple[tuple[str, str], ...] = ()  # rate-limit headers every answer carries
+
+
+#: "which fault applies to this request?" — None for none; the core asks its sources in order
+FaultSource = Callable[[CallContext], Fault | None]
