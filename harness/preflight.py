@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from harness.control_api import CONTROL_TOKEN_ENV, control_headers
 from harness.errors import ConfigError
 
 __all__ = ["check_out_dir", "check_provider"]
@@ -38,14 +39,16 @@ def check_provider(url: str, expected: Any = None, timeout_s: float = 5.0) -> li
     server's ``config`` fingerprint differs (started with another scenario, another seed or none),
     the answer lists a warning: the run would judge a provider other than the one it describes.
     """
-    health_url = f"{url}/_fake/health"
+    headers = control_headers()  # HARNESS_CONTROL_TOKEN, when set (a provider off loopback asks for it)
+    request = urllib.request.Request(f"{url}/_fake/health", headers=headers)
     try:
-        with urllib.request.urlopen(health_url, timeout=timeout_s) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
             body = response.read(1 << 20)
     except urllib.error.HTTPError as exc:
-        raise ConfigError(
-            "--provider-url", f"{url} answered {exc.code} to /_fake/health: not a fake provider"
-        ) from None
+        if exc.code == 401:
+            what = "refused the control token" if headers.get("authorization") else "requires a control token"
+            raise ConfigError("--provider-url", f"the provider at {url} {what}; set {CONTROL_TOKEN_ENV}") from None
+        raise ConfigError("--provider-url", f"{url} answered {exc.code} to /_fake/health: no fake provider") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         reason = getattr(reason, "strerror", None) or reason

@@ -88,7 +88,7 @@ def test_a_provider_url_that_is_not_a_fake_provider_is_one_line(
         fails_in_one_line(
             capsys,
             ["run", SMOKE, "--real-time", "--provider-url", f"http://127.0.0.1:{port}", "--out", str(tmp_path / "r")],
-            "--provider-url", "answered 404 to /_fake/health",
+            "--provider-url", "answered 404 to /_fake/health: no fake provider",
         )  # fmt: skip
 
 
