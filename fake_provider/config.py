@@ -84,7 +84,7 @@ def _chat(name: str, api: str, window: int, max_out: int) -> ModelConfig:
 
 
 def default_models() -> tuple[ModelConfig, ...]:
-    """The six chat models of WIRE.md's price table, and text-embedding-3-small."""
+    """The six chat models of the price table in docs/wire.md, and text-embedding-3-small."""
     return (
         _chat("gpt-4o", "openai", 128_000, 16_384),
         _chat("gpt-4o-mini", "openai", 128_000, 16_384),

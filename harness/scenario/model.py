@@ -21,7 +21,7 @@ Sections (each documented in docs/scenarios.md, each validated with errors that 
   instead; ``instances = "per_user"`` gives every simulated user its own client (its own breaker,
   limiter and backoff state, as separate app instances would have); the default ``"shared"`` is one
   client for all;
-* ``[[gates]]``: metric, comparison, threshold (defaults from METRICS.md);
+* ``[[gates]]``: metric, comparison, threshold (defaults: docs/metrics.md);
 * ``[[compare_with]]``: other clients (tables shaped like ``[client]``) to run through the same storm,
   reported side by side; the gates judge the ``[client]`` only.
 

@@ -1,4 +1,4 @@
-"""Conduct: the reference client against the fake provider, one fault per test (METRICS.md's list).
+"""Conduct: the reference client against the fake provider, one fault per test (the list in docs/metrics.md).
 
 Each test body runs twice: over real sockets (the fake provider on 127.0.0.1:0, the aiohttp
 transport, real time, deadlines of a few hundred ms) and over the in-memory transport in virtual

@@ -22,7 +22,7 @@ def test_the_catalogue_ships_the_promised_scenarios() -> None:
     }  # fmt: skip
     assert promised <= names
     conduct = {p.stem for p in (SCENARIOS / "conduct").glob("*.toml")}
-    assert len(conduct) == 16, sorted(conduct)  # one per conduct case in METRICS.md
+    assert len(conduct) == 16, sorted(conduct)  # one per conduct case in docs/metrics.md
 
 
 @pytest.mark.slow
