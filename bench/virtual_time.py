@@ -1,7 +1,7 @@
-"""Benchmark: how fast virtual time runs scenarios.
+"""Benchmark: how fast virtual time runs scenarios (``--scale``: the storm at 100 to 10,000 users).
 
 The code lives in :mod:`harness.bench.virtual_time` (``harness bench`` runs it too); this script keeps the
-command line of ``bench/RESULTS.md``: ``.venv/bin/python bench/virtual_time.py --help``.
+command lines of ``bench/RESULTS.md``: ``.venv/bin/python bench/virtual_time.py --help``.
 """
 
 from harness.bench.virtual_time import main
