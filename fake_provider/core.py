@@ -25,6 +25,8 @@ Example::
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import random
 import time
@@ -33,7 +35,7 @@ from urllib.parse import parse_qs
 
 from fake_provider import admission, plans, rejections
 from fake_provider.accounting import Accounts
-from fake_provider.config import ModelConfig, ProviderConfig
+from fake_provider.config import ModelConfig, ProviderConfig, unknown_model
 from fake_provider.context import CallContext
 from fake_provider.exchange import Exchange, ProviderRequest, count_prompt, load_json
 from fake_provider.fault import Fault, FaultSource, merge_faults, parse_fault_headers
@@ -59,6 +61,8 @@ _ROUTES = {
 _GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
 _MAX_LOGGED_MODEL = 200  # characters of a requested model name kept in the log
 _RATE_LIMIT_REQUESTS = 60  # the requests limit a scheduled 429 reports when no quota is configured
+_MAX_ADOPTED = 10_000  # undeclared model names remembered (accept_unknown_models; the 404 hints)
+_log = logging.getLogger("fake_provider.models")
 
 
 def _header_faults(ctx: CallContext) -> Fault | None:
@@ -95,6 +99,8 @@ class ProviderCore:
         self.fault_sources.append(self._scheduled)
         self.in_flight = 0  # exchanges handed out and not yet settled
         self._key_labels: dict[str, str] = {}
+        self._adopted: dict[tuple[str, bool, str], ModelConfig] = {}  # accept_unknown_models: (api, embedding, name)
+        self._hinted: set[str] = set()  # unknown model names the log already explained
         self._run = 0  # runs since start (POST /_fake/reset starts a new one)
         self._arrivals = 0  # requests of this run; the schedule's draws and the request ids use it
         self._salt = self._run_salt()
@@ -200,8 +206,12 @@ class ProviderCore:
         model = self.models.get(call.model)
         embedding = type(call) is EmbeddingCall
         if model is None or model.api != provider or (model.kind == "embedding") != embedding:
-            status, message, code = rejections.unknown_model(provider, api, call.model, model is not None)
-            return self._error(ctx, status, message, code)
+            adopted = self._adopt(provider, embedding, call.model) if model is None else None
+            if adopted is None:
+                self._hint_unknown(provider, call.model, model is not None)
+                status, message, code = rejections.unknown_model(provider, api, call.model, model is not None)
+                return self._error(ctx, status, message, code)
+            model = adopted
         ctx.model = model
         if isinstance(call, EmbeddingCall):
             ctx.prompt_tokens = sum(call.token_counts)
@@ -232,6 +242,39 @@ class ProviderCore:
         if isinstance(call, EmbeddingCall):
             return self.generator.embeddings_plan(ctx, call, request.body)
         return self.generator.chat_plan(ctx, call, model)
+
+    def _adopt(self, provider: str, embedding: bool, name: str) -> ModelConfig | None:
+        """The model an undeclared name gets under ``accept_unknown_models`` (None when that is off)."""
+        price = self.config.unknown_model_price
+        if price is None:
+            return None
+        key = (provider, embedding, name)
+        model = self._adopted.get(key)
+        if model is None:
+            model = unknown_model(name, provider, price, embedding)
+            if len(self._adopted) < _MAX_ADOPTED:
+                self._adopted[key] = model
+            self.accounts.add_price(name, price)
+        return model
+
+    def _hint_unknown(self, provider: str, name: str, wrong_kind: bool) -> None:
+        """One log line per unknown model name: how to declare it (the answer itself stays the provider's 404)."""
+        if name in self._hinted or len(self._hinted) >= _MAX_ADOPTED:
+            return
+        self._hinted.add(name)
+        shown = name[:100].encode("unicode_escape").decode("ascii")
+        if wrong_kind:
+            _log.warning("model %r is not a %s model here: check its kind in [[provider.models]]", shown, provider)
+            return
+        _log.warning(
+            "unknown model %r (%s API): 404. Declare it in the scenario: [[provider.models]] name = %s, "
+            'api = "%s", price = { input = …, output = … } (USD per 1M tokens); or serve any name with '
+            "[provider] accept_unknown_models = true and unknown_model_price = { input = …, output = … }",
+            shown,
+            provider,
+            json.dumps(shown),
+            provider,
+        )
 
     def _authenticate(self, request: ProviderRequest, ctx: CallContext, query: dict[str, Any]) -> Plan | None:
         headers = request.headers

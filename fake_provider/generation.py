@@ -80,7 +80,7 @@ class Generator:
 
     @staticmethod
     def models_plan(ctx: CallContext, models: tuple[ModelConfig, ...]) -> Plan:
-        listed = [(m.name, _MODELS_CREATED, _OWNER[m.api]) for m in models if m.api == "openai"]
+        listed = [(name, _MODELS_CREATED, _OWNER[m.api]) for m in models if m.api == "openai" for name in m.names]
         return responses.json_plan(ctx, openai.models_body(listed))
 
     @staticmethod

@@ -29,6 +29,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from harness.catalogue import catalogue
 from harness.errors import ConfigError
 
 __all__ = ["DEFAULT_PRICES", "ModelPrice", "PriceTable", "Usage", "parse_decimal"]
@@ -104,9 +105,7 @@ class ModelPrice:
             raise ValueError(f"usage has more cached/cache-write tokens than input tokens: {usage}")
         cached_price = self.input if self.cached_input is None else self.cached_input
         write_price = self.input if self.cache_write is None else self.cache_write
-        total = (
-            plain * self.input + cached * cached_price + written * write_price + usage.output_tokens * self.output
-        )
+        total = plain * self.input + cached * cached_price + written * write_price + usage.output_tokens * self.output
         return total / _MILLION
 
     def to_dict(self) -> dict[str, str]:
@@ -132,16 +131,20 @@ def parse_decimal(value: object, field: str) -> Decimal:
     return result
 
 
-DEFAULT_PRICES: Mapping[str, ModelPrice] = {
-    # USD per 1M tokens: input / output / cached input (/ cache write), as in WIRE.md
-    "gpt-4o": ModelPrice.per_million("2.50", "10.00", "1.25"),
-    "gpt-4o-mini": ModelPrice.per_million("0.15", "0.60", "0.075"),
-    "claude-sonnet-4": ModelPrice.per_million("3.00", "15.00", "0.30", "3.75"),
-    "claude-haiku-4-5": ModelPrice.per_million("1.00", "5.00", "0.10", "1.25"),
-    "gemini-2.5-flash": ModelPrice.per_million("0.30", "2.50", "0.03"),
-    "gemini-1.5-flash": ModelPrice.per_million("0.075", "0.30"),
-    "text-embedding-3-small": ModelPrice.per_million("0.02", "0"),
-}
+def _catalogue_prices() -> dict[str, ModelPrice]:
+    """Every catalogue model's price under its name and each of its aliases (``harness/catalogue.json``)."""
+    prices: dict[str, ModelPrice] = {}
+    for model in catalogue():
+        figures = dict(model.price)
+        price = ModelPrice.per_million(
+            figures["input"], figures["output"], figures.get("cached_input"), figures.get("cache_write")
+        )
+        prices.update(dict.fromkeys(model.names, price))
+    return prices
+
+
+#: USD per 1M tokens of every model the catalogue knows, by name and alias (``harness.catalogue``)
+DEFAULT_PRICES: Mapping[str, ModelPrice] = _catalogue_prices()
 
 
 @dataclass(frozen=True)

@@ -173,7 +173,7 @@ async def test_socket_and_memory_performers_agree(http: aiohttp.ClientSession) -
         (openai.CHAT_PATH, CHAT, {}),
         (
             anthropic.MESSAGES_PATH,
-            {"model": "claude-sonnet-4", "max_tokens": 5, "messages": [{"role": "user", "content": "a"}]},
+            {"model": "claude-sonnet-4-20250514", "max_tokens": 5, "messages": [{"role": "user", "content": "a"}]},
             {},
         ),
         (openai.CHAT_PATH, CHAT, {"x-fake-status": "429; retry_after=1"}),
