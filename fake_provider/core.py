@@ -30,10 +30,11 @@ import logging
 import math
 import random
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from fake_provider import admission, plans, rejections
+from fake_provider import admission, listing, plans, rejections
 from fake_provider.accounting import Accounts
 from fake_provider.config import ModelConfig, ProviderConfig, unknown_model
 from fake_provider.context import CallContext
@@ -42,9 +43,11 @@ from fake_provider.fault import Fault, FaultSource, merge_faults, parse_fault_he
 from fake_provider.generation import Generator
 from fake_provider.plan import Delivery, Plan
 from fake_provider.quotas import QuotaBook
+from fake_provider.responses import json_plan
 from fake_provider.schedule import FaultSchedule, key_label
 from harness.clock import Clock
-from harness.wire import anthropic, gemini, openai, openai_responses
+from harness.tokenizer import count_tokens
+from harness.wire import anthropic, anthropic_models, gemini, gemini_models, openai, openai_responses
 from harness.wire.formats import format_http_date
 from harness.wire.neutral import ChatCall, EmbeddingCall, RequestInvalid
 
@@ -56,13 +59,41 @@ _ROUTES = {
     openai.EMBEDDINGS_PATH: ("openai", "openai.embeddings", "POST"),
     openai.MODELS_PATH: ("openai", "openai.models", "GET"),
     openai_responses.RESPONSES_PATH: ("openai", "openai.responses", "POST"),
+    anthropic_models.COUNT_TOKENS_PATH: ("anthropic", "anthropic.count_tokens", "POST"),
     anthropic.MESSAGES_PATH: ("anthropic", "anthropic.messages", "POST"),
 }
-_GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
+#: a Gemini model method → (api, HTTP method)
+_GEMINI_METHODS = {
+    "generateContent": "gemini.generate",
+    "streamGenerateContent": "gemini.generate",
+    "countTokens": "gemini.count_tokens",
+    "embedContent": "gemini.embed",
+    "batchEmbedContents": "gemini.batch_embed",
+}
+#: the routes that describe models (listed, never faulted, limited or billed)
+_MODEL_ROUTES = (
+    "openai.models",
+    "openai.model",
+    "anthropic.models",
+    "anthropic.model",
+    "gemini.models",
+    "gemini.model",
+)
 _MAX_LOGGED_MODEL = 200  # characters of a requested model name kept in the log
 _RATE_LIMIT_REQUESTS = 60  # the requests limit a scheduled 429 reports when no quota is configured
 _MAX_ADOPTED = 10_000  # undeclared model names remembered (accept_unknown_models; the 404 hints)
 _log = logging.getLogger("fake_provider.models")
+
+
+def _models_owner(api: str, headers: Mapping[str, str], query: str) -> tuple[str, str]:
+    """Whose ``/v1/models[/{id}]`` a request means, by its credentials: Gemini's key header or ``?key=``,
+    Anthropic's ``x-api-key`` or ``anthropic-version``, else OpenAI's (the path alone cannot tell)."""
+    kind = "models" if api.endswith("models") else "model"
+    if gemini.API_KEY_HEADER in headers or "key=" in query:
+        return "gemini", f"gemini.{kind}"
+    if anthropic_models.is_anthropic_request(headers):
+        return "anthropic", f"anthropic.{kind}"
+    return "openai", f"openai.{kind}"
 
 
 def _header_faults(ctx: CallContext) -> Fault | None:
@@ -117,6 +148,8 @@ class ProviderCore:
         headers = request.headers
         route = _ROUTES.get(request.path)
         provider, api, method = route if route is not None else self._other_route(request.path)
+        if api[:12] == "openai.model" or (api[:12] == "gemini.model" and request.path[:4] == "/v1/"):
+            provider, api = _models_owner(api, headers, request.query)  # three APIs share /v1/models
         rid = serial if provider == "gemini" else f"req_{serial}"
         ctx = CallContext(provider, api, self.clock(), self.wall_clock(), rid, serial, headers)
         ctx.arrival_number = arrival
@@ -131,9 +164,13 @@ class ProviderCore:
     def _other_route(self, path: str) -> tuple[str, str, str]:
         found = gemini.parse_route(path)
         if found is not None:
-            return ("gemini", "gemini.generate", "POST") if found[1] in _GEMINI_METHODS else ("gemini", "unknown", "")
-        if path.startswith(openai.MODELS_PATH + "/"):
+            api = _GEMINI_METHODS.get(found[1])
+            return ("gemini", api, "POST") if api is not None else ("gemini", "unknown", "")
+        if path.startswith(openai.MODELS_PATH + "/") and "/" not in path[len(openai.MODELS_PATH) + 1 :]:
             return "openai", "openai.model", "GET"
+        listed = gemini_models.parse_models_path(path)
+        if listed is not None:
+            return "gemini", "gemini.models" if listed[1] is None else "gemini.model", "GET"
         guess = "anthropic" if "messages" in path else "gemini" if path.startswith("/v1beta") else "openai"
         return guess, "unknown", ""
 
@@ -164,15 +201,8 @@ class ProviderCore:
         denied = self._authenticate(request, ctx, query)
         if denied is not None:
             return denied
-        if ctx.api == "openai.models":
-            return self.generator.models_plan(ctx, self.config.models)
-        if ctx.api == "openai.model":
-            name = request.path[len(openai.MODELS_PATH) + 1 :]
-            model = self.models.get(name)
-            if model is None or model.api != "openai":
-                status, message, code = rejections.unknown_model(provider, ctx.api, name, False)
-                return self._error(ctx, status, message, code)
-            return self.generator.model_plan(ctx, name)
+        if ctx.api in _MODEL_ROUTES:
+            return self._model_route(request, ctx, query)
         try:
             body = load_json(request.body)
         except (ValueError, RecursionError) as exc:
@@ -195,12 +225,21 @@ class ProviderCore:
             call = anthropic.parse_messages(body)
         elif api == "openai.embeddings":
             call = openai.parse_embeddings(body)
+        elif api == "anthropic.count_tokens":
+            return self._count_tokens(ctx, anthropic.parse_messages(body, count_only=True))
         else:
             model_name, gmethod = gemini.parse_route(request.path) or ("", "")
-            ctx.stream = _GEMINI_METHODS[gmethod]
-            if ctx.stream and query.get("alt", [""])[0] != "sse":
-                raise RequestInvalid("alt", "the fake provider streams with alt=sse only")
-            call = gemini.parse_generate(body, model_name, ctx.stream)
+            if api == "gemini.count_tokens":
+                inner = gemini_models.token_count_request(body)
+                return self._count_tokens(ctx, gemini.parse_generate(inner, model_name, False))
+            if api != "gemini.generate":
+                embed = gemini_models.parse_embed(body, model_name, api == "gemini.batch_embed")
+                call = EmbeddingCall(model_name, tuple(count_tokens(t) for t in embed.texts), False, embed.dimensions)
+            else:
+                ctx.stream = gmethod == "streamGenerateContent"
+                if ctx.stream and query.get("alt", [""])[0] != "sse":
+                    raise RequestInvalid("alt", "the fake provider streams with alt=sse only")
+                call = gemini.parse_generate(body, model_name, ctx.stream)
         ctx.call = call
         ctx.model_name = call.model[:_MAX_LOGGED_MODEL]
         model = self.models.get(call.model)
@@ -242,6 +281,32 @@ class ProviderCore:
         if isinstance(call, EmbeddingCall):
             return self.generator.embeddings_plan(ctx, call, request.body)
         return self.generator.chat_plan(ctx, call, model)
+
+    def _model_route(self, request: ProviderRequest, ctx: CallContext, query: dict[str, Any]) -> Plan:
+        """A models list or lookup (an unknown model is the provider's 404; a bad page parameter its 400)."""
+        api = ctx.api
+        name: str | None = None
+        if api == "openai.model" or api == "anthropic.model" or api == "gemini.model":
+            name = request.path.split("/", 3)[3]
+        found = listing.model_route(api, self.config.models, self.models, name, query)
+        if isinstance(found, bytes):
+            return json_plan(ctx, found)
+        status, message, code = found
+        return self._error(ctx, status, message, code)
+
+    def _count_tokens(self, ctx: CallContext, call: ChatCall) -> Plan:
+        """Anthropic's count_tokens and Gemini's countTokens: the prompt as a call would count it; not billed."""
+        ctx.model_name = call.model[:_MAX_LOGGED_MODEL]
+        model = self.models.get(call.model)
+        if model is None or model.api != ctx.provider or model.kind != "chat":
+            self._hint_unknown(ctx.provider, call.model, model is not None)
+            status, message, code = rejections.unknown_model(ctx.provider, ctx.api, call.model, model is not None)
+            return self._error(ctx, status, message, code)
+        ctx.model = model
+        ctx.prompt_tokens = prompt = count_prompt(call.messages)
+        if ctx.provider == "anthropic":
+            return json_plan(ctx, anthropic_models.count_tokens_body(prompt))
+        return json_plan(ctx, gemini_models.count_tokens_body(prompt))
 
     def _adopt(self, provider: str, embedding: bool, name: str) -> ModelConfig | None:
         """The model an undeclared name gets under ``accept_unknown_models`` (None when that is off)."""

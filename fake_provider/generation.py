@@ -9,20 +9,16 @@ distributions with the attempt number mixed in, so a retry draws its own. Faults
 from __future__ import annotations
 
 import hashlib
-import json
 
 from fake_provider import responses
 from fake_provider.config import ModelConfig
 from fake_provider.context import CallContext
 from fake_provider.plan import Plan
 from fake_provider.textgen import Answer, TextGenerator, embedding_vector, request_digest
-from harness.wire import openai
+from harness.wire import gemini_models
 from harness.wire.neutral import ChatCall, EmbeddingCall
 
 __all__ = ["Generator"]
-
-_MODELS_CREATED = 1_700_000_000
-_OWNER = {"openai": "openai", "anthropic": "anthropic", "gemini": "google"}
 
 
 class Generator:
@@ -76,14 +72,7 @@ class Generator:
         if fault is not None:
             ttft += fault.extra_ttft_s + fault.headers_delay_s
         ctx.billable = True
+        if ctx.provider == "gemini":
+            body = gemini_models.embed_body(vectors, ctx.api == "gemini.batch_embed")
+            return responses.json_plan(ctx, body, ttft)
         return responses.embeddings_plan(ctx, vectors, call.base64, ttft)
-
-    @staticmethod
-    def models_plan(ctx: CallContext, models: tuple[ModelConfig, ...]) -> Plan:
-        listed = [(name, _MODELS_CREATED, _OWNER[m.api]) for m in models if m.api == "openai" for name in m.names]
-        return responses.json_plan(ctx, openai.models_body(listed))
-
-    @staticmethod
-    def model_plan(ctx: CallContext, name: str) -> Plan:
-        body = json.dumps({"id": name, "object": "model", "created": _MODELS_CREATED, "owned_by": "openai"})
-        return responses.json_plan(ctx, body.encode())

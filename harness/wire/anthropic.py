@@ -108,11 +108,13 @@ def _blocks_text(content: object, param: str) -> str:
     return "\n".join(texts)
 
 
-def parse_messages(body: object) -> ChatCall:
-    """Validate a messages body; raises :class:`RequestInvalid` naming the field."""
+def parse_messages(body: object, *, count_only: bool = False) -> ChatCall:
+    """Validate a messages body; raises :class:`RequestInvalid` naming the field.
+
+    ``count_only``: a ``/v1/messages/count_tokens`` body, which has no ``max_tokens``."""
     obj = checks.require_object(body, "")
     model = checks.get_str(obj, "model", required=True, nonempty=True)
-    max_tokens = checks.get_int(obj, "max_tokens", required=True, min=1)
+    max_tokens = None if count_only else checks.get_int(obj, "max_tokens", required=True, min=1)
     raw = checks.get_list(obj, "messages", required=True, nonempty=True)
     messages: list[Message] = []
     system = obj.get("system")

@@ -100,10 +100,11 @@ def test_request_ids_are_unique() -> None:
     ("path", "body", "query"),
     [(openai.CHAT_PATH, CHAT, ""), (anthropic.MESSAGES_PATH, MESSAGES, ""), (GEMINI_PATH, GENERATE, "")],
 )
-def test_a_missing_key_gets_each_providers_401(path: str, body: object, query: str) -> None:
+def test_a_missing_key_gets_each_providers_answer(path: str, body: object, query: str) -> None:
     core = make_core()
     ex = core.handle(ProviderRequest("POST", path, query, {}, json.dumps(body).encode()))
-    assert ex.plan.status == 401
+    status = 403 if path == GEMINI_PATH else 401  # Google: 403 PERMISSION_DENIED
+    assert ex.plan.status == status
     error = json.loads(ex.plan.body)
     if path == openai.CHAT_PATH:
         assert error["error"]["type"] == "invalid_request_error"
@@ -112,10 +113,10 @@ def test_a_missing_key_gets_each_providers_401(path: str, body: object, query: s
         assert error["type"] == "error"
         assert error["error"]["type"] == "authentication_error"
     else:
-        assert error["error"]["code"] == 401
-        assert error["error"]["status"] == "UNAUTHENTICATED"
+        assert error["error"]["code"] == 403
+        assert error["error"]["status"] == "PERMISSION_DENIED"
     record = deliver(ex)
-    assert (record.client, record.status, record.cost_usd) == ("anonymous", 401, "0")
+    assert (record.client, record.status, record.cost_usd) == ("anonymous", status, "0")
 
 
 def test_every_auth_style_is_accepted() -> None:
