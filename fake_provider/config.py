@@ -107,6 +107,9 @@ class ProviderConfig:
     faults: FaultSchedule = field(default_factory=FaultSchedule, hash=False)  # the seeded fault schedule
     #: serve any model name on any API at this price (None: an unknown model is the provider's 404)
     unknown_model_price: ModelPrice | None = None
+    #: every answer carries its provider's rate-limit headers, a documented tier's when no quota is
+    #: configured (fake_provider.tiers); False: only configured quotas send them
+    rate_limit_headers: bool = True
 
     @classmethod
     def default(cls) -> ProviderConfig:
@@ -148,6 +151,7 @@ class ProviderConfig:
         if not models:
             raise ConfigError(t.field("models"), "no models: declare at least one or keep default_models = true")
         accept_unknown = t.bool("accept_unknown_models", False)
+        tier_headers = t.bool("rate_limit_headers", True)
         unknown_price = (
             _price(t.raw("unknown_model_price"), t.field("unknown_model_price"))
             if t.has("unknown_model_price")
@@ -161,13 +165,17 @@ class ProviderConfig:
             raise t.error("unknown_model_price", "only used with accept_unknown_models = true")
         quota_table = t.table("quotas", None)
         quotas = None if quota_table is None else QuotaConfig.from_table(quota_table, _names_index(models.values()))
-        if quotas is not None:  # quotas named by an alias apply to the model it reaches
-            canonical = _names_index(models.values())
-            quotas = replace(quotas, models=tuple((canonical[n].name, limits) for n, limits in quotas.models))
         t.done()
         keyset = None if keys is None else frozenset(keys)
         config = cls(
-            tuple(models.values()), keyset, max_body, allow_faults, seed, quotas, unknown_model_price=unknown_price
+            tuple(models.values()),
+            keyset,
+            max_body,
+            allow_faults,
+            seed,
+            quotas,
+            unknown_model_price=unknown_price,
+            rate_limit_headers=tier_headers,
         )
         config.model_index()
         return config

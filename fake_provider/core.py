@@ -31,6 +31,7 @@ import math
 import random
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -45,10 +46,11 @@ from fake_provider.plan import Delivery, Plan
 from fake_provider.quotas import QuotaBook
 from fake_provider.responses import json_plan
 from fake_provider.schedule import FaultSchedule, key_label
+from fake_provider.tiers import TierBook
 from harness.clock import Clock
 from harness.tokenizer import count_tokens
 from harness.wire import anthropic, anthropic_models, gemini, gemini_models, openai, openai_responses
-from harness.wire.formats import format_http_date
+from harness.wire.formats import format_go_duration, format_http_date, format_rfc3339
 from harness.wire.neutral import ChatCall, EmbeddingCall, RequestInvalid
 
 __all__ = ["Exchange", "ProviderCore", "ProviderRequest"]
@@ -81,8 +83,32 @@ _MODEL_ROUTES = (
 )
 _MAX_LOGGED_MODEL = 200  # characters of a requested model name kept in the log
 _RATE_LIMIT_REQUESTS = 60  # the requests limit a scheduled 429 reports when no quota is configured
+_DEFAULT_429_HINT_S = 1.0  # the hint a 429 without one carries where the provider always gives one
 _MAX_ADOPTED = 10_000  # undeclared model names remembered (accept_unknown_models; the 404 hints)
 _log = logging.getLogger("fake_provider.models")
+
+
+def _merge_headers(
+    first: tuple[tuple[str, str], ...], second: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """``first``, then the headers of ``second`` it does not name."""
+    names = {k for k, _ in first}
+    return (*first, *((k, v) for k, v in second if k not in names))
+
+
+def _exhausted_header(name: str, value: str, reset_s: float, wall: float) -> tuple[str, str]:
+    """One header of a 429: rate-limit remainders become 0, their resets the retry hint."""
+    if name.startswith("x-ratelimit-"):
+        if name.startswith("x-ratelimit-remaining-"):
+            return name, "0"
+        if name.startswith("x-ratelimit-reset-"):
+            return name, format_go_duration(reset_s)
+    elif name.startswith("anthropic-ratelimit-"):
+        if name.endswith("-remaining"):
+            return name, "0"
+        if name.endswith("-reset"):
+            return name, format_rfc3339(wall + reset_s)
+    return name, value
 
 
 def _models_owner(api: str, headers: Mapping[str, str], query: str) -> tuple[str, str]:
@@ -123,7 +149,12 @@ class ProviderCore:
         self.ledger = self.accounts.ledger
         self.metrics = self.accounts.metrics
         self.schedule: FaultSchedule = config.faults  # replaced by POST /_fake/faults
+        #: the documented tier's rate-limit headers on every answer (fake_provider.tiers); None: quotas' only
+        self.tiers = TierBook(clock()) if config.rate_limit_headers else None
         quotas = config.quotas
+        if quotas is not None and quotas.models:  # limits named by an alias apply to the model it reaches
+            named = tuple((self.models[n].name if n in self.models else n, lim) for n, lim in quotas.models)
+            quotas = replace(quotas, models=named)
         self.quotas = QuotaBook(quotas) if quotas is not None and quotas.enabled else None
         #: asked in order; the first failure wins, latencies add up (see fake_provider.fault.merge_faults)
         self.fault_sources: list[FaultSource] = [_header_faults] if config.allow_fault_headers else []
@@ -159,7 +190,10 @@ class ProviderCore:
         if attempt is not None and attempt.isascii() and attempt.isdigit() and len(attempt) < 10:
             ctx.attempt = int(attempt)
         self.in_flight += 1
-        return Exchange(self, ctx, self._decide(request, ctx, method))
+        plan = self._decide(request, ctx, method)
+        if plan.status == 429:
+            plan = self._exhausted(ctx, plan)
+        return Exchange(self, ctx, plan)
 
     def _other_route(self, path: str) -> tuple[str, str, str]:
         found = gemini.parse_route(path)
@@ -184,7 +218,7 @@ class ProviderCore:
 
     def _invalid(self, ctx: CallContext, exc: RequestInvalid, status: int = 400) -> Plan:
         plan, ctx.error_type = plans.invalid_plan(ctx.provider, exc, ctx.request_id, status)
-        return plan
+        return replace(plan, headers=(*plan.headers, *ctx.extra_headers)) if ctx.extra_headers else plan
 
     def _decide(self, request: ProviderRequest, ctx: CallContext, method: str) -> Plan:
         provider = ctx.provider
@@ -201,6 +235,8 @@ class ProviderCore:
         denied = self._authenticate(request, ctx, query)
         if denied is not None:
             return denied
+        if self.tiers is not None:  # answers before a model is known report the key's untouched tier
+            ctx.extra_headers = self.tiers.headers(ctx.provider, ctx.client, "", ctx.arrival, ctx.wall)
         if ctx.api in _MODEL_ROUTES:
             return self._model_route(request, ctx, query)
         try:
@@ -265,10 +301,15 @@ class ProviderCore:
                 return self._error(ctx, status, message, code, param=param)
             if call.prefill and model.rejects_prefill:
                 return self._error(ctx, 400, anthropic.PREFILL_MESSAGE)
+        if self.tiers is not None:
+            self._count_tier(ctx, call, model)
         if self.quotas is not None:
+            tier_headers = ctx.extra_headers
             refusal = self._admit(ctx, call, model)
+            if tier_headers:  # the tier's families for the limits the quotas leave out
+                ctx.extra_headers = _merge_headers(ctx.extra_headers, tier_headers)
             if refusal is not None:
-                return refusal
+                return replace(refusal, headers=_merge_headers(refusal.headers, tier_headers))
         fault: Fault | None = None
         for source in self.fault_sources:
             found = source(ctx)  # a source sees the faults merged so far in ctx.fault
@@ -373,6 +414,35 @@ class ProviderCore:
         if isinstance(call, ChatCall):  # without max_tokens, a request counts as the answer it will get
             output = call.max_tokens or self.generator.answer(ctx, call, model).tokens
         return admission.admit(self.quotas, ctx, model.name, output, ctx.arrival, self.ledger.spent)
+
+    def _count_tier(self, ctx: CallContext, call: ChatCall | EmbeddingCall, model: ModelConfig) -> None:
+        """Count the request in its key's tier and put the tier's headers on its answer."""
+        assert self.tiers is not None
+        output = 0
+        if isinstance(call, ChatCall):
+            output = call.max_tokens or self.generator.answer(ctx, call, model).tokens
+        tiers, provider = self.tiers, ctx.provider
+        tiers.count(ctx.client, model.name, ctx.arrival, ctx.prompt_tokens, output)
+        ctx.extra_headers = tiers.headers(provider, ctx.client, model.name, ctx.arrival, ctx.wall)
+
+    def _exhausted(self, ctx: CallContext, plan: Plan) -> Plan:
+        """Every 429, whatever produced it, says the limits are used up until its retry hint: remaining 0 and
+        resets at the hint in every rate-limit family it carries; Anthropic and Gemini always give a hint
+        (1 s when the cause named none), as their APIs do."""
+        provider, hint = ctx.provider, ctx.retry_after_s
+        if hint is None and provider != "openai":
+            hint = ctx.retry_after_s = _DEFAULT_429_HINT_S
+            if provider == "anthropic":
+                plan = replace(plan, headers=(*plan.headers, *plans.retry_headers(hint, "s")))
+            else:
+                plan = replace(plan, body=gemini.with_retry_info(plan.body, hint))
+        elif hint is not None and provider != "gemini":  # whole seconds and milliseconds, whichever was asked
+            have = {k for k, _ in plan.headers}
+            added = tuple(h for h in plans.retry_headers(hint, "both") if h[0] not in have)
+            plan = replace(plan, headers=(*plan.headers, *added)) if added else plan
+        reset = hint if hint is not None else _DEFAULT_429_HINT_S
+        wall = ctx.wall + plan.headers_delay_s
+        return replace(plan, headers=tuple(_exhausted_header(k, v, reset, wall) for k, v in plan.headers))
 
     def _scheduled(self, ctx: CallContext) -> Fault | None:
         """The fault schedule as a fault source."""
@@ -488,3 +558,5 @@ class ProviderCore:
         self._salt = self._run_salt()
         self._arrivals = 0
         self.run_started = self.clock()
+        if self.tiers is not None:
+            self.tiers.clear(self.run_started)

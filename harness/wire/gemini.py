@@ -67,6 +67,7 @@ __all__ = [
     "quota_details",
     "response_body",
     "retry_details",
+    "with_retry_info",
 ]
 
 API_KEY_HEADER = "x-goog-api-key"
@@ -234,6 +235,18 @@ def retry_details(retry_after_s: float | None, quota_metric: str = "generate_con
             {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format_google_duration(retry_after_s)}
         )
     return details
+
+
+def with_retry_info(body: bytes, retry_after_s: float) -> bytes:
+    """An error body with a ``google.rpc.RetryInfo`` detail (unchanged when it has one already)."""
+    data = json.loads(body)
+    details = data["error"].setdefault("details", [])
+    if any(str(d.get("@type", "")).endswith("google.rpc.RetryInfo") for d in details if isinstance(d, dict)):
+        return body
+    details.append(
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format_google_duration(retry_after_s)}
+    )
+    return _dumps(data).encode()
 
 
 def invalid_body(exc: RequestInvalid) -> bytes:

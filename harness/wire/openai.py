@@ -10,6 +10,8 @@ Server side (the fake provider): :func:`parse_chat`, :func:`parse_embeddings`, :
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import json
 from array import array
 from collections.abc import Callable, Mapping, Sequence
@@ -75,6 +77,7 @@ __all__ = [
     "parse_rate_limits",
     "rate_limit_error",
     "rate_limit_headers",
+    "system_fingerprint",
 ]
 
 CHAT_PATH = "/v1/chat/completions"
@@ -242,6 +245,12 @@ def _usage_json(prompt: int, output: int) -> str:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def system_fingerprint(model: str) -> str:
+    """The backend configuration id a completion reports (``fp_`` + 10 hex digits), stable per model."""
+    return "fp_" + hashlib.blake2b(model.encode("utf-8", "surrogatepass"), digest_size=5).hexdigest()
+
+
 def chat_body(
     completion_id: str, model: str, created: int, text: str, finish: str, prompt_tokens: int, output_tokens: int
 ) -> bytes:
@@ -250,7 +259,8 @@ def chat_body(
         f'{{"id":"{completion_id}","object":"chat.completion","created":{created},"model":{_dumps(model)},'
         f'"choices":[{{"index":0,"message":{{"role":"assistant","content":{json_string(text)},"refusal":null,'
         f'"annotations":[]}},"logprobs":null,"finish_reason":"{finish}"}}],'
-        f'"usage":{_usage_json(prompt_tokens, output_tokens)},"service_tier":"default","system_fingerprint":null}}'
+        f'"usage":{_usage_json(prompt_tokens, output_tokens)},"service_tier":"default",'
+        f'"system_fingerprint":"{system_fingerprint(model)}"}}'
     ).encode()
 
 
@@ -263,7 +273,8 @@ class ChatStreamEncoder:
         self.include_usage = include_usage
         self._head = (
             f'data: {{"id":"{completion_id}","object":"chat.completion.chunk","created":{created},'
-            f'"model":{_dumps(model)},"service_tier":"default","system_fingerprint":null,"choices":['
+            f'"model":{_dumps(model)},"service_tier":"default","system_fingerprint":"{system_fingerprint(model)}",'
+            '"choices":['
         )
         self._tail = '],"usage":null}\n\n' if include_usage else "]}\n\n"
 

@@ -116,8 +116,9 @@ def test_a_declared_alias_becomes_its_own_model_with_its_familys_figures() -> No
     assert alias is not family
     assert (alias.price, alias.context_window, alias.api) == (family.price, family.context_window, "anthropic")
     assert alias.ttft.at(0.5) == 0.5
-    assert cfg.quotas is not None
-    assert cfg.quotas.limits_for("claude-haiku-4-5-20251001").rpm == 7  # quotas named by alias reach the model
+    book = ProviderCore(cfg).quotas
+    assert book is not None
+    assert book.config.limits_for("claude-haiku-4-5-20251001").rpm == 7  # quotas named by alias reach the model
 
 
 def test_refresh_takes_litellm_figures_and_keeps_published_ones(tmp_path: Path) -> None:

@@ -446,13 +446,14 @@ def test_embeddings_and_models() -> None:
     record = deliver(ex)
     assert (record.api, record.prompt_tokens, record.output_tokens) == ("openai.embeddings", 3, 0)
     assert Decimal(record.cost_usd) == core.models["text-embedding-3-small"].price.cost(Usage(3, 0))
-    models = send(core, openai.MODELS_PATH, method="GET")
+    bearer = {"authorization": "Bearer k"}  # /v1/models is OpenAI's for an OpenAI key alone
+    models = core.handle(ProviderRequest("GET", openai.MODELS_PATH, "", bearer, b""))
     listed = [m["id"] for m in json.loads(models.plan.body)["data"]]
     assert listed == [name for m in core.config.models if m.api == "openai" for name in m.names]
     assert {"gpt-4o", "gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "o3-mini", "text-embedding-3-small"} <= set(listed)
-    one = send(core, openai.MODELS_PATH + "/gpt-4o", method="GET")
+    one = core.handle(ProviderRequest("GET", openai.MODELS_PATH + "/gpt-4o", "", bearer, b""))
     assert json.loads(one.plan.body)["id"] == "gpt-4o"
-    assert send(core, openai.MODELS_PATH + "/nope", method="GET").plan.status == 404
+    assert core.handle(ProviderRequest("GET", openai.MODELS_PATH + "/nope", "", bearer, b"")).plan.status == 404
 
 
 def test_gemini_streams_need_alt_sse_and_are_logged_as_streams() -> None:
