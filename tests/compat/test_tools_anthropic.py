@@ -41,7 +41,7 @@ def _schema(name: str) -> dict[str, object]:
 
 async def test_tool_use_round_trip(server: RunningServer) -> None:
     api = client(server).messages
-    first = await api.create(model="claude-sonnet-4", max_tokens=400, messages=ASK, tools=TOOLS)  # type: ignore[arg-type]
+    first = await api.create(model="claude-sonnet-4-0", max_tokens=400, messages=ASK, tools=TOOLS)  # type: ignore[arg-type]
     assert_strict(Message, first.model_dump(mode="json", exclude_unset=True))
     assert first.stop_reason == "tool_use"
     uses = [b for b in first.content if b.type == "tool_use"]
@@ -52,7 +52,7 @@ async def test_tool_use_round_trip(server: RunningServer) -> None:
     assert_usage_matches_log_and_ledger(server, first.usage.input_tokens, first.usage.output_tokens)
     results = [{"type": "tool_result", "tool_use_id": u.id, "content": "12 in north"} for u in uses]
     history = [*ASK, {"role": "assistant", "content": first.content}, {"role": "user", "content": results}]
-    second = await api.create(model="claude-sonnet-4", max_tokens=20, messages=history, tools=TOOLS)  # type: ignore[arg-type]
+    second = await api.create(model="claude-sonnet-4-0", max_tokens=20, messages=history, tools=TOOLS)  # type: ignore[arg-type]
     assert second.stop_reason in ("end_turn", "max_tokens")
     assert [b.type for b in second.content] == ["text"]
 
@@ -62,7 +62,7 @@ async def test_a_tool_result_without_its_tool_use_is_refused(server: RunningServ
            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_x",
                                          "content": "1"}]}]  # fmt: skip
     with pytest.raises(anthropic.BadRequestError, match="must have a corresponding `tool_use` block"):
-        await client(server).messages.create(model="claude-sonnet-4", max_tokens=20, messages=bad, tools=TOOLS)  # type: ignore[arg-type]
+        await client(server).messages.create(model="claude-sonnet-4-0", max_tokens=20, messages=bad, tools=TOOLS)  # type: ignore[arg-type]
 
 
 async def test_streamed_tool_use_as_input_json_delta(server: RunningServer) -> None:
@@ -86,7 +86,7 @@ async def test_streamed_tool_use_as_input_json_delta(server: RunningServer) -> N
 
 async def test_streamed_thinking_with_a_signature(server: RunningServer) -> None:
     api = client(server).messages
-    kwargs = {"model": "claude-sonnet-4", "max_tokens": 3000, "messages": ASK,
+    kwargs = {"model": "claude-sonnet-4-0", "max_tokens": 3000, "messages": ASK,
               "thinking": {"type": "enabled", "budget_tokens": 1024}}  # fmt: skip
     thinking, text, signatures = "", "", []
     async with api.stream(**kwargs) as stream:  # type: ignore[arg-type]
@@ -132,7 +132,7 @@ async def test_streamed_thinking_with_a_signature(server: RunningServer) -> None
 )  # fmt: skip
 async def test_invalid_asks_are_anthropics_400(server: RunningServer, kwargs: dict[str, object], needle: str) -> None:
     with pytest.raises(anthropic.BadRequestError) as caught:
-        await client(server).messages.create(model="claude-sonnet-4", messages=ASK, **kwargs)  # type: ignore[call-overload]
+        await client(server).messages.create(model="claude-sonnet-4-0", messages=ASK, **kwargs)  # type: ignore[call-overload]
     body = caught.value.body
     assert isinstance(body, dict)
     assert body["type"] == "error"
