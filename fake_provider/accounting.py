@@ -69,7 +69,7 @@ class Accounts:
                 ctx.stream,
                 status,
                 ctx.prompt_tokens,
-                call.max_tokens if type(call) is ChatCall else None,
+                call.max_tokens if isinstance(call, ChatCall) else None,  # ResponsesCall too
                 delivery.tokens_sent,
                 delivery.ttfb_s,
                 delivery.duration_s,

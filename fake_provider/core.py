@@ -46,11 +46,11 @@ from fake_provider.plan import Delivery, Plan
 from fake_provider.quotas import QuotaBook
 from fake_provider.responses import json_plan
 from fake_provider.schedule import FaultSchedule, key_label
-from fake_provider.tiers import TierBook
+from fake_provider.tiers import TierBook, exhausted, merge_headers
 from harness.clock import Clock
 from harness.tokenizer import count_tokens
 from harness.wire import anthropic, anthropic_models, gemini, gemini_models, openai, openai_responses
-from harness.wire.formats import format_go_duration, format_http_date, format_rfc3339
+from harness.wire.formats import format_http_date
 from harness.wire.neutral import ChatCall, EmbeddingCall, RequestInvalid
 
 __all__ = ["Exchange", "ProviderCore", "ProviderRequest"]
@@ -83,32 +83,8 @@ _MODEL_ROUTES = (
 )
 _MAX_LOGGED_MODEL = 200  # characters of a requested model name kept in the log
 _RATE_LIMIT_REQUESTS = 60  # the requests limit a scheduled 429 reports when no quota is configured
-_DEFAULT_429_HINT_S = 1.0  # the hint a 429 without one carries where the provider always gives one
 _MAX_ADOPTED = 10_000  # undeclared model names remembered (accept_unknown_models; the 404 hints)
 _log = logging.getLogger("fake_provider.models")
-
-
-def _merge_headers(
-    first: tuple[tuple[str, str], ...], second: tuple[tuple[str, str], ...]
-) -> tuple[tuple[str, str], ...]:
-    """``first``, then the headers of ``second`` it does not name."""
-    names = {k for k, _ in first}
-    return (*first, *((k, v) for k, v in second if k not in names))
-
-
-def _exhausted_header(name: str, value: str, reset_s: float, wall: float) -> tuple[str, str]:
-    """One header of a 429: rate-limit remainders become 0, their resets the retry hint."""
-    if name.startswith("x-ratelimit-"):
-        if name.startswith("x-ratelimit-remaining-"):
-            return name, "0"
-        if name.startswith("x-ratelimit-reset-"):
-            return name, format_go_duration(reset_s)
-    elif name.startswith("anthropic-ratelimit-"):
-        if name.endswith("-remaining"):
-            return name, "0"
-        if name.endswith("-reset"):
-            return name, format_rfc3339(wall + reset_s)
-    return name, value
 
 
 def _models_owner(api: str, headers: Mapping[str, str], query: str) -> tuple[str, str]:
@@ -192,7 +168,7 @@ class ProviderCore:
         self.in_flight += 1
         plan = self._decide(request, ctx, method)
         if plan.status == 429:
-            plan = self._exhausted(ctx, plan)
+            plan = exhausted(ctx, plan)
         return Exchange(self, ctx, plan)
 
     def _other_route(self, path: str) -> tuple[str, str, str]:
@@ -307,9 +283,9 @@ class ProviderCore:
             tier_headers = ctx.extra_headers
             refusal = self._admit(ctx, call, model)
             if tier_headers:  # the tier's families for the limits the quotas leave out
-                ctx.extra_headers = _merge_headers(ctx.extra_headers, tier_headers)
+                ctx.extra_headers = merge_headers(ctx.extra_headers, tier_headers)
             if refusal is not None:
-                return replace(refusal, headers=_merge_headers(refusal.headers, tier_headers))
+                return replace(refusal, headers=merge_headers(refusal.headers, tier_headers))
         fault: Fault | None = None
         for source in self.fault_sources:
             found = source(ctx)  # a source sees the faults merged so far in ctx.fault
@@ -424,25 +400,6 @@ class ProviderCore:
         tiers, provider = self.tiers, ctx.provider
         tiers.count(ctx.client, model.name, ctx.arrival, ctx.prompt_tokens, output)
         ctx.extra_headers = tiers.headers(provider, ctx.client, model.name, ctx.arrival, ctx.wall)
-
-    def _exhausted(self, ctx: CallContext, plan: Plan) -> Plan:
-        """Every 429, whatever produced it, says the limits are used up until its retry hint: remaining 0 and
-        resets at the hint in every rate-limit family it carries; Anthropic and Gemini always give a hint
-        (1 s when the cause named none), as their APIs do."""
-        provider, hint = ctx.provider, ctx.retry_after_s
-        if hint is None and provider != "openai":
-            hint = ctx.retry_after_s = _DEFAULT_429_HINT_S
-            if provider == "anthropic":
-                plan = replace(plan, headers=(*plan.headers, *plans.retry_headers(hint, "s")))
-            else:
-                plan = replace(plan, body=gemini.with_retry_info(plan.body, hint))
-        elif hint is not None and provider != "gemini":  # whole seconds and milliseconds, whichever was asked
-            have = {k for k, _ in plan.headers}
-            added = tuple(h for h in plans.retry_headers(hint, "both") if h[0] not in have)
-            plan = replace(plan, headers=(*plan.headers, *added)) if added else plan
-        reset = hint if hint is not None else _DEFAULT_429_HINT_S
-        wall = ctx.wall + plan.headers_delay_s
-        return replace(plan, headers=tuple(_exhausted_header(k, v, reset, wall) for k, v in plan.headers))
 
     def _scheduled(self, ctx: CallContext) -> Fault | None:
         """The fault schedule as a fault source."""

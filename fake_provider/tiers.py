@@ -14,16 +14,22 @@ Use is counted per (key, model) in fixed one-minute windows from the run's start
 1 request and its prompt plus its ``max_tokens`` (or the answer it gets) as tokens, as OpenAI counts
 TPM; Anthropic's input tokens are the prompt, output tokens the same output estimate. ``remaining``
 is the limit less that use (0 at the least); ``reset`` is the time left in the window. Sans-I/O:
-``now`` comes from the core's clock.
+``now`` comes from the core's clock. Every 429, whatever produced it, goes through :func:`exhausted`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from harness.wire import anthropic, openai
+from fake_provider import plans
+from fake_provider.context import CallContext
+from fake_provider.plan import Plan
+from harness.wire import anthropic, gemini, openai
+from harness.wire.formats import format_go_duration, format_rfc3339
 
-__all__ = ["TIERS", "Tier", "TierBook"]
+__all__ = ["DEFAULT_429_HINT_S", "TIERS", "Tier", "TierBook", "exhausted", "merge_headers"]
+
+DEFAULT_429_HINT_S = 1.0  # the hint a 429 without one carries where the provider always gives one
 
 _MAX_KEYS = 50_000  # (key, model) windows kept before the book starts afresh
 
@@ -115,3 +121,46 @@ class TierBook:
                 ]
             )
         )
+
+
+def merge_headers(
+    first: tuple[tuple[str, str], ...], second: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """``first``, then the headers of ``second`` it does not name."""
+    names = {k for k, _ in first}
+    return (*first, *((k, v) for k, v in second if k not in names))
+
+
+def exhausted(ctx: CallContext, plan: Plan) -> Plan:
+    """A 429, whatever produced it, saying the limits are used up until its retry hint: remaining 0 and resets
+    at the hint in every rate-limit family it carries; OpenAI's and Anthropic's hint in whole seconds and in
+    milliseconds; Anthropic and Gemini always give a hint (1 s when the cause named none), as their APIs do."""
+    provider, hint = ctx.provider, ctx.retry_after_s
+    if hint is None and provider != "openai":
+        hint = ctx.retry_after_s = DEFAULT_429_HINT_S
+        if provider == "anthropic":
+            plan = replace(plan, headers=(*plan.headers, *plans.retry_headers(hint, "s")))
+        else:
+            plan = replace(plan, body=gemini.with_retry_info(plan.body, hint))
+    elif hint is not None and provider != "gemini":  # whole seconds and milliseconds, whichever was asked
+        have = {k for k, _ in plan.headers}
+        added = tuple(h for h in plans.retry_headers(hint, "both") if h[0] not in have)
+        plan = replace(plan, headers=(*plan.headers, *added)) if added else plan
+    reset = hint if hint is not None else DEFAULT_429_HINT_S
+    wall = ctx.wall + plan.headers_delay_s
+    return replace(plan, headers=tuple(_exhausted_header(k, v, reset, wall) for k, v in plan.headers))
+
+
+def _exhausted_header(name: str, value: str, reset_s: float, wall: float) -> tuple[str, str]:
+    """One header of a 429: rate-limit remainders become 0, their resets the retry hint."""
+    if name.startswith("x-ratelimit-"):
+        if name.startswith("x-ratelimit-remaining-"):
+            return name, "0"
+        if name.startswith("x-ratelimit-reset-"):
+            return name, format_go_duration(reset_s)
+    elif name.startswith("anthropic-ratelimit-"):
+        if name.endswith("-remaining"):
+            return name, "0"
+        if name.endswith("-reset"):
+            return name, format_rfc3339(wall + reset_s)
+    return name, value

@@ -96,7 +96,7 @@ def build_client(
         spec = SDKClientSpec(spec.kind, spec.max_retries, spec.timeout_s, HARNESS_API_KEY)
         from harness.runner.sdk_clients import make_sdk_client  # the SDKs are an optional extra
 
-        apis = {m.name: m.api for m in scenario.provider.models}
+        apis = {name: m.api for m in scenario.provider.models for name in m.names}
         return make_sdk_client(spec, base_url, core, scenario.provider_prices(), clock, apis)
     config: ClientConfig = spec.with_base_url(base_url, override=True).with_keys(HARNESS_API_KEY, override=True)
     transport: Transport
