@@ -25,10 +25,12 @@ __all__ = [
     "RETRY_AFTER_TOLERANCE_S",
     "answer_cost_error",
     "compute_metrics",
+    "failover_wait",
     "herd_gate",
     "herd_peak",
     "jitter_cv",
     "limit_violations",
+    "recovery_probe",
     "retry_after_violations",
     "sliding_max",
     "truncated_answers",
@@ -43,12 +45,12 @@ DEFAULT_BACKOFF_CAP_S = 8.0  # the official SDKs' cap, used when the client's is
 METRIC_NAMES: tuple[str, ...] = (
     "requests_logical", "attempts", "client_attempts", "success_rate", "lost_requests", "retry_amplification",
     "herd_peak_100ms", "herd_gate_100ms", "herd_clients", "drain_time_s", "jitter_cv", "retry_delay_p50_s",
-    "retry_after_violations",
+    "retry_after_violations", "auth_failures",
     "provider_429s", "provider_4xx", "provider_5xx", "limit_violations", "limit_violations_all",
     "goodput_tokens_per_min", "goodput_ratio",
     "cost_client_usd", "cost_provider_usd", "cost_abs_error_usd", "cost_drift_usd", "overspend_usd", "latency_p50_s",
     "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "truncated_answers", "breaker_opens",
-    "breaker_closes",
+    "breaker_closes", "recovery_probe_s", "failover_wait_max_s",
     "status_counts", "outcome_counts",
     "wall_s", "simulated_s",
 )  # fmt: skip
@@ -56,6 +58,15 @@ METRIC_NAMES: tuple[str, ...] = (
 
 def _ok(status: int) -> bool:
     return 200 <= status < 300
+
+
+#: what the log's ``error_type`` says when Gemini refused a key (its 400 INVALID_ARGUMENT's reason)
+_GEMINI_BAD_KEY = "API_KEY_INVALID"
+
+
+def auth_failures(records: Iterable[ProviderRecord]) -> int:
+    """Attempts the provider refused for their credentials: 401, 403, and Gemini's ``API_KEY_INVALID`` 400."""
+    return sum(1 for r in records if r.status in (401, 403) or r.error_type == _GEMINI_BAD_KEY)
 
 
 # -- thundering herd ---------------------------------------------------------------------------
@@ -103,6 +114,32 @@ def herd_size(records: Iterable[ProviderRecord], outcomes_end: dict[str, float],
             elif outcomes_end.get(r.logical_id, math.inf) > end:
                 waiting.add(r.logical_id)
     return len(waiting) + len(clients)
+
+
+def recovery_probe(records: Sequence[ProviderRecord], outages: Iterable[tuple[float, float]]) -> float | None:
+    """The longest time, over outage windows, from a window's end to the first attempt (at or after
+    it) on a model that failed during it: how soon a client finds out that a model came back.
+
+    ``records`` in arrival order. None when no model failed in any window or none was tried after.
+    """
+    worst: float | None = None
+    for start, end in outages:
+        down = {r.model for r in records if start <= r.t < end and not _ok(r.status)}
+        first = next((r.t for r in records if r.t >= end and r.model in down), None)
+        if down and first is not None:
+            worst = max(worst or 0.0, first - end)
+    return worst
+
+
+def failover_wait(outcomes: Iterable[OutcomeRecord]) -> float | None:
+    """The longest pause of any logical request between an attempt's end and the next attempt on
+    another model (a backoff sleep before failing over shows here). None: no request failed over."""
+    worst: float | None = None
+    for o in outcomes:
+        for a, b in itertools.pairwise(o.attempts):
+            if a.model != b.model:
+                worst = max(worst or 0.0, b.t_start - a.t_end)
+    return worst
 
 
 # -- retries -----------------------------------------------------------------------------------
@@ -178,9 +215,10 @@ def limit_violations(records: Sequence[ProviderRecord], limit: LimitFact) -> int
     violations = 0
     total = 0
     left = 0
-    for t, w in scoped:
+    for i, (t, w) in enumerate(scoped):
         total += w
-        while scoped[left][0] <= t - limit.window_s:
+        # the arrival itself always counts, even when t - window_s rounds to t (a tiny window, a large t)
+        while left < i and scoped[left][0] <= t - limit.window_s:
             total -= scoped[left][1]
             left += 1
         if total > limit.limit:
@@ -351,6 +389,7 @@ def compute_metrics(
         "jitter_cv": _round(cv),
         "retry_delay_p50_s": _round(_percentile(all_delays, 50)),
         "retry_after_violations": retry_after_violations(chains),
+        "auth_failures": auth_failures(api_records),
         "provider_429s": provider_429s,
         "provider_4xx": provider_4xx,
         "provider_5xx": provider_5xx,
@@ -371,6 +410,8 @@ def compute_metrics(
         "truncated_answers": truncated_answers(last_ok, outcomes),
         "breaker_opens": breaker_opens,
         "breaker_closes": breaker_closes,
+        "recovery_probe_s": _round(recovery_probe(api_records, facts.outages)),
+        "failover_wait_max_s": _round(failover_wait(outcomes)),
         "status_counts": dict(sorted(statuses.items())),
         "outcome_counts": dict(sorted(outcome_statuses.items())),
         "wall_s": round(facts.wall_s, 3),
