@@ -25,7 +25,7 @@ from fake_provider import plans
 from fake_provider.context import CallContext
 from fake_provider.plan import Plan
 from harness.wire import anthropic, gemini, openai
-from harness.wire.formats import format_go_duration, format_rfc3339
+from harness.wire.formats import format_go_duration, format_rfc3339, parse_go_duration, parse_rfc3339
 
 __all__ = ["DEFAULT_429_HINT_S", "TIERS", "Tier", "TierBook", "exhausted", "merge_headers"]
 
@@ -148,19 +148,25 @@ def exhausted(ctx: CallContext, plan: Plan) -> Plan:
         plan = replace(plan, headers=(*plan.headers, *added)) if added else plan
     reset = hint if hint is not None else DEFAULT_429_HINT_S
     wall = ctx.wall + plan.headers_delay_s
-    return replace(plan, headers=tuple(_exhausted_header(k, v, reset, wall) for k, v in plan.headers))
+    # a quota's reset is when its window is whole again: never earlier than the hint, often later (a client
+    # told "whole again at the hint" would burst then); the tier's windows are not what refused a fault's 429
+    quota = ctx.fault is not None and ctx.fault.name.startswith("quota:")
+    return replace(plan, headers=tuple(_exhausted_header(k, v, reset, wall, quota) for k, v in plan.headers))
 
 
-def _exhausted_header(name: str, value: str, reset_s: float, wall: float) -> tuple[str, str]:
-    """One header of a 429: rate-limit remainders become 0, their resets the retry hint."""
+def _exhausted_header(name: str, value: str, reset_s: float, wall: float, keep_later: bool) -> tuple[str, str]:
+    """One header of a 429: rate-limit remainders become 0, their resets the retry hint (or, ``keep_later``,
+    the later of the hint and the reset they said)."""
     if name.startswith("x-ratelimit-"):
         if name.startswith("x-ratelimit-remaining-"):
             return name, "0"
         if name.startswith("x-ratelimit-reset-"):
-            return name, format_go_duration(reset_s)
+            said = parse_go_duration(value) if keep_later else None
+            return name, value if said is not None and said >= reset_s else format_go_duration(reset_s)
     elif name.startswith("anthropic-ratelimit-"):
         if name.endswith("-remaining"):
             return name, "0"
         if name.endswith("-reset"):
-            return name, format_rfc3339(wall + reset_s)
+            said = parse_rfc3339(value) if keep_later else None
+            return name, value if said is not None and said >= wall + reset_s else format_rfc3339(wall + reset_s)
     return name, value

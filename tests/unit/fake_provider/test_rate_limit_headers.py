@@ -76,7 +76,11 @@ def check_openai(ex: Exchange, exhausted: bool) -> dict[str, str]:
     if exhausted and "retry-after-ms" in headers:
         hint = int(headers["retry-after-ms"]) / 1000
         assert int(headers["retry-after"]) == max(1, -(-int(headers["retry-after-ms"]) // 1000))
-        assert parse_go_duration(headers["x-ratelimit-reset-requests"]) == pytest.approx(hint)
+        reset = parse_go_duration(headers["x-ratelimit-reset-requests"])
+        assert reset is not None
+        assert reset >= hint - 0.001  # whole again no earlier than the hint (a quota's window: maybe later)
+        if ex.context.fault is not None and not ex.context.fault.name.startswith("quota:"):
+            assert reset == pytest.approx(hint)
     return headers
 
 
@@ -92,7 +96,7 @@ def check_anthropic(ex: Exchange, exhausted: bool) -> dict[str, str]:
         assert WALL < when <= WALL + 61
         if exhausted:
             assert remaining == 0
-            assert when == WALL + int(headers["retry-after"])  # resets when the hint ends (whole seconds)
+            assert when >= WALL + int(headers["retry-after"])  # no earlier than the hint (whole seconds)
     if exhausted:
         assert re.fullmatch(r"[1-9]\d*", headers["retry-after"])
     return headers
