@@ -248,3 +248,34 @@ def parse_blocks(blocks: Sequence[dict[str, Any]]) -> tuple[str, tuple[ToolCall,
         if b.get("type") == "tool_use"
     )
     return text, calls, thinking
+
+
+def _input(arguments: str) -> Any:
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def wire_messages(messages: Sequence[Any]) -> list[dict[str, Any]]:
+    """Messages with ``tool_use`` blocks (assistant tool calls) and ``tool_result`` blocks (tool messages,
+    consecutive ones in one user message, as the API wants them)."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "tool":
+            block = {"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": m.content}
+            if out and out[-1]["role"] == "user" and isinstance(out[-1]["content"], list) and all(
+                b.get("type") == "tool_result" for b in out[-1]["content"]
+            ):
+                out[-1]["content"].append(block)
+            else:
+                out.append({"role": "user", "content": [block]})
+        elif getattr(m, "tool_calls", ()):
+            blocks: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
+            blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": _input(c.arguments)}
+                       for c in m.tool_calls]  # fmt: skip
+            out.append({"role": "assistant", "content": blocks})
+        else:
+            out.append({"role": m.role, "content": m.content})
+    return out

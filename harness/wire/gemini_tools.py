@@ -230,3 +230,33 @@ def parse_parts(parts: Sequence[dict[str, Any]], prefix: str) -> tuple[str, tupl
         fc = p["functionCall"]
         calls.append(ToolCall(str(fc.get("id") or f"{prefix}-{i}"), str(fc["name"]), _compact(fc.get("args") or {})))
     return text, tuple(calls), thoughts
+
+
+def wire_contents(messages: Sequence[Any]) -> list[dict[str, Any]]:
+    """Contents with ``functionCall`` parts (assistant tool calls) and ``functionResponse`` parts (tool
+    messages, consecutive ones in one user content)."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "tool":
+            try:
+                result = json.loads(m.content)
+            except ValueError:
+                result = m.content
+            response = result if isinstance(result, dict) else {"result": result}
+            part = {"functionResponse": {"name": getattr(m, "name", None) or "", "response": response}}
+            if out and out[-1]["role"] == "user" and all("functionResponse" in p for p in out[-1]["parts"]):
+                out[-1]["parts"].append(part)
+            else:
+                out.append({"role": "user", "parts": [part]})
+        elif getattr(m, "tool_calls", ()):
+            parts: list[dict[str, Any]] = [{"text": m.content}] if m.content else []
+            for c in m.tool_calls:
+                try:
+                    args = json.loads(c.arguments)
+                except ValueError:
+                    args = {}
+                parts.append({"functionCall": {"name": c.name, "args": args if isinstance(args, dict) else {}}})
+            out.append({"role": "model", "parts": parts})
+        else:
+            out.append({"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]})
+    return out

@@ -299,3 +299,23 @@ def stream_tool_deltas(delta: dict[str, Any]) -> tuple[ToolDelta, ...]:
         out.append(ToolDelta(int(item.get("index", 0)), item.get("id"), function.get("name"),
                              function.get("arguments") or ""))  # fmt: skip
     return tuple(out)
+
+
+def wire_messages(messages: Sequence[Any]) -> list[dict[str, Any]]:
+    """Chat messages with tool calls (assistant) and tool results (``tool`` with ``tool_call_id``)."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if isinstance(m, tuple):
+            out.append({"role": m[0], "content": m[1]})
+            continue
+        item: dict[str, Any] = {"role": m.role, "content": m.content}
+        calls = getattr(m, "tool_calls", ())
+        if calls:
+            item["content"] = m.content or None
+            item["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls
+            ]
+        if m.role == "tool":
+            item["tool_call_id"] = getattr(m, "tool_call_id", None) or ""
+        out.append(item)
+    return out
