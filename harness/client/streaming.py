@@ -130,7 +130,10 @@ class StreamAssembler:
         usage = self.usage
         if usage is None:
             return Usage(prompt_tokens, counted)
-        return Usage(usage.input_tokens or prompt_tokens, max(usage.output_tokens, counted), usage.cached_input_tokens)
+        return Usage(
+            usage.input_tokens or prompt_tokens, max(usage.output_tokens, counted), usage.cached_input_tokens,
+            usage.cache_write_tokens, usage.reasoning_tokens, usage.cache_write_1h_tokens,
+        )  # fmt: skip
 
 
 class AttemptClock:

@@ -36,6 +36,8 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    #: an Anthropic prompt-cache breakpoint after this message: "5m" or "1h" (other APIs cache on their own)
+    cache_ttl: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

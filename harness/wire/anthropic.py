@@ -303,9 +303,14 @@ def build_messages_body(
     """A messages body from neutral inputs; system messages move to the ``system`` field, tool results to
     ``tool_result`` blocks; ``extra``: more fields (tools, thinking …)."""
     pairs = message_pairs(messages)
-    system = "\n".join(t for r, t in pairs if r == "system")
-    if any(getattr(m, "tool_calls", ()) or getattr(m, "tool_call_id", None) for m in messages):
+    system: str | list[dict[str, Any]] = "\n".join(t for r, t in pairs if r == "system")
+    rich = any(
+        getattr(m, "tool_calls", ()) or getattr(m, "tool_call_id", None) or getattr(m, "cache_ttl", None)
+        for m in messages
+    )
+    if rich:
         wire = anthropic_tools.wire_messages([m for m in messages if not isinstance(m, tuple) and m.role != "system"])
+        system = anthropic_tools.wire_system([m for m in messages if not isinstance(m, tuple) and m.role == "system"])
     else:
         wire = [{"role": r, "content": t} for r, t in pairs if r != "system"]
     body: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": wire}
@@ -327,11 +332,14 @@ def _usage(data: object) -> Usage | None:
         return None
     cached = int(data.get("cache_read_input_tokens") or 0)
     written = int(data.get("cache_creation_input_tokens") or 0)
+    creation = data.get("cache_creation")
+    hour = int(creation.get("ephemeral_1h_input_tokens") or 0) if isinstance(creation, dict) else 0
     return Usage(
         input_tokens=int(data.get("input_tokens") or 0) + cached + written,
         output_tokens=int(data.get("output_tokens") or 0),
         cached_input_tokens=cached,
         cache_write_tokens=written,
+        cache_write_1h_tokens=hour,
     )
 
 

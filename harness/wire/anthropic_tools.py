@@ -278,4 +278,27 @@ def wire_messages(messages: Sequence[Any]) -> list[dict[str, Any]]:
             out.append({"role": "assistant", "content": blocks})
         else:
             out.append({"role": m.role, "content": m.content})
+        ttl = getattr(m, "cache_ttl", None)
+        if ttl:
+            content = out[-1]["content"]
+            if isinstance(content, str):
+                content = out[-1]["content"] = [{"type": "text", "text": content}]
+            content[-1]["cache_control"] = _control(ttl)
     return out
+
+
+def _control(ttl: str) -> dict[str, str]:
+    return {"type": "ephemeral"} if ttl == "5m" else {"type": "ephemeral", "ttl": ttl}
+
+
+def wire_system(messages: Sequence[Any]) -> str | list[dict[str, Any]]:
+    """The ``system`` field: text, or text blocks when a system message carries a cache breakpoint."""
+    if not any(getattr(m, "cache_ttl", None) for m in messages):
+        return "\n".join(m.content for m in messages)
+    blocks: list[dict[str, Any]] = []
+    for m in messages:
+        block: dict[str, Any] = {"type": "text", "text": m.content}
+        if m.cache_ttl:
+            block["cache_control"] = _control(m.cache_ttl)
+        blocks.append(block)
+    return blocks

@@ -147,6 +147,7 @@ def parse_extras(obj: dict[str, Any], config: dict[str, Any], config_key: str, a
         return None
     extras = Extras(after_tool_result=after_result)
     extras.tools, extras.prompt_tokens = _tools(obj)
+    extras.tools_text = canonical(obj["tools"]) if extras.prompt_tokens else ""
     _tool_config(obj, extras)
     mime = checks.get_str(config, mime_key, config_key) or "text/plain"
     if mime not in _MIME_TYPES:
@@ -170,6 +171,7 @@ def parse_extras(obj: dict[str, Any], config: dict[str, Any], config_key: str, a
         extras.schema = schema
         if schema is not None:
             extras.prompt_tokens += count_tokens(canonical(schema))
+            extras.tools_text += canonical(schema)
     elif mime == "text/x.enum":
         if schema is None or not schema.get("enum"):
             raise RequestInvalid(f"{config_key}.response_schema", "text/x.enum needs a schema with an enum",

@@ -200,9 +200,10 @@ def parse_extras(obj: dict[str, Any], messages: Sequence[Message], has_tool_mess
         raise RequestInvalid("reasoning_effort", f"Invalid value: '{effort[:40]}'. Supported values are: {shown}.",
                              checks.VALUE_CODE)  # fmt: skip
     extras.reasoning_effort = effort
-    extras.prompt_tokens = count_tokens(canonical(obj["tools"])) if extras.tools else 0
+    extras.tools_text = canonical(obj["tools"]) if extras.tools else ""
     if extras.schema is not None:
-        extras.prompt_tokens += count_tokens(canonical(extras.schema))
+        extras.tools_text += canonical(extras.schema)
+    extras.prompt_tokens = count_tokens(extras.tools_text)
     return extras
 
 
