@@ -545,7 +545,7 @@ class ChatStreamReader(DataEventReader[StreamEvent]):
                     if type(choices) is list and len(choices) == 1:
                         choice = choices[0]
                         delta = choice["delta"]
-                        if choice["finish_reason"] is None and type(delta) is dict:
+                        if choice["finish_reason"] is None and type(delta) is dict and "tool_calls" not in delta:
                             text = delta.get("content") or ""
                             append(StreamEvent(text, None, None, None, False, obj.get("id"), obj.get("model")))
                             continue
