@@ -5,7 +5,8 @@ The public API lives here; the modules behind it are private to the package (imp
 
 * the client — :class:`ResilientClient` configured by :class:`ClientConfig` (the ``[client]`` table),
   the neutral :class:`ChatRequest` / :class:`ChatResponse` / :class:`ChatDelta`, the transports
-  (:class:`AiohttpTransport`, :class:`MemoryTransport`), the :class:`OutcomeLog`;
+  (:class:`AiohttpTransport`; the in-memory one for tests and virtual time is
+  :class:`harness.runner.memory_transport.MemoryTransport`), the :class:`OutcomeLog`;
 * the policies it composes, usable on their own — :class:`RateLimiter`, :class:`CircuitBreaker`,
   backoff strategies, :class:`RetryPolicy`, :class:`RetryBudget`, :class:`AdaptiveThrottle`,
   :class:`CostTracker`, :class:`BudgetLedger`, and their Redis variants.
@@ -72,7 +73,7 @@ from harness.client.structured import (
     chat_structured,
 )
 from harness.client.transport import HttpRequest, HttpResponse, Transport
-from harness.client.transports import AiohttpTransport, MemoryTransport
+from harness.client.transports import AiohttpTransport
 from harness.client.types import ChatDelta, ChatRequest, ChatResponse, Message, ResponseSchema, ToolCall, ToolSpec
 
 __all__ = [
@@ -109,7 +110,6 @@ __all__ = [
     "KeyRotation",
     "LimitConfig",
     "Limiter",
-    "MemoryTransport",
     "Message",
     "ModelSpec",
     "OutcomeLog",
