@@ -144,8 +144,8 @@ async def test_prompt_caching_writes_then_reads_and_bills_at_cache_prices(server
     api = client(server).messages
     control = {"type": "ephemeral", "ttl": "1h"}
     system = [{"type": "text", "text": " ".join(["policy"] * 1400), "cache_control": control}]
-    first = await api.create(model="claude-sonnet-4", max_tokens=5, system=system, messages=ASK)  # type: ignore[arg-type]
-    second = await api.create(model="claude-sonnet-4", max_tokens=5, system=system,  # type: ignore[arg-type]
+    first = await api.create(model="claude-sonnet-4-0", max_tokens=5, system=system, messages=ASK)  # type: ignore[arg-type]
+    second = await api.create(model="claude-sonnet-4-0", max_tokens=5, system=system,  # type: ignore[arg-type]
                               messages=[{"role": "user", "content": "And ABC-9999?"}])  # fmt: skip
     assert_strict(Message, first.model_dump(mode="json", exclude_unset=True))
     written = first.usage.cache_creation_input_tokens
@@ -154,7 +154,7 @@ async def test_prompt_caching_writes_then_reads_and_bills_at_cache_prices(server
     assert first.usage.cache_creation is not None
     assert first.usage.cache_creation.ephemeral_1h_input_tokens == written
     assert (second.usage.cache_read_input_tokens, second.usage.cache_creation_input_tokens) == (written, 0)
-    price = server.core.models["claude-sonnet-4"].price
+    price = server.core.models["claude-sonnet-4-0"].price
     entries = server.core.ledger.entries
     for entry, message in zip(entries, (first, second), strict=True):
         assert entry.usage.output_tokens == message.usage.output_tokens

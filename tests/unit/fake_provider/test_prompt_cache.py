@@ -25,7 +25,7 @@ def post(core: ProviderCore, path: str, body: dict[str, Any]) -> tuple[int, dict
 
 def anthropic(core: ProviderCore, ttl: str | None, question: str = "hi") -> dict[str, Any]:
     control = {"type": "ephemeral", **({"ttl": ttl} if ttl else {})}
-    body = {"model": "claude-sonnet-4", "max_tokens": 5, "messages": [{"role": "user", "content": question}],
+    body = {"model": "claude-sonnet-4-0", "max_tokens": 5, "messages": [{"role": "user", "content": question}],
             "system": [{"type": "text", "text": LONG, "cache_control": control}]}  # fmt: skip
     status, answer = post(core, "/v1/messages", body)
     assert status == 200
@@ -55,7 +55,7 @@ def test_breakpoints_write_then_read_within_the_ttl(ttl: str | None, alive_s: fl
 def test_short_prefixes_are_not_cached_and_five_breakpoints_are_refused() -> None:
     core = ProviderCore(ProviderConfig(), clock=ManualClock())
     control = {"type": "ephemeral"}
-    short = {"model": "claude-sonnet-4", "max_tokens": 5, "messages": [{"role": "user", "content": [
+    short = {"model": "claude-sonnet-4-0", "max_tokens": 5, "messages": [{"role": "user", "content": [
         {"type": "text", "text": "short", "cache_control": control}]}]}  # fmt: skip
     for _ in range(2):
         assert post(core, "/v1/messages", short)[1]["usage"]["cache_read_input_tokens"] == 0
