@@ -20,23 +20,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import HttpVersion11, web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
 
+from fake_provider.control_auth import is_control_path, token_matches
 from fake_provider.core import Exchange, ProviderCore, ProviderRequest
 from fake_provider.exchange import load_json
 from fake_provider.plan import Delivery, Plan, StreamEnd, TransportFault
+from fake_provider.redaction import RedactingLogger, describe_exception, parser_message, redact
 from fake_provider.response_bytes import MAX_DIRECT_BODY, plain_response_bytes
 from fake_provider.schedule import FaultSchedule
 from harness.errors import ConfigError
 
-__all__ = ["CORE", "ProviderHandler", "create_app", "perform", "serve", "start"]
+__all__ = ["CORE", "LOGGER_NAME", "ProviderHandler", "create_app", "perform", "serve", "start"]
 
 CORE = web.AppKey("core", ProviderCore)
+#: the server's own log (aiohttp's request handler logs through it too, redacted: ``fake_provider.redaction``)
+LOGGER_NAME = "fake_provider.server"
 _LINGER_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 
@@ -178,6 +185,12 @@ def _json(data: object, status: int = 200) -> web.Response:
     return web.Response(status=status, body=json.dumps(data).encode(), content_type="application/json")
 
 
+def _unauthorized() -> web.Response:
+    response = _json({"error": "the control API requires the control token: Authorization: Bearer <token>"}, 401)
+    response.headers["www-authenticate"] = 'Bearer realm="fake-provider-control"'
+    return response
+
+
 class _BadQuery(Exception):
     """A control-API query parameter is malformed; answered with a 400 naming it."""
 
@@ -191,11 +204,30 @@ def _query_int(request: web.BaseRequest, name: str, default: int | None) -> int 
     return int(raw)
 
 
-class ProviderHandler:
-    """The one request handler: control routes by exact (method, path), everything else to the core."""
+def _secrets(core: ProviderCore, control_token: str | None) -> tuple[str, ...]:
+    """What the server's log must never show literally: the allowed keys and the control token."""
+    keys = tuple(core.config.allowed_keys or ())
+    return (*keys, control_token) if control_token else keys
 
-    def __init__(self, core: ProviderCore) -> None:
+
+class ProviderHandler:
+    """The one request handler: control routes by exact (method, path), everything else to the core.
+
+    With ``control_token``, ``/_fake/*`` and ``/metrics`` answer 401 unless the request carries
+    ``Authorization: Bearer <control_token>`` (``fake_provider.control_auth``).
+    """
+
+    def __init__(
+        self,
+        core: ProviderCore,
+        control_token: str | None = None,
+        log: logging.LoggerAdapter | None = None,  # type: ignore[type-arg]
+    ) -> None:
         self.core = core
+        self.control_token = control_token or None
+        self.log = (
+            log if log is not None else RedactingLogger(logging.getLogger(LOGGER_NAME), _secrets(core, control_token))
+        )
         self._loop: asyncio.AbstractEventLoop | None = None  # the serving loop, looked up once
         self._control: dict[tuple[str, str], Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]] = {
             ("GET", "/_fake/health"): self._health,
@@ -208,11 +240,24 @@ class ProviderHandler:
         }
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        token = self.control_token
+        if token is not None and is_control_path(request.path) and not token_matches(request.headers, token):
+            return _unauthorized()
         control = self._control.get((request.method, request.path))
         if control is not None:
             return await control(request)
         core = self.core
-        body, truncated = await _read_body(request, core.config.max_body_bytes)
+        try:
+            body, truncated = await _read_body(request, core.config.max_body_bytes)
+        except (ConnectionError, HttpProcessingError) as exc:
+            transport = request.transport
+            if isinstance(exc, ConnectionError) or transport is None or transport.is_closing():
+                self.log.warning("client disconnected mid-body: %s %s", request.method, request.path[:200])
+                return web.Response(status=400)  # never sent: the connection is gone
+            # a broken body framing (a bad chunk size, say): the core answers it as a body that is not
+            # JSON, in the provider's own error shape
+            self.log.warning("unreadable body: %s %s: %s", request.method, request.path[:200], describe_exception(exc))
+            body, truncated = b"", False
         preq = ProviderRequest(request.method, request.path, request.query_string, request.headers, body, truncated)
         loop = self._loop
         if loop is None:
@@ -263,17 +308,49 @@ class ProviderHandler:
         return web.Response(body=body, headers={"content-type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
-def create_app(core: ProviderCore) -> web.Application:
+def create_app(core: ProviderCore, control_token: str | None = None) -> web.Application:
     """The fake provider as an aiohttp application, to mount or extend (``start`` skips the router)."""
     app = web.Application(client_max_size=core.config.max_body_bytes + 1)
     app[CORE] = core
-    app.router.add_route("*", "/{tail:.*}", ProviderHandler(core).__call__)
+    app.router.add_route("*", "/{tail:.*}", ProviderHandler(core, control_token).__call__)
     return app
 
 
-async def start(core: ProviderCore, host: str = "127.0.0.1", port: int = 0) -> tuple[web.BaseRunner, int]:
+class _RedactingRequestHandler(RequestHandler):
+    """aiohttp's connection handler, whose error answers never echo a credential.
+
+    A request the HTTP parser refuses (a header over the line limit, a control byte in a value, a bad
+    byte in the URL) is answered by aiohttp itself with a plain 400 whose text is the parser's message,
+    which quotes the offending bytes; here that text is redacted. The log line is redacted by the
+    handler's logger (:class:`~fake_provider.redaction.RedactingLogger`).
+    """
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        secrets = getattr(self.logger, "secrets", ())
+        return super().handle_error(
+            request, status, exc, redact(parser_message(message), secrets) if message else message
+        )
+
+
+class _Server(web.Server):
+    """aiohttp's low-level server with :class:`_RedactingRequestHandler` connections."""
+
+    def __call__(self) -> RequestHandler:
+        return _RedactingRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+async def start(
+    core: ProviderCore, host: str = "127.0.0.1", port: int = 0, control_token: str | None = None
+) -> tuple[web.BaseRunner, int]:
     """Serve in the running loop on aiohttp's low-level server (no router: one handler does it all).
 
+    ``control_token``: require it on ``/_fake/*`` and ``/metrics`` (see ``fake_provider.control_auth``).
     Returns the runner (``await runner.cleanup()`` stops it) and the bound port.
     """
     loop = asyncio.get_running_loop()
@@ -282,7 +359,8 @@ async def start(core: ProviderCore, host: str = "127.0.0.1", port: int = 0) -> t
     def make_request(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
         return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=max_size)
 
-    server = web.Server(ProviderHandler(core), request_factory=make_request)
+    handler = ProviderHandler(core, control_token)
+    server = _Server(handler, request_factory=make_request, logger=handler.log)
     # on stop, in-flight plans (a long silence, a slow stream) get one second, then are cancelled
     runner = web.ServerRunner(server, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
@@ -297,9 +375,10 @@ async def serve(
     port: int,
     stop: asyncio.Event,
     ready: Callable[[str, int], None] | None = None,
+    control_token: str | None = None,
 ) -> None:
     """Serve until ``stop`` is set; ``ready(host, port)`` is called once the socket listens."""
-    runner, bound = await start(core, host, port)
+    runner, bound = await start(core, host, port, control_token)
     try:
         if ready is not None:
             ready(host, bound)

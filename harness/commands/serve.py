@@ -2,16 +2,21 @@
 
     harness serve [--host 127.0.0.1] [--port 0] [--scenario FILE] [--seed N]
                   [--allow-fault-headers] [--api-key KEY ...] [--max-body-bytes N]
+                  [--control-token TOKEN]
 
 Prints exactly ``listening on http://HOST:PORT`` (flushed) once the socket listens; port 0 picks a
 free port. ``--scenario`` reads the ``[provider]`` table of a scenario TOML (models, keys, quotas) and
-its ``[[faults]]`` schedule; command-line options override it. Loopback by default.
+its ``[[faults]]`` schedule; command-line options override it. Loopback by default: binding any other
+address needs a control token (``--control-token`` or ``HARNESS_CONTROL_TOKEN``), which ``/_fake/*``
+and ``/metrics`` then require as ``Authorization: Bearer <token>``; the server warns that it is
+reachable from other machines. Its log lines go to stderr, one line each, credentials redacted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 import tomllib
@@ -19,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from harness.control_api import CONTROL_TOKEN_ENV, control_token_from_env
 from harness.errors import ConfigError
 
 __all__ = ["add_parser", "build_core", "run"]
@@ -76,6 +82,12 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-body-bytes", type=_size, metavar="N", help="largest request body; larger ones get a 413 (default 4 MiB)"
     )
+    parser.add_argument(
+        "--control-token",
+        metavar="TOKEN",
+        help=f"require 'Authorization: Bearer TOKEN' on /_fake/* and /metrics (default: ${CONTROL_TOKEN_ENV}); "
+        "required when --host is not a loopback address",
+    )
     return parser
 
 
@@ -118,10 +130,47 @@ def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-async def _main(args: argparse.Namespace) -> None:
+def control_token(args: argparse.Namespace) -> str | None:
+    """The control token the options ask for; ConfigError when a non-loopback bind has none."""
+    from fake_provider.control_auth import is_loopback
+
+    token = args.control_token if args.control_token is not None else control_token_from_env()
+    if args.control_token is not None and not args.control_token:
+        raise ConfigError("--control-token", "expected a non-empty token")
+    if not token and not is_loopback(args.host):
+        raise ConfigError(
+            "--control-token",
+            f"--host {args.host} is not a loopback address: anyone who can reach it could read the request "
+            f"log and replace the faults; pass --control-token TOKEN or set {CONTROL_TOKEN_ENV}",
+        )
+    return token or None
+
+
+def _log_to_stderr(secrets: tuple[str, ...]) -> None:
+    """One redacted line per log record on stderr (aiohttp's, asyncio's and the server's own)."""
+    from fake_provider.redaction import OneLineFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter("harness serve: %(levelname)s %(name)s: %(message)s", secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+
+
+async def _main(args: argparse.Namespace, token: str | None) -> None:
     from fake_provider.app import serve
+    from fake_provider.control_auth import is_loopback
 
     core = build_core(args)
+    keys = tuple(core.config.allowed_keys or ())
+    _log_to_stderr((*keys, token) if token else keys)
+    if token is not None and not is_loopback(args.host):
+        print(
+            f"harness serve: warning: listening on {args.host}, reachable from other machines; "
+            "the control API and /metrics require the control token",
+            file=sys.stderr,
+            flush=True,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -130,12 +179,13 @@ async def _main(args: argparse.Namespace) -> None:
     def ready(host: str, port: int) -> None:
         print(f"listening on {_url(host, port)}", flush=True)
 
-    await serve(core, args.host, args.port, stop, ready)
+    await serve(core, args.host, args.port, stop, ready, token)
 
 
 def run(args: argparse.Namespace) -> int:
+    token = control_token(args)  # ConfigError → exit 2, before anything listens
     try:
-        asyncio.run(_main(args))
+        asyncio.run(_main(args, token))
     except OSError as exc:
         print(f"harness serve: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

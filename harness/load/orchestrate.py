@@ -36,6 +36,7 @@ from pathlib import Path
 
 import harness
 from harness.client import ClientConfig
+from harness.control_api import CONTROL_TOKEN_ENV, control_headers
 from harness.errors import ConfigError
 from harness.load.collect import MergedRun, merge_records, read_run
 from harness.load.records import boot_id
@@ -103,7 +104,8 @@ def _free_port() -> int:
 
 
 def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=60) as response:
+    request = urllib.request.Request(url, headers=control_headers())  # HARNESS_CONTROL_TOKEN, when set
+    with urllib.request.urlopen(request, timeout=60) as response:
         data: bytes = response.read()
         return data
 
@@ -127,6 +129,10 @@ def _provider(scenario_path: Path, seed: int, given: str | None) -> Iterator[str
         url = given.rstrip("/")
         try:
             health = json.loads(_get(f"{url}/_fake/health"))
+        except urllib.error.HTTPError as exc:
+            if exc.code != 401:
+                raise ConfigError("--provider-url", f"{url}/_fake/health answered {exc.code}") from None
+            raise ConfigError("--provider-url", f"the fake provider at {url} needs {CONTROL_TOKEN_ENV}") from None
         except (OSError, ValueError, urllib.error.URLError) as exc:
             raise ConfigError("--provider-url", f"no fake provider answers at {url}: {exc}") from None
         if health.get("status") != "ok":

@@ -37,6 +37,7 @@ from typing import Any
 
 import gevent
 
+from harness.control_api import control_headers
 from harness.load.records import Batch, RecordStore, boot_id
 from harness.load.spec import RunSpec
 from harness.locust.process import LoadProcess
@@ -54,7 +55,8 @@ logger = logging.getLogger("harness.load")
 
 
 def _post(url: str, body: bytes) -> None:
-    request = urllib.request.Request(url, data=body, method="POST", headers={"content-type": "application/json"})
+    headers = {"content-type": "application/json", **control_headers()}  # HARNESS_CONTROL_TOKEN, when set
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     with urllib.request.urlopen(request, timeout=30) as response:
         response.read()
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,6 +28,7 @@ from typing import Any
 from fake_provider.app import start as start_server
 from fake_provider.core import ProviderCore
 from harness.client import ClientConfig
+from harness.control_api import CONTROL_TOKEN_ENV, control_headers
 from harness.errors import ConfigError
 from harness.judge import compute_metrics, evaluate_gates
 from harness.records import OutcomeRecord, ProviderRecord, load_jsonl
@@ -92,10 +94,17 @@ def _default_model(scenario: Scenario) -> str:
 
 
 def _fetch(url: str, method: str = "GET", body: bytes | None = None) -> bytes:
-    request = urllib.request.Request(url, data=body, method=method, headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        data: bytes = response.read()
-        return data
+    headers = {"content-type": "application/json", **control_headers()}  # HARNESS_CONTROL_TOKEN, when set
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            data: bytes = response.read()
+            return data
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            what = "refused the control token" if headers.get("authorization") else "requires a control token"
+            raise ConfigError("--provider-url", f"the fake provider {what}; set {CONTROL_TOKEN_ENV}") from None
+        raise
 
 
 async def _run(scenario: Scenario, options: RunOptions, started: float) -> RunResult:

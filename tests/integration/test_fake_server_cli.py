@@ -18,8 +18,10 @@ HARNESS = [str(BIN / "harness")] if (BIN / "harness").exists() else [sys.executa
 LISTENING = re.compile(r"^listening on http://127\.0\.0\.1:(\d+)$")
 
 
-def start(command: list[str]) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(
+    command: list[str], stderr: Any = subprocess.PIPE, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     match = LISTENING.match(line)
