@@ -43,7 +43,7 @@ from fake_provider.quotas import QuotaBook
 from fake_provider.schedule import FaultSchedule, key_label
 from fake_provider.shape_faults import drop_from_plan
 from harness.clock import Clock
-from harness.wire import anthropic, gemini, openai
+from harness.wire import anthropic, gemini, openai, openai_responses
 from harness.wire.formats import format_http_date
 from harness.wire.neutral import ChatCall, EmbeddingCall, RequestInvalid
 
@@ -54,6 +54,7 @@ _ROUTES = {
     openai.CHAT_PATH: ("openai", "openai.chat", "POST"),
     openai.EMBEDDINGS_PATH: ("openai", "openai.embeddings", "POST"),
     openai.MODELS_PATH: ("openai", "openai.models", "GET"),
+    openai_responses.RESPONSES_PATH: ("openai", "openai.responses", "POST"),
     anthropic.MESSAGES_PATH: ("anthropic", "anthropic.messages", "POST"),
 }
 _GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
@@ -190,6 +191,8 @@ class ProviderCore:
         call: ChatCall | EmbeddingCall
         if api == "openai.chat":
             call = openai.parse_chat(body)
+        elif api == "openai.responses":
+            call = openai_responses.parse_responses(body)
         elif api == "anthropic.messages":
             call = anthropic.parse_messages(body)
         elif api == "openai.embeddings":

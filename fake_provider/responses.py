@@ -11,6 +11,7 @@ cut after *k* text chunks, stall after *k*, a malformed chunk *k*, no terminator
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from fake_provider.context import CallContext
 from fake_provider.fault import Fault
@@ -18,7 +19,7 @@ from fake_provider.plan import Chunk, Plan, StreamEnd
 from fake_provider.plans import JSON, SSE, request_id_headers
 from fake_provider.rejections import OVERLOADED_STATUS
 from fake_provider.textgen import Answer
-from harness.wire import anthropic, gemini, openai
+from harness.wire import anthropic, gemini, openai, openai_responses
 from harness.wire.neutral import ChatCall
 from harness.wire.sse import truncate_event
 
@@ -26,16 +27,25 @@ __all__ = ["chat_plan", "embeddings_plan", "finish_reason", "json_plan"]
 
 _FINISH = {
     "openai": {"stop": "stop", "length": "length"},
+    "openai.responses": {"stop": "completed", "length": "max_output_tokens"},
     "anthropic": {"stop": "end_turn", "length": "max_tokens"},
     "gemini": {"stop": "STOP", "length": "MAX_TOKENS"},
 }
 
 
-def finish_reason(provider: str, answer: Answer) -> str:
-    """The answer's finish reason in the provider's vocabulary (Anthropic: stop_sequence when one hit)."""
+def finish_reason(provider: str, answer: Answer, api: str = "") -> str:
+    """The answer's finish reason in the API's vocabulary (Anthropic: stop_sequence when one hit; the
+    Responses API: "completed", or the reason the response is incomplete)."""
     if provider == "anthropic" and answer.stop_sequence is not None:
         return "stop_sequence"
+    if api == "openai.responses":
+        return _FINISH[api][answer.finish]
     return _FINISH[provider][answer.finish]
+
+
+def processing_header(delay_s: float) -> tuple[str, str]:
+    """OpenAI's ``openai-processing-ms``: the time the answer's headers waited, in whole milliseconds."""
+    return ("openai-processing-ms", str(round(delay_s * 1000)))
 
 
 def _groups(pieces: Sequence[str], size: int) -> list[tuple[str, int]]:
@@ -46,6 +56,8 @@ def _groups(pieces: Sequence[str], size: int) -> list[tuple[str, int]]:
 
 def json_plan(ctx: CallContext, body: bytes, delay_s: float = 0.0, tokens: int = 0) -> Plan:
     headers = (*request_id_headers(ctx.provider, ctx.request_id), JSON, *ctx.extra_headers)
+    if ctx.provider == "openai":
+        headers = (*headers, processing_header(delay_s))
     return Plan(200, headers, body, headers_delay_s=delay_s, body_tokens=tokens)
 
 
@@ -54,7 +66,7 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
     assert ctx.model is not None
     assert ctx.model_name is not None
     provider, name, prompt = ctx.provider, ctx.model_name, ctx.prompt_tokens
-    finish = finish_reason(provider, answer)
+    finish = finish_reason(provider, answer, ctx.api)
     ctx.finish = finish
     fault = ctx.fault
     if fault is not None:
@@ -66,7 +78,18 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
 
     groups = _groups(answer.pieces, per_chunk)
     head: list[bytes] = []
-    if provider == "openai":
+    stream_error: _StreamError = _stream_error
+    if ctx.api == "openai.responses":
+        assert isinstance(ctx.call, openai_responses.ResponsesCall)
+        renc = openai_responses.ResponseStreamEncoder(
+            f"resp_{ctx.serial}", f"msg_{ctx.serial}", name, created, ctx.call.echo
+        )
+        head.append(renc.start())
+        texts = [renc.text(t) for t, _ in groups]
+        closing, terminator = renc.stop(answer.text, finish, prompt, answer.tokens)
+        tail = closing + terminator
+        stream_error = _responses_error(renc, prompt)
+    elif provider == "openai":
         include_usage = isinstance(ctx.call, ChatCall) and ctx.call.include_usage
         enc = openai.ChatStreamEncoder(f"chatcmpl-{ctx.serial}", name, created, include_usage)
         head.append(enc.role())
@@ -90,13 +113,15 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
         terminator = b""  # a Gemini stream has none: it ends when the connection closes
     chunks = [Chunk(0.0, data) for data in head]
     headers = (*request_id_headers(provider, ctx.request_id), SSE, ("cache-control", "no-cache"), *ctx.extra_headers)
+    if provider == "openai":
+        headers = (*headers, processing_header(ttft_s))
     if fault is None:
         pairs = enumerate(zip(texts, groups, strict=True))
         chunks += [Chunk(inter_s if i else 0.0, data, k) for i, (data, (_, k)) in pairs]
         if tail:
             chunks.append(Chunk(0.0, tail))
         return Plan(200, headers, chunks=tuple(chunks), headers_delay_s=ttft_s)
-    end = _faulty_stream(ctx, fault, chunks, texts, [k for _, k in groups], inter_s)
+    end = _faulty_stream(ctx, fault, chunks, texts, [k for _, k in groups], inter_s, stream_error)
     if end is None:  # the stream runs to its end: the tail, less the terminator if the fault drops it
         if fault.no_done and terminator:
             tail = tail.removesuffix(terminator)
@@ -107,18 +132,26 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
 
 
 def _faulty_stream(
-    ctx: CallContext, fault: Fault, chunks: list[Chunk], texts: list[bytes], tokens: list[int], inter_s: float
+    ctx: CallContext,
+    fault: Fault,
+    chunks: list[Chunk],
+    texts: list[bytes],
+    tokens: list[int],
+    inter_s: float,
+    stream_error: _StreamError,
 ) -> StreamEnd | None:
     """Append the text chunks as ``fault`` shapes them; the end it imposes, or None to run to the end."""
     limit_tokens = fault.cut_after_tokens if fault.cut_after_tokens is not None else fault.error_after_tokens
     limit_chunks = fault.cut_after_chunks if fault.cut_after_chunks is not None else fault.error_after_chunks
     stall_at, malformed = fault.stall_after_chunks, fault.malformed_at
     sent = 0
+    sent_chunks = 0
     stopped = False
     for i, (data, k) in enumerate(zip(texts, tokens, strict=True)):
         if (limit_tokens is not None and sent + k > limit_tokens) or (limit_chunks is not None and i >= limit_chunks):
             stopped = True
             break
+        sent_chunks = i + 1
         if stall_at == i:
             chunks.append(Chunk(fault.stall_s, b""))  # a pure wait: the gap a stalled upstream leaves
             if fault.stall_close:
@@ -135,7 +168,7 @@ def _faulty_stream(
         return StreamEnd.CUT
     if fault.error_after_tokens is not None or fault.error_after_chunks is not None:
         status = fault.status or OVERLOADED_STATUS[ctx.provider]
-        chunks.append(Chunk(0.0, _stream_error(ctx.provider, status, fault.message)))
+        chunks.append(Chunk(0.0, stream_error(ctx.provider, status, fault.message, (sent_chunks, sent))))
         ctx.finish = "error"
         return StreamEnd.CLOSE
     return None
@@ -149,7 +182,13 @@ def _plain(
     text, n = answer.text, answer.tokens
     latency = ttft_s + max(0, -(-n // per_chunk) - 1) * inter_s if inter_s else ttft_s
     headers: tuple[tuple[str, str], ...]
-    if provider == "openai":
+    if ctx.api == "openai.responses":
+        assert isinstance(ctx.call, openai_responses.ResponsesCall)
+        body = openai_responses.response_body(
+            f"resp_{ctx.serial}", f"msg_{ctx.serial}", name, created, ctx.call.echo, text, finish, prompt, n
+        )
+        headers = (*request_id_headers(provider, ctx.request_id), JSON, processing_header(latency), *ctx.extra_headers)
+    elif provider == "openai":
         body = openai.chat_body(f"chatcmpl-{ctx.serial}", name, created, text, finish, prompt, n)
         processing = ("openai-processing-ms", str(round(latency * 1000)))
         headers = (*request_id_headers(provider, ctx.request_id), JSON, processing, *ctx.extra_headers)
@@ -170,7 +209,22 @@ def _plain(
     return Plan(200, headers, body, headers_delay_s=latency, body_tokens=n)
 
 
-def _stream_error(provider: str, status: int, message: str | None) -> bytes:
+def _responses_error(encoder: openai_responses.ResponseStreamEncoder, prompt: int) -> _StreamError:
+    """The Responses API's mid-stream failure (``error``, then ``response.failed``), numbered after what was sent."""
+
+    def error(provider: str, status: int, message: str | None, sent: tuple[int, int] = (0, 0)) -> bytes:
+        type_, code, default = openai.default_error(status)
+        encoder.seq = 4 + sent[0]  # after the four opening events and the deltas sent
+        return encoder.error(code or type_, message or default, prompt, sent[1])
+
+    return error
+
+
+class _StreamError(Protocol):
+    def __call__(self, provider: str, status: int, message: str | None, sent: tuple[int, int] = (0, 0)) -> bytes: ...
+
+
+def _stream_error(provider: str, status: int, message: str | None, sent: tuple[int, int] = (0, 0)) -> bytes:
     """A mid-stream error event in the provider's shape (the stream then ends without its terminator)."""
     if provider == "anthropic":
         type_, default = anthropic.default_error(status)

@@ -22,10 +22,18 @@ from typing import Protocol
 from harness.client.config import ModelSpec
 from harness.client.types import ChatRequest, Message
 from harness.errors import ProviderError
-from harness.wire import anthropic, gemini, openai
+from harness.wire import anthropic, gemini, openai, openai_responses
 from harness.wire.neutral import ChatResult, ErrorInfo, RateLimits, StreamEvent
 
-__all__ = ["ADAPTERS", "Adapter", "StreamReader", "limit_observation", "neutral_finish"]
+__all__ = [
+    "ADAPTERS",
+    "RESPONSES_ADAPTER",
+    "Adapter",
+    "StreamReader",
+    "adapter_for",
+    "limit_observation",
+    "neutral_finish",
+]
 
 
 class StreamReader(Protocol):
@@ -117,6 +125,27 @@ class OpenAIAdapter(Adapter):
         return openai.parse_rate_limits(headers, now_wall)
 
 
+class OpenAIResponsesAdapter(OpenAIAdapter):
+    """OpenAI's Responses API (``POST /v1/responses``, a model with ``api = "responses"``): the same auth,
+    errors and rate-limit headers as chat completions; ``input`` / ``instructions`` and typed stream events."""
+
+    finish_reasons = openai_responses.FINISH_REASONS
+
+    def url(self, spec: ModelSpec, stream: bool) -> str:
+        return spec.root_url + openai_responses.RESPONSES_PATH
+
+    def body(self, spec: ModelSpec, messages: Sequence[Message], request: ChatRequest, stream: bool) -> bytes:
+        return openai_responses.build_responses_body(
+            spec.name, messages, max_tokens=request.max_tokens, temperature=request.temperature, stream=stream
+        )
+
+    def parse_plain(self, body: bytes, headers: Mapping[str, str]) -> ChatResult:
+        return openai_responses.parse_responses_body(body, headers)
+
+    def stream_reader(self) -> StreamReader:
+        return openai_responses.ResponseStreamReader()
+
+
 class AnthropicAdapter(Adapter):
     """Anthropic messages (``POST /v1/messages``); max_tokens is required, so a default is sent."""
 
@@ -199,6 +228,15 @@ ADAPTERS: Mapping[str, Adapter] = {
     "anthropic": AnthropicAdapter(),
     "gemini": GeminiAdapter(),
 }
+
+
+#: the Responses API's adapter (OpenAI models with ``api = "responses"``)
+RESPONSES_ADAPTER: Adapter = OpenAIResponsesAdapter()
+
+
+def adapter_for(spec: ModelSpec) -> Adapter:
+    """The adapter of a model: its provider's, or the Responses API's for ``api = "responses"``."""
+    return RESPONSES_ADAPTER if spec.api == "responses" else ADAPTERS[spec.provider]
 
 
 def neutral_finish(adapter: Adapter, reason: str | None) -> str | None:

@@ -66,6 +66,8 @@ __all__ = [
 ]
 
 PROVIDERS = ("openai", "anthropic", "gemini")
+#: the OpenAI APIs the client speaks: chat completions, or the Responses API
+OPENAI_APIS = ("chat", "responses")
 #: where each provider lives when a model names no base_url (the runner points models at the fake provider)
 DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com",
@@ -97,10 +99,13 @@ class ModelSpec:
     price: ModelPrice | None = None  # None: the default price table (harness.pricing)
     default_max_tokens: int = 4096  # sent when a request has no max_tokens and the API needs one (Anthropic)
     api_version: str = "v1beta"  # Gemini URL version (v1 or v1beta)
+    api: str = "chat"  # OpenAI only: "chat" (chat completions) or "responses" (the Responses API)
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
             raise ConfigError("model.provider", f"expected one of {PROVIDERS}, got {self.provider!r}")
+        if self.api not in OPENAI_APIS or (self.api != "chat" and self.provider != "openai"):
+            raise ConfigError("model.api", f"expected one of {OPENAI_APIS} (OpenAI models only), got {self.api!r}")
 
     @property
     def key_count(self) -> int:
@@ -133,6 +138,9 @@ class ModelSpec:
             )  # fmt: skip
             pt.done()
         limits = t.raw("limits", default=None)
+        api = t.choice("api", OPENAI_APIS, default="chat")
+        if api != "chat" and provider != "openai":
+            raise t.error("api", f'only OpenAI models speak the {api!r} API; remove it or use provider = "openai"')
         spec = cls(
             name=name,
             provider=provider,
@@ -145,6 +153,7 @@ class ModelSpec:
             price=price,
             default_max_tokens=t.int("default_max_tokens", default=4096, min=1),
             api_version=t.choice("api_version", ("v1", "v1beta"), default="v1beta"),
+            api=api,
         )
         t.done()
         return spec

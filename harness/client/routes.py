@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.client.adapters import ADAPTERS, Adapter
+from harness.client.adapters import Adapter, adapter_for
 from harness.client.breaker import Breaker, CircuitBreaker
 from harness.client.budget import BudgetLedger, Budgets
 from harness.client.config import ClientConfig, ModelSpec
@@ -134,7 +134,7 @@ def build_routes(
         throttle = None
         if config.throttle is not None:
             throttle = AdaptiveThrottle(clock=clock, k=config.throttle.k, window_s=config.throttle.window_s)
-        adapter = ADAPTERS[spec.provider]
+        adapter = adapter_for(spec)
         routes[spec.name] = Route(
             spec, adapter, ring, limiter, breaker, throttle, adapter.url(spec, False), adapter.url(spec, True)
         )
