@@ -16,7 +16,25 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if IN_CI else "dev"))
 
-REDIS_URL = os.environ.get("HARNESS_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _worker_redis_url(url: str, worker: str | None) -> str | None:
+    """The database this test process may flush: under pytest-xdist, worker N uses the base db minus N.
+
+    Each process flushes its database at the start and end of its session, so two workers sharing one
+    would wipe each other's keys mid-test. Database 0 (most people's default) is never used: None then.
+    """
+    if not worker or not worker.startswith("gw") or not worker[2:].isdigit():
+        return url
+    base, _, db = url.rpartition("/")
+    if not db.isdigit():
+        base, db = url.rstrip("/"), "0"
+    index = int(db) - int(worker[2:])
+    return f"{base}/{index}" if index >= 1 else None
+
+
+BASE_REDIS_URL = os.environ.get("HARNESS_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = _worker_redis_url(BASE_REDIS_URL, os.environ.get("PYTEST_XDIST_WORKER"))
 
 
 def _redis_available(url: str) -> str | None:
@@ -35,13 +53,16 @@ def _redis_available(url: str) -> str | None:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """URL of a Redis database reserved for tests (db 15, flushed before and after the session).
+    """URL of a Redis database reserved for tests (db 15; 15 - N on xdist worker N), flushed before and after.
 
     Skips without Redis on a developer machine; fails under CI, where a skipped guarantee is not a kept one.
     """
-    problem = _redis_available(REDIS_URL)
-    if problem is not None:
-        message = f"Redis is not reachable at {REDIS_URL} ({problem})"
+    if REDIS_URL is None:
+        problem = f"no database left for xdist worker {os.environ.get('PYTEST_XDIST_WORKER')} below {BASE_REDIS_URL}"
+    else:
+        problem = _redis_available(REDIS_URL)
+    if problem is not None or REDIS_URL is None:
+        message = f"Redis is not reachable at {REDIS_URL or BASE_REDIS_URL} ({problem})"
         if IN_CI:
             pytest.fail(message + "; CI must run the Redis tests", pytrace=False)
         pytest.skip(message)
