@@ -60,6 +60,7 @@ class ModelConfig:
     dimensions: int = 1536  # embedding size
     aliases: tuple[str, ...] = ()  # other names that reach this model (dated snapshots …)
     rejects_prefill: bool = False  # a trailing assistant message is a 400, as on some Anthropic models
+    reasoning: bool = False  # a reasoning model: OpenAI reasoning_effort spends hidden reasoning tokens
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -194,6 +195,7 @@ def _model_from_table(t: Table, defaults: Mapping[str, ModelConfig]) -> ModelCon
         dimensions=t.int("dimensions", base.dimensions, min=1, max=8192),
         aliases=_names(t.str_list("aliases", base.aliases)),
         rejects_prefill=t.bool("rejects_prefill", base.rejects_prefill),
+        reasoning=t.bool("reasoning", base.reasoning),
     )
     t.done()
     if kind == "embedding" and model.api != "openai":

@@ -12,6 +12,7 @@ from harness.wire.neutral import ChatCall, EmbeddingCall
 
 if TYPE_CHECKING:
     from fake_provider.quotas import Admission
+    from fake_provider.replies import Reply
     from fake_provider.textgen import Answer
 
 __all__ = ["CallContext"]
@@ -49,3 +50,7 @@ class CallContext:
     quota_generation: int = -1  # the quota state it was admitted into (-1: none)
     in_flight_key: bool = False  # counted in its key's requests in flight
     extra_headers: tuple[tuple[str, str], ...] = ()  # rate-limit headers every answer carries
+    reply: Reply | None = None  # the answer of a request with tools / JSON output / reasoning (else None)
+    cached_tokens: int = 0  # prompt tokens read from the prompt cache
+    cache_write_tokens: int = 0  # prompt tokens written to the prompt cache (all TTLs)
+    cache_write_1h_tokens: int = 0  # … of which with the 1-hour TTL (Anthropic)

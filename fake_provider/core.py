@@ -215,7 +215,7 @@ class ProviderCore:
             ctx.prompt_tokens = sum(call.token_counts)
         else:
             ctx.stream = call.stream
-            ctx.prompt_tokens = prompt = count_prompt(call.messages)
+            ctx.prompt_tokens = prompt = count_prompt(call.messages) + (call.extras.prompt_tokens if call.extras else 0)
             refused = rejections.limit_refusal(
                 provider, call.max_tokens, model.max_output_tokens, prompt, model.context_window
             )
@@ -271,7 +271,7 @@ class ProviderCore:
         assert self.quotas is not None
         output = 0
         if isinstance(call, ChatCall):  # without max_tokens, a request counts as the answer it will get
-            output = call.max_tokens or self.generator.answer(ctx, call, model).tokens
+            output = call.max_tokens or self.generator.output_tokens(ctx, call, model)
         return admission.admit(self.quotas, ctx, model.name, output, ctx.arrival, self.ledger.spent)
 
     def _scheduled(self, ctx: CallContext) -> Fault | None:

@@ -26,6 +26,8 @@ others are its parameters. Values are case-insensitive::
     x-fake-fault: stream_error_after=2; status=529   # stream: the provider's mid-stream error event
     x-fake-fault: context_length                # the provider's context-length 400
     x-fake-fault: content_filter                # the provider's content-filter 400
+    x-fake-fault: invalid_json                  # structured output / tool arguments that are not valid JSON
+    x-fake-fault: schema_violation              # … valid JSON that breaks the schema
 
 Part 1's spellings still work: ``silence; seconds=1.5``, ``cut; after_tokens=3``,
 ``error; after_tokens=3; status=529``, ``slow; seconds=0.5``.
@@ -79,6 +81,8 @@ class Fault:
     special: str | None = None  # "context_length" | "content_filter": the provider's own 400 for it
     rate_limit_headers: bool = False  # a 429 that also carries the provider's rate-limit headers
     streams_only: bool = False  # a stream fault: requests that are not streamed do not match it
+    #: "invalid_json" | "schema_violation": a 200 whose structured output or tool arguments break the contract
+    output: str | None = None
     # -- shape: the answer less some headers / JSON fields (fake_provider.shape_faults); stacks ----
     drop_headers: tuple[str, ...] = ()  # response headers left out
     drop_fields: tuple[str, ...] = ()  # dotted JSON paths left out of the body and every stream event
@@ -97,6 +101,7 @@ class Fault:
             or self.stall_after_chunks is not None
             or self.malformed_at is not None
             or self.no_done
+            or self.output is not None
         )
 
     @property
@@ -313,5 +318,12 @@ _KINDS: dict[str, Callable[[str | None, dict[str, str]], Fault]] = {
     "status": _status_kind,
     "context_length": lambda v, p: Fault("header:context_length", status=400, special="context_length"),
     "content_filter": lambda v, p: Fault("header:content_filter", status=400, special="content_filter"),
+    "invalid_json": lambda v, p: Fault("header:invalid_json", output="invalid_json"),
+    "schema_violation": lambda v, p: Fault("header:schema_violation", output="schema_violation"),
 }
-_FLAGS = frozenset({"reset", "silence", "cut", "error", "slow", "no_done", "context_length", "content_filter"})
+_FLAGS = frozenset(
+    {
+        "reset", "silence", "cut", "error", "slow", "no_done", "context_length", "content_filter", "invalid_json",
+        "schema_violation",
+    }
+)  # fmt: skip

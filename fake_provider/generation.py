@@ -15,6 +15,7 @@ from fake_provider import responses
 from fake_provider.config import ModelConfig
 from fake_provider.context import CallContext
 from fake_provider.plan import Plan
+from fake_provider.replies import Reply, build_reply
 from fake_provider.textgen import Answer, TextGenerator, embedding_vector, request_digest
 from harness.wire import openai
 from harness.wire.neutral import ChatCall, EmbeddingCall
@@ -23,6 +24,7 @@ __all__ = ["Generator"]
 
 _MODELS_CREATED = 1_700_000_000
 _OWNER = {"openai": "openai", "anthropic": "anthropic", "gemini": "google"}
+_CALL_ID_PREFIX = {"openai": "call_", "anthropic": "toolu_", "gemini": ""}
 
 
 class Generator:
@@ -56,11 +58,30 @@ class Generator:
         window = model.context_window - ctx.prompt_tokens
         cap = min(call.max_tokens or model.max_output_tokens, model.max_output_tokens, window)
         ctx.answer = answer = self.text.answer(digest, max(1, cap), model.output_tokens.at, call.stop)
+        if call.extras is not None:
+            ctx.reply = self.reply(ctx, call, model, answer, max(1, cap))
         return answer
+
+    def reply(self, ctx: CallContext, call: ChatCall, model: ModelConfig, answer: Answer, cap: int) -> Reply:
+        """The answer to a request with tools, JSON output or reasoning (an output fault breaks its contract)."""
+        assert call.extras is not None
+        assert ctx.digest is not None
+        fault = ctx.fault.output if ctx.fault is not None else None
+        prefix = _CALL_ID_PREFIX[ctx.provider]
+        return build_reply(prefix, call.extras, ctx.digest, answer, self.text, cap, model.reasoning, fault)
+
+    def output_tokens(self, ctx: CallContext, call: ChatCall, model: ModelConfig) -> int:
+        """The output tokens of the answer (what a request without max_tokens counts for in the quotas)."""
+        answer = self.answer(ctx, call, model)
+        return ctx.reply.tokens if ctx.reply is not None else answer.tokens
 
     def chat_plan(self, ctx: CallContext, call: ChatCall, model: ModelConfig) -> Plan:
         answer = self.answer(ctx, call, model)
         assert ctx.digest is not None
+        if ctx.reply is not None and ctx.fault is not None and ctx.fault.output is not None:
+            window = model.context_window - ctx.prompt_tokens
+            cap = min(call.max_tokens or model.max_output_tokens, model.max_output_tokens, window)
+            ctx.reply = self.reply(ctx, call, model, answer, max(1, cap))
         ttft, inter = self.latency(model, ctx.digest, ctx.attempt)
         ctx.billable = True
         return responses.chat_plan(ctx, answer, ttft, inter, int(ctx.wall))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from fake_provider import reply_wire
 from fake_provider.context import CallContext
 from fake_provider.fault import Fault
 from fake_provider.plan import Chunk, Plan, StreamEnd
@@ -73,13 +74,24 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
         ttft_s += fault.extra_ttft_s + fault.headers_delay_s
         inter_s += fault.inter_token_s
     per_chunk = ctx.model.tokens_per_chunk
+    reply = ctx.reply
+    if reply is not None:
+        ctx.finish = finish = reply_wire.finish_reason(provider, reply)
     if not ctx.stream:
         return _plain(ctx, answer, ttft_s, inter_s, created, finish, per_chunk)
 
     groups = _groups(answer.pieces, per_chunk)
     head: list[bytes] = []
+    head_tokens = 0
     stream_error: _StreamError = _stream_error
-    if ctx.api == "openai.responses":
+    if reply is not None:
+        parts, content, tail = reply_wire.stream_parts(ctx, reply, created, per_chunk)
+        head = [data for data, _ in parts]
+        head_tokens = sum(k for _, k in parts)
+        texts = [data for data, _ in content]
+        groups = [("", k) for _, k in content]
+        terminator = {"openai": openai.DONE, "anthropic": anthropic.MESSAGE_STOP_EVENT}.get(provider, b"")
+    elif ctx.api == "openai.responses":
         assert isinstance(ctx.call, openai_responses.ResponsesCall)
         renc = openai_responses.ResponseStreamEncoder(
             f"resp_{ctx.serial}", f"msg_{ctx.serial}", name, created, ctx.call.echo
@@ -112,6 +124,8 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
         tail = b"" if groups else genc.text("", 0, finish)
         terminator = b""  # a Gemini stream has none: it ends when the connection closes
     chunks = [Chunk(0.0, data) for data in head]
+    if head_tokens:
+        chunks[0] = Chunk(0.0, chunks[0].data, head_tokens)
     headers = (*request_id_headers(provider, ctx.request_id), SSE, ("cache-control", "no-cache"), *ctx.extra_headers)
     if provider == "openai":
         headers = (*headers, processing_header(ttft_s))
@@ -180,9 +194,19 @@ def _plain(
     """A plain answer: the whole body after the generation time; a cut or malformed fault breaks it."""
     provider, name, prompt = ctx.provider, ctx.model_name or "", ctx.prompt_tokens
     text, n = answer.text, answer.tokens
+    reply = ctx.reply
+    if reply is not None:
+        n = reply.tokens
     latency = ttft_s + max(0, -(-n // per_chunk) - 1) * inter_s if inter_s else ttft_s
     headers: tuple[tuple[str, str], ...]
-    if ctx.api == "openai.responses":
+    if reply is not None:
+        body = reply_wire.plain_body(ctx, reply, created)
+        headers = (*request_id_headers(provider, ctx.request_id), JSON, *ctx.extra_headers)
+        if provider == "openai":
+            headers = (*headers, processing_header(latency))
+        elif provider == "gemini":
+            headers = (JSON, *ctx.extra_headers)
+    elif ctx.api == "openai.responses":
         assert isinstance(ctx.call, openai_responses.ResponsesCall)
         body = openai_responses.response_body(
             f"resp_{ctx.serial}", f"msg_{ctx.serial}", name, created, ctx.call.echo, text, finish, prompt, n

@@ -44,6 +44,7 @@ from fake_provider.plan import TransportFault
 from harness.distributions import Distribution
 from harness.errors import ConfigError
 from harness.validate import Table, describe
+from harness.wire.neutral import ChatCall
 
 if TYPE_CHECKING:
     from fake_provider.context import CallContext
@@ -74,11 +75,15 @@ FAILURE_KINDS = (
     "malformed_chunk",
     "no_done",
     "stream_error",
+    "invalid_json",
+    "schema_violation",
 )
 LATENCY_KINDS = ("latency", "queueing")
 SHAPE_KINDS = ("drop",)  # change the answer's shape, not its outcome or timing; stack like latency
 KINDS = FAILURE_KINDS + LATENCY_KINDS + SHAPE_KINDS
 STREAM_KINDS = frozenset({"stream_cut", "stream_stall", "malformed_chunk", "no_done", "stream_error"})
+#: faults of structured answers: requests without a contract (JSON output, a tool call) do not match them
+OUTPUT_KINDS = frozenset({"invalid_json", "schema_violation"})
 _OUTAGE_KINDS = frozenset({"outage", "brownout", "flapping"})
 PROVIDERS = ("openai", "anthropic", "gemini")
 APIS = ("openai.chat", "openai.embeddings", "anthropic.messages", "gemini.generate")
@@ -273,6 +278,8 @@ class FaultSchedule:
                 continue
             if kind in STREAM_KINDS and not ctx.stream:
                 continue
+            if kind in OUTPUT_KINDS and not _has_contract(ctx):
+                continue
             failure = spec.fault
             choices = spec.choices
             if choices:
@@ -413,6 +420,8 @@ def _parse_spec(t: Table, index: int) -> FaultSpec:
         )
     elif kind == "context_length":
         spec["fault"] = Fault(label, 400, special="context_length")
+    elif kind in OUTPUT_KINDS:
+        spec["fault"] = Fault(label, output=kind)
     elif kind == "content_filter":
         spec["fault"] = Fault(label, 400, special="content_filter")
     elif kind == "reset":
@@ -472,3 +481,10 @@ def _parse_spec(t: Table, index: int) -> FaultSpec:
     t.done()
     first = {k: params.pop(k) for k in _WINDOW_AND_TARGETS if k in params}  # then the kind's own, as read
     return FaultSpec(**spec, params={**first, **params})
+
+
+def _has_contract(ctx: CallContext) -> bool:
+    """Whether the answer has a structured contract an output fault can break (JSON output or a tool call)."""
+    call = ctx.call
+    extras = call.extras if isinstance(call, ChatCall) else None
+    return extras is not None and (extras.output != "text" or extras.calls_tools)

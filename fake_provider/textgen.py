@@ -26,7 +26,7 @@ from array import array
 from collections.abc import Callable, Sequence
 from itertools import accumulate
 
-__all__ = ["Answer", "TextGenerator", "embedding_vector", "request_digest"]
+__all__ = ["WORDS", "Answer", "TextGenerator", "embedding_vector", "request_digest"]
 
 # Short English words, none longer than four letters: each is a single harness token.
 _WORD_TEXT = (
@@ -55,6 +55,7 @@ _WORD_TEXT = (
     "thou ago ran chec game shap equa hot miss brou heat snow tire brin yes dist fill east pain lang amon"
 )
 _WORDS = tuple(dict.fromkeys(_WORD_TEXT.split()))  # unique, order kept (the corpus depends on it)
+WORDS = _WORDS  # one-token words: also what generated JSON strings are made of
 _CORPUS_PIECES = 1 << 16
 
 

@@ -29,7 +29,7 @@ from harness.errors import (
     StreamBroken,
 )
 from harness.pricing import Usage
-from harness.wire import checks, codec
+from harness.wire import anthropic_tools, checks, codec
 from harness.wire.formats import format_rfc3339, json_string, parse_retry_after, parse_rfc3339
 from harness.wire.neutral import (
     ChatCall,
@@ -90,34 +90,20 @@ _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 # ---------------------------------------------------------------------------------------- server side
-def _blocks_text(content: object, param: str) -> str:
-    """Text of a string or an array of content blocks (text blocks, and tool results' text)."""
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        raise RequestInvalid(param, f"expected a string or an array of content blocks, got {checks.kind_of(content)}")
-    texts = []
-    for i, item in enumerate(content):
-        where = f"{param}.{i}"
-        block = checks.require_object(item, where)
-        kind = checks.get_str(block, "type", where, required=True)
-        if kind == "text":
-            texts.append(checks.get_str(block, "text", where, required=True))
-        elif kind == "tool_result" and block.get("content") is not None:
-            texts.append(_blocks_text(block["content"], f"{where}.content"))
-    return "\n".join(texts)
-
-
 def parse_messages(body: object) -> ChatCall:
     """Validate a messages body; raises :class:`RequestInvalid` naming the field."""
     obj = checks.require_object(body, "")
     model = checks.get_str(obj, "model", required=True, nonempty=True)
     max_tokens = checks.get_int(obj, "max_tokens", required=True, min=1)
     raw = checks.get_list(obj, "messages", required=True, nonempty=True)
+    cache = anthropic_tools.CacheState(anthropic_tools.has_breakpoints(obj))
+    tools, tool_tokens = anthropic_tools.parse_tools(obj, cache)
     messages: list[Message] = []
     system = obj.get("system")
     if system is not None:
-        messages.append(("system", _blocks_text(system, "system")))
+        cache.message("system")
+        messages.append(("system", anthropic_tools.parse_content(system, "system", "system", cache)[0]))
+    results = False
     for i, item in enumerate(raw):
         where = f"messages.{i}"
         msg = checks.require_object(item, where)
@@ -126,18 +112,19 @@ def parse_messages(body: object) -> ChatCall:
             raise RequestInvalid(f"{where}.role", f"Input should be 'user' or 'assistant', got {role!r}")
         if "content" not in msg:
             raise RequestInvalid(f"{where}.content", "Field required", checks.MISSING_CODE)
-        messages.append((role, _blocks_text(msg["content"], f"{where}.content")))
+        cache.message(role)
+        text, results = anthropic_tools.parse_content(msg["content"], f"{where}.content", role, cache)
+        messages.append((role, text))
     stream = bool(checks.get_bool(obj, "stream"))
     temperature = checks.get_number(obj, "temperature", min=0, max=1)
     checks.get_number(obj, "top_p", min=0, max=1)
     checks.get_int(obj, "top_k", min=0)
     checks.get_object(obj, "metadata")
-    checks.get_list(obj, "tools")
-    checks.get_object(obj, "tool_choice")
-    checks.get_object(obj, "thinking")
     stop = checks.get_str_or_list(obj, "stop_sequences", max_items=8191)
     prefill = messages[-1][0] == "assistant"
-    return ChatCall(model, tuple(messages), max_tokens, stream, False, stop, temperature, prefill)
+    after_result = results and not prefill
+    extras = anthropic_tools.parse_extras(obj, tools, tool_tokens, cache, after_result, max_tokens)
+    return ChatCall(model, tuple(messages), max_tokens, stream, False, stop, temperature, prefill, extras)
 
 
 def _usage_json(input_tokens: int, output_tokens: int) -> str:

@@ -29,7 +29,7 @@ from harness.errors import (
     StreamBroken,
 )
 from harness.pricing import Usage
-from harness.wire import checks, codec
+from harness.wire import checks, codec, gemini_tools
 from harness.wire.formats import format_google_duration, json_string, parse_google_duration, parse_retry_after
 from harness.wire.neutral import (
     ChatCall,
@@ -105,14 +105,22 @@ def _get(obj: dict[str, Any], camel: str, snake: str) -> str:
     return snake if snake in obj and camel not in obj else camel
 
 
-def _parts_text(content: dict[str, Any], param: str) -> str:
+def _parts_text(content: dict[str, Any], param: str) -> tuple[str, bool]:
+    """``(text the prompt counts, holds a function response)`` of a content's parts."""
     parts = checks.get_list(content, "parts", param, required=True)
     texts = []
+    responses = False
     for i, item in enumerate(parts):
         part = checks.require_object(item, f"{param}.parts[{i}]")
         if "text" in part:
-            texts.append(checks.get_str(part, "text", f"{param}.parts[{i}]", required=True))
-    return "\n".join(texts)
+            if not part.get("thought"):  # earlier turns' thoughts are not part of the prompt
+                texts.append(checks.get_str(part, "text", f"{param}.parts[{i}]", required=True))
+        elif len(part) and "inlineData" not in part and "inline_data" not in part:
+            text, response = gemini_tools.part_text(part, f"{param}.parts[{i}]")
+            responses = responses or response
+            if text:
+                texts.append(text)
+    return "\n".join(texts), responses
 
 
 def parse_generate(body: object, model: str, stream: bool) -> ChatCall:
@@ -123,14 +131,16 @@ def parse_generate(body: object, model: str, stream: bool) -> ChatCall:
     key = _get(obj, "systemInstruction", "system_instruction")
     system = checks.get_object(obj, key)
     if system is not None:
-        messages.append(("system", _parts_text(system, key)))
+        messages.append(("system", _parts_text(system, key)[0]))
+    responses = False
     for i, item in enumerate(contents):
         where = f"contents[{i}]"
         content = checks.require_object(item, where)
         role = checks.get_str(content, "role", where) or "user"
         if role not in _ROLES:
             raise RequestInvalid(f"{where}.role", f"expected 'user' or 'model', got {role!r}", checks.VALUE_CODE)
-        messages.append((_ROLES[role], _parts_text(content, where)))
+        text, responses = _parts_text(content, where)
+        messages.append((_ROLES[role], text))
     key = _get(obj, "generationConfig", "generation_config")
     config = checks.get_object(obj, key) or {}
     max_tokens = checks.get_int(config, _get(config, "maxOutputTokens", "max_output_tokens"), key, min=1)
@@ -141,10 +151,10 @@ def parse_generate(body: object, model: str, stream: bool) -> ChatCall:
     if count not in (None, 1):
         raise RequestInvalid(f"{key}.candidateCount", "the fake provider generates one candidate", checks.VALUE_CODE)
     stop = checks.get_str_or_list(config, _get(config, "stopSequences", "stop_sequences"), key, max_items=5)
-    checks.get_list(obj, "tools")
     checks.get_list(obj, _get(obj, "safetySettings", "safety_settings"))
+    extras = gemini_tools.parse_extras(obj, config, key, responses and messages[-1][0] != "assistant")
     prefill = messages[-1][0] == "assistant"
-    return ChatCall(model, tuple(messages), max_tokens, stream, False, stop, temperature, prefill)
+    return ChatCall(model, tuple(messages), max_tokens, stream, False, stop, temperature, prefill, extras)
 
 
 def _usage_json(prompt: int, output: int) -> str:

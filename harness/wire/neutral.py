@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from harness.pricing import Usage
+
+if TYPE_CHECKING:
+    from harness.wire.extras import Extras
 
 __all__ = [
     "ChatCall",
@@ -24,6 +27,8 @@ __all__ = [
     "RateLimits",
     "RequestInvalid",
     "StreamEvent",
+    "ToolCall",
+    "ToolDelta",
     "message_pairs",
 ]
 
@@ -68,6 +73,26 @@ class ChatCall:
     stop: tuple[str, ...] = ()
     temperature: float | None = None
     prefill: bool = False  # the conversation ends with an assistant message
+    extras: Extras | None = None  # tools, structured output, reasoning, logprobs, cache breakpoints (or none)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One function call the model made: ``arguments`` is the JSON text the provider sent."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDelta:
+    """A piece of a streamed tool call: the call's position, its id and name when it starts, argument text."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
 
 
 @dataclass(slots=True)  # not frozen: one per request/event on the hot path; treat as read-only
@@ -89,6 +114,8 @@ class ChatResult:
     usage: Usage
     model: str | None = None
     request_id: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    thinking: str = ""  # reasoning text the provider returned (Anthropic thinking blocks, Gemini thoughts)
 
 
 @dataclass(slots=True)  # not frozen: one per request/event on the hot path; treat as read-only
@@ -102,6 +129,8 @@ class StreamEvent:
     done: bool = False  # the provider's explicit end marker ([DONE], message_stop)
     request_id: str | None = None  # id carried in the stream (chatcmpl-…, msg_…, responseId)
     model: str | None = None
+    tools: tuple[ToolDelta, ...] = ()  # tool-call pieces in this event
+    thinking: str = ""  # reasoning text delta
 
 
 @dataclass(frozen=True, slots=True)

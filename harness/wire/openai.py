@@ -31,7 +31,7 @@ from harness.errors import (
 )
 from harness.pricing import Usage
 from harness.tokenizer import count_tokens
-from harness.wire import checks, codec
+from harness.wire import checks, codec, openai_tools
 from harness.wire.formats import format_go_duration, json_string, parse_go_duration, parse_retry_after
 from harness.wire.neutral import (
     ChatCall,
@@ -124,12 +124,6 @@ def _content_text(content: object, param: str) -> str:
     return "\n".join(texts)
 
 
-def _tool_choice(obj: dict[str, Any], key: str) -> None:
-    choice = obj[key]
-    if choice is not None and not isinstance(choice, str | dict):
-        raise RequestInvalid(key, f"expected a string or an object, got {checks.kind_of(choice)}", checks.TYPE_CODE)
-
-
 def _n(obj: dict[str, Any], key: str) -> None:
     if checks.get_int(obj, key, min=1, max=128) not in (None, 1):
         raise RequestInvalid(key, "the fake provider generates one choice; expected n = 1", checks.VALUE_CODE)
@@ -141,10 +135,7 @@ _OPTIONAL: dict[str, Callable[[dict[str, Any], str], object]] = {
     "presence_penalty": lambda o, k: checks.get_number(o, k, min=-2, max=2),
     "frequency_penalty": lambda o, k: checks.get_number(o, k, min=-2, max=2),
     "seed": lambda o, k: checks.get_int(o, k),
-    "response_format": lambda o, k: checks.get_object(o, k),
-    "tools": lambda o, k: checks.get_list(o, k),
     "user": lambda o, k: checks.get_str(o, k),
-    "tool_choice": _tool_choice,
     "n": _n,
 }
 
@@ -156,7 +147,10 @@ def _message(item: object, i: int) -> Message:
     if role not in _ROLES:
         allowed = "'system', 'developer', 'user', 'assistant', 'tool', 'function'"
         raise RequestInvalid(f"{where}.role", f"expected one of {allowed}, but got {role!r}", checks.VALUE_CODE)
-    return _ROLES[role], _content_text(msg.get("content"), f"{where}.content")
+    content = _content_text(msg.get("content"), f"{where}.content")
+    if role == "assistant" and "tool_calls" in msg:
+        content = openai_tools.message_text(msg, where, content)
+    return _ROLES[role], content
 
 
 def parse_chat(body: object) -> ChatCall:
@@ -173,10 +167,13 @@ def parse_chat(body: object) -> ChatCall:
     if type(raw) is not list or not raw:
         raw = checks.get_list(obj, "messages", required=True, nonempty=True)
     messages: list[Message] = []
+    tool_messages = False
     for i, item in enumerate(raw):
         if type(item) is dict:
             role, content = item.get("role"), item.get("content")
-            if type(role) is str and type(content) is str and role in _ROLES:
+            if role == "tool" or (role == "assistant" and "tool_calls" in item):
+                tool_messages = True
+            elif type(role) is str and type(content) is str and role in _ROLES:
                 messages.append((_ROLES[role], content))
                 continue
         messages.append(_message(item, i))
@@ -199,8 +196,11 @@ def parse_chat(body: object) -> ChatCall:
         check = _OPTIONAL.get(key)
         if check is not None:
             check(obj, key)
+    if tool_messages:
+        openai_tools.check_tool_sequence(raw)
+    extras = openai_tools.parse_extras(obj, messages, tool_messages)
     prefill = messages[-1][0] == "assistant"
-    return ChatCall(model, tuple(messages), max_tokens, stream, include_usage, stop, temperature, prefill)
+    return ChatCall(model, tuple(messages), max_tokens, stream, include_usage, stop, temperature, prefill, extras)
 
 
 def parse_embeddings(body: object) -> EmbeddingCall:
@@ -313,6 +313,8 @@ def invalid_body(exc: RequestInvalid) -> bytes:
             "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
             f"HTTP library correctly. The OpenAI API expects a JSON payload: {exc.message}.)"
         )
+    elif exc.message.endswith("."):  # a complete sentence, already in OpenAI's words
+        message = exc.message
     elif exc.code == checks.MISSING_CODE:
         message = f"Missing required parameter: '{exc.param}'."
     elif exc.code == checks.TYPE_CODE:

@@ -191,7 +191,7 @@ def parse_responses(body: object) -> ResponsesCall:
         "user": user,
     }
     prefill = messages[-1][0] == "assistant"
-    return ResponsesCall(model, tuple(messages), max_tokens, stream, False, (), temperature, prefill, echo)
+    return ResponsesCall(model, tuple(messages), max_tokens, stream, False, (), temperature, prefill, echo=echo)
 
 
 def finish_status(finish: str) -> tuple[str, dict[str, str] | None]:

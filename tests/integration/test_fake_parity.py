@@ -43,16 +43,27 @@ KEYS = {"authorization": "Bearer sk-parity", "x-api-key": "ak-parity", "x-goog-a
 IGNORED = {"date", "server", "content-length", "transfer-encoding"}  # added by the socket, not in the plan
 
 
-def request(provider: str, stream: bool) -> tuple[str, str, bytes]:
-    """(path, query, body) of a small request to the paced model of ``provider``."""
+_SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+
+
+def request(provider: str, stream: bool, contract: bool = False) -> tuple[str, str, bytes]:
+    """(path, query, body) of a small request to the paced model of ``provider``; ``contract``: one that asks
+    for a tool call (OpenAI, Anthropic) or JSON output (Gemini), which the output faults break."""
     if provider == "openai":
         body: dict[str, Any] = {"model": "paced-gpt", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+        if contract:
+            body |= {"max_tokens": 50, "tool_choice": "required",
+                     "tools": [{"type": "function", "function": {"name": "f", "parameters": _SCHEMA}}]}  # fmt: skip
         return openai.CHAT_PATH, "", json.dumps({**body, "stream": stream}).encode()
     if provider == "anthropic":
         body = {"model": "paced-claude", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+        if contract:
+            body |= {"max_tokens": 50, "tools": [{"name": "f", "input_schema": _SCHEMA}]}
         return anthropic.MESSAGES_PATH, "", json.dumps({**body, "stream": stream}).encode()
     method = "streamGenerateContent" if stream else "generateContent"
     body = {"contents": [{"parts": [{"text": "hi"}]}], "generationConfig": {"maxOutputTokens": 5}}
+    if contract:
+        body["generationConfig"] = {"responseMimeType": "application/json", "responseJsonSchema": _SCHEMA}
     return f"/v1beta/models/paced-gemini:{method}", "alt=sse" if stream else "", json.dumps(body).encode()
 
 
@@ -148,6 +159,11 @@ CASES: list[tuple[str, dict[str, Any], str, bool]] = [
     # shape
     ("drop-plain", {"kind": "drop", "headers": ["request-id"], "fields": ["usage.output_tokens"]}, "anthropic", False),
     ("drop-stream", {"kind": "drop", "headers": ["x-request-id"], "fields": ["choices.delta.content"]}, "openai", True),
+    # structured answers that break their contract
+    ("invalid_json-openai", {"kind": "invalid_json"}, "openai", True),
+    ("invalid_json-gemini", {"kind": "invalid_json"}, "gemini", False),
+    ("schema_violation-anthropic", {"kind": "schema_violation"}, "anthropic", True),
+    ("schema_violation-gemini", {"kind": "schema_violation"}, "gemini", True),
     # streams, on every provider
     *[
         (f"{name}-{provider}", spec, provider, True)
@@ -186,7 +202,7 @@ async def test_socket_and_memory_perform_the_same_plan(
     for core in (server.core, memory_core):  # the same schedule and a new run: the same arrivals from here
         core.set_faults(schedule)
         core.reset()
-    path, query, body = request(provider, stream)
+    path, query, body = request(provider, stream, spec["kind"] in ("invalid_json", "schema_violation"))
     async with aiohttp.ClientSession() as session:
         socket = await over_the_socket(session, server.url + path, query, body)
     memory = await asyncio.to_thread(in_memory, memory_core, path, query, body)  # its own, virtual-time loop

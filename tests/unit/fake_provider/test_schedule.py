@@ -31,6 +31,8 @@ EVERY_KIND: list[dict[str, Any]] = [
     {"kind": "stream_error", "always": True, "after": 2, "status": 529},
     {"kind": "latency", "always": True, "ttft": {"kind": "lognormal", "median": 0.4, "p99": 3}, "inter_token": 0.02},
     {"kind": "queueing", "always": True, "base": 0.1, "capacity": 32},
+    {"kind": "invalid_json", "always": True, "fraction": 0.3},
+    {"kind": "schema_violation", "start_s": 0, "duration_s": 60, "apis": ["openai.chat"]},
     {"kind": "drop", "always": True, "headers": ["x-ratelimit-remaining-tokens"], "fields": ["usage.total_tokens"]},
 ]
 
