@@ -29,6 +29,7 @@ raise their own members (``CircuitOpen``, ``BudgetExceeded`` …). Messages neve
     ├── BudgetExceeded                a hard cost budget would be overspent
     ├── RetryBudgetExhausted          the retry budget (or adaptive throttling) refused a retry
     └── AllFallbacksFailed            every model in a fallback chain failed; ``errors`` has each
+        └── StreamInterrupted         a stream broke after text reached the caller and was not completed
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ __all__ = [
     "RetryBudgetExhausted",
     "ServerError",
     "StreamBroken",
+    "StreamInterrupted",
     "StreamStalled",
     "TransportError",
 ]
@@ -233,3 +235,24 @@ class AllFallbacksFailed(HarnessError):
         summary = "; ".join(f"{model}: {type(err).__name__}" for model, err in errors)
         super().__init__(f"all fallbacks failed ({summary})")
         self.errors = list(errors)
+
+
+class StreamInterrupted(AllFallbacksFailed):
+    """A stream broke after part of the answer reached the caller, and no model could complete it.
+
+    ``delivered_text`` is what the caller already has (never reported as a success; a continuation
+    that was tried started from it), ``delivered_chars`` its length, ``errors`` each model's error in
+    the order tried (one entry when no continuation was possible), ``cause`` the error that ended it.
+    """
+
+    def __init__(self, errors: Sequence[tuple[str, BaseException]], delivered_text: str) -> None:
+        super().__init__(errors)
+        self.delivered_text = delivered_text
+        self.delivered_chars = len(delivered_text)
+        self.cause = self.errors[-1][1] if self.errors else None
+        tried = "; ".join(f"{model}: {type(err).__name__}" for model, err in self.errors)
+        last = f" ({self.cause})" if self.cause is not None and str(self.cause) else ""
+        self.args = (
+            f"the stream broke after {self.delivered_chars} characters reached the caller and was not completed "
+            f"({tried}){last}",
+        )

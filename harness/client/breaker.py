@@ -13,9 +13,12 @@ re-opens it). It trips, while closed, on any of:
 
 The open period is the provider's retry hint when the tripping failure carried one (capped at
 ``max_hint_open_s``), else the ``open_backoff`` schedule for the number of consecutive trips: growing
-and jittered, so a fleet of clients does not probe in step. Which outcome kinds count as failures is
-configurable (:data:`OUTCOME_KINDS`; 429 ``rate_limited`` is separate from 5xx and not counted by
-default: a rate limit says "slow down", not "broken"). Every state change is a ``breaker.state`` event.
+and jittered, so a fleet of clients does not probe in step. Either way it never exceeds
+``max_open_s`` (default 30 s): a primary that recovered is probed within that long, instead of
+traffic staying on a (often dearer) fallback for minutes while the schedule grows. Which outcome
+kinds count as failures is configurable (:data:`OUTCOME_KINDS`; 429 ``rate_limited`` is separate
+from 5xx and not counted by default: a rate limit says "slow down", not "broken"). Every state change
+is a ``breaker.state`` event.
 
 Use::
 
@@ -30,6 +33,7 @@ import itertools
 import math
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -60,6 +64,7 @@ __all__ = [
     "CircuitBreaker",
     "OutcomeWindow",
     "Permit",
+    "open_period",
     "outcome_kind",
 ]
 
@@ -121,7 +126,8 @@ class BreakerConfig:
         slow_call_s = 10
         half_open_probes = 2
         counts = ["server_error", "overloaded", "timeout", "connection"]
-        open = { strategy = "equal_jitter", base_s = 5, cap_s = 60 }
+        open = { strategy = "equal_jitter", base_s = 5, cap_s = 30 }
+        max_open_s = 30
     """
 
     consecutive_failures: int | None = 5  # trip after this many failures in a row (None: off)
@@ -134,8 +140,9 @@ class BreakerConfig:
     minimum_calls: int = 20  # rates are judged only over at least this many calls
     half_open_probes: int = 1  # probes in flight at once while half-open, and successes needed to close
     probe_timeout_s: float = 60.0  # a probe not reported within this frees its slot
-    open_backoff: Backoff = field(default_factory=lambda: equal_jitter(5.0, 60.0))  # open period per trip
+    open_backoff: Backoff = field(default_factory=lambda: equal_jitter(5.0, 30.0))  # open period per trip
     max_hint_open_s: float = 300.0  # a retry hint longer than this is capped
+    max_open_s: float = 30.0  # no open period (schedule or hint) is longer: a recovered model is probed soon
     counts: frozenset[str] = DEFAULT_COUNTED  # outcome kinds that count as failures
 
     def __post_init__(self) -> None:
@@ -153,7 +160,7 @@ class BreakerConfig:
         for name in ("window_size", "minimum_calls", "half_open_probes"):
             if getattr(self, name) < 1:
                 raise bad(name, "an integer ≥ 1")
-        for name in ("slow_call_s", "window_s", "probe_timeout_s", "max_hint_open_s"):
+        for name in ("slow_call_s", "window_s", "probe_timeout_s", "max_hint_open_s", "max_open_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise bad(name, "a number > 0")
@@ -182,8 +189,9 @@ class BreakerConfig:
             minimum_calls=t.int("minimum_calls", default=20, min=1),
             half_open_probes=t.int("half_open_probes", default=1, min=1),
             probe_timeout_s=t.float("probe_timeout_s", default=60.0, min=0, exclusive_min=True),
-            open_backoff=equal_jitter(5.0, 60.0) if opened is None else parse_backoff(opened, t.field("open")),
+            open_backoff=equal_jitter(5.0, 30.0) if opened is None else parse_backoff(opened, t.field("open")),
             max_hint_open_s=t.float("max_hint_open_s", default=300.0, min=0, exclusive_min=True),
+            max_open_s=t.float("max_open_s", default=30.0, min=0, exclusive_min=True),
             counts=frozenset(counts),
         )
         t.done()
@@ -214,6 +222,23 @@ class Breaker(Protocol):
     ) -> None: ...
 
     async def release_permit(self, permit: Permit) -> None: ...
+
+    def blocked_until(self) -> float | None:
+        """Until when (clock time) a call would be refused, as far as this process knows; None: admitted now.
+
+        Cheap and without I/O: the call path asks it before a retry (an open circuit sends the request
+        to the next model at once, without a backoff sleep or a retry-budget token).
+        """
+        ...
+
+
+def open_period(config: BreakerConfig, retry_after_s: float | None, scheduled: Callable[[], float]) -> float:
+    """How long a trip keeps the circuit open: the hint if any, else the schedule; never past ``max_open_s``."""
+    if retry_after_s is not None and math.isfinite(retry_after_s) and retry_after_s > 0:
+        period = min(float(retry_after_s), config.max_hint_open_s)
+    else:
+        period = max(scheduled(), 0.0)
+    return min(period, config.max_open_s)
 
 
 class OutcomeWindow:
@@ -359,10 +384,21 @@ class CircuitBreaker:
 
     def open_period(self, retry_after_s: float | None) -> float:
         """How long the next trip keeps the circuit open."""
-        if retry_after_s is not None and math.isfinite(retry_after_s) and retry_after_s > 0:
-            return min(float(retry_after_s), self.config.max_hint_open_s)
-        period = self.config.open_backoff.delay(self.trips + 1, self._last_open_s, self._rng)
-        return max(period, 0.0)
+        schedule, trip = self.config.open_backoff, self.trips + 1
+        return open_period(self.config, retry_after_s, lambda: schedule.delay(trip, self._last_open_s, self._rng))
+
+    def blocked_until(self) -> float | None:
+        """Until when a call would be refused (open, or every half-open probe slot taken); None: admitted."""
+        if self._state == "closed":
+            return None
+        state = self.state
+        if state == "open":
+            return self.open_until
+        if state == "half_open":
+            self._expire_probes(self._clock())
+            if len(self._probes) >= self.config.half_open_probes:
+                return min(self._probes.values()) + self.config.probe_timeout_s
+        return None
 
     # -- the async Breaker API -------------------------------------------------------------------
     async def acquire(self) -> Permit:

@@ -19,7 +19,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from harness.client.breaker import BreakerConfig, CircuitBreaker, OutcomeWindow, Permit
+from harness.client.breaker import BreakerConfig, CircuitBreaker, OutcomeWindow, Permit, open_period
 from harness.client.events import EventSink, PolicyEvent, ignore_events
 from harness.client.redis_support import RedisFallback, RedisLink, RedisUnavailable
 from harness.clock import Clock
@@ -111,6 +111,7 @@ class RedisCircuitBreaker:
         self._ids = itertools.count(1)
         self._token = f"{random.Random().getrandbits(64):016x}"  # distinguishes this process's probe ids
         self._seen_state = "closed"  # last shared state this process saw, for events
+        self._seen_until: float | None = None  # until when (local clock) that state refuses calls, if it does
         self._last_open_s = 0.0
         self.local = CircuitBreaker(self.config, clock=clock, rng=self._rng, name=f"{name}.local", on_event=on_event)
 
@@ -126,7 +127,9 @@ class RedisCircuitBreaker:
         self._observe_state(_STATES[int(state)], "shared state")
         now = self._clock()
         if int(state) != 0 and not int(probe):
-            raise CircuitOpen(self.name, now + float(wait))
+            self._seen_until = now + float(wait)
+            raise CircuitOpen(self.name, self._seen_until)
+        self._seen_until = None
         return _RedisPermit(pid, int(gen), bool(int(probe)), now, int(trips))
 
     async def report(
@@ -153,6 +156,7 @@ class RedisCircuitBreaker:
         except RedisUnavailable:
             return
         if int(changed):
+            self._seen_until = self._clock() + period if outcome == "trip" else None
             self._window.clear()
             self._last_open_s = period if outcome == "trip" else self._last_open_s
             self._observe_state(_STATES[int(state)], "tripped" if outcome == "trip" else "probes succeeded")
@@ -177,9 +181,16 @@ class RedisCircuitBreaker:
         return f"{self._token}:{permit.id}"
 
     def _period(self, retry_after_s: float | None, trips: int) -> float:
-        if retry_after_s is not None and retry_after_s > 0:
-            return min(float(retry_after_s), self.config.max_hint_open_s)
-        return max(0.0, self.config.open_backoff.delay(trips + 1, self._last_open_s, self._rng))
+        return open_period(
+            self.config, retry_after_s, lambda: self.config.open_backoff.delay(trips + 1, self._last_open_s, self._rng)
+        )
+
+    def blocked_until(self) -> float | None:
+        """Until when the shared circuit refuses calls, as this process last saw it (no round trip)."""
+        if self.link.down and self.fallback.mode == "local":
+            return self.local.blocked_until()
+        until = self._seen_until
+        return until if until is not None and self._clock() < until else None
 
     def _observe_state(self, state: str, reason: str) -> None:
         if state != self._seen_state:

@@ -47,7 +47,7 @@ from harness.client.cost import CostTracker
 from harness.client.fallback import fallover_allowed, skip_reason
 from harness.client.logical import LogicalRequest, outcome_row
 from harness.client.outcomes import OutcomeLog
-from harness.client.retry import RetryBudget, RetryPolicy, RetryState
+from harness.client.retry import RetryBudget, RetryPolicy, RetryState, is_timeout
 from harness.client.routes import Route, build_budgets, build_routes
 from harness.client.stream_api import ChatStream
 from harness.client.transport import Transport
@@ -56,12 +56,14 @@ from harness.clock import Clock, Sleep
 from harness.errors import (
     AllFallbacksFailed,
     AuthenticationError,
+    CircuitOpen,
     ContextLengthExceeded,
     HarnessError,
     NotFound,
     ProviderError,
     QuotaExhausted,
     RetryBudgetExhausted,
+    StreamInterrupted,
 )
 from harness.records import ClientEvent, OutcomeRecord
 
@@ -258,20 +260,30 @@ class ResilientClient:
         if self.retry_budget is not None:
             self.retry_budget.on_request()
         errors: list[tuple[str, BaseException]] = []
+        try:
+            return await self._walk(lr, chain, errors)
+        except HarnessError as err:
+            if not lr.delivered:
+                raise
+            # part of the answer reached the caller: never a silent truncation, say how much
+            raise StreamInterrupted(errors or [(lr.request.model, err)], lr.prefix + lr.partial) from err
+
+    async def _walk(
+        self, lr: LogicalRequest, chain: tuple[Route, ...], errors: list[tuple[str, BaseException]]
+    ) -> ChatResponse:
+        """Try each model of ``chain`` in turn; ``errors`` receives each model's error."""
         larger_than: int | None = None
-        for route in chain:
+        for i, route in enumerate(chain):
             spec = route.spec
-            if not spec.accepts_prefill or spec.context_window is not None:  # else nothing to skip for
-                max_tokens = self._max_tokens(lr, route)
-                reason = skip_reason(spec, lr.messages, max_tokens, lr.prompt_tokens, larger_than=larger_than)
-                if reason is not None:
-                    errors.append((spec.name, reason))
-                    continue
+            reason = self._skip(lr, route, larger_than)
+            if reason is not None:
+                errors.append((spec.name, reason))
+                continue
             try:
                 try:
                     return await self._attempts.run(lr, route)
                 except ProviderError as failed:  # the first attempt failed: retries, key rotation
-                    return await self._on_route(lr, route, failed)
+                    return await self._on_route(lr, route, failed, chain[i + 1 :])
             except HarnessError as err:
                 errors.append((spec.name, err))
                 if not fallover_allowed(err):
@@ -286,16 +298,43 @@ class ResilientClient:
             raise errors[0][1]
         raise AllFallbacksFailed(errors)
 
-    async def _on_route(self, lr: LogicalRequest, route: Route, failed: ProviderError) -> ChatResponse:
+    def _skip(self, lr: LogicalRequest, route: Route, larger_than: int | None) -> ProviderError | None:
+        """Why ``route`` cannot take the request as it stands (nothing is sent to it), or None."""
+        spec = route.spec
+        if spec.accepts_prefill and spec.context_window is None:  # nothing to skip for
+            return None
+        return skip_reason(spec, lr.messages, self._max_tokens(lr, route), lr.prompt_tokens, larger_than=larger_than)
+
+    def _alternative(self, lr: LogicalRequest, rest: tuple[Route, ...]) -> bool:
+        """Could a later model of the chain take the request now (not skipped, its breaker admits it)?"""
+        for route in rest:
+            breaker = route.breaker
+            if (breaker is None or breaker.blocked_until() is None) and self._skip(lr, route, None) is None:
+                return True
+        return False
+
+    async def _on_route(
+        self, lr: LogicalRequest, route: Route, failed: ProviderError, rest: tuple[Route, ...] = ()
+    ) -> ChatResponse:
         """After a failed first attempt on one model: key rotation, retries with backoff and hints, the
-        retry budget. Raises the failure that ends the model's attempts."""
+        retry budget. Raises the failure that ends the model's attempts.
+
+        The request leaves for the next model of the chain (``rest``) at once, without a backoff sleep
+        or a retry-budget token, when this model's breaker refuses calls (open, or opened by this
+        failure) or after ``retry.timeouts_before_failover`` timed-out attempts, provided a later model
+        could take it. A chain of one is retried as the policy says, except that a retry the open
+        breaker would refuse anyway ends the request now (``CircuitOpen``) instead of after the sleep.
+        """
         tries = 0  # failed attempts on this model
+        timeouts = 0  # of which timed out
         previous = 0.0  # the previous retry's delay
         rotations_left = len(route.keys.keys)
+        leave_after = self.retry.config.timeouts_before_failover
+        breaker = route.breaker
         err = failed
         while True:
-            if lr.delivered:
-                raise err
+            if lr.delivered and lr.partial:
+                raise err  # this attempt's text reached the caller: continue elsewhere (or say how much)
             if isinstance(err, AuthenticationError | QuotaExhausted) and lr.key_used is not None:
                 used = lr.key_used
                 reason = "auth" if isinstance(err, AuthenticationError) else "quota"
@@ -307,11 +346,18 @@ class ResilientClient:
                 self.log.event(ClientEvent(self._clock(), "key_rotated", route.keys.name, detail))
             else:
                 tries += 1
+                timeouts += is_timeout(err)
+                blocked = None if breaker is None else breaker.blocked_until()
+                if (blocked is not None or (leave_after and timeouts >= leave_after)) and self._alternative(lr, rest):
+                    raise err  # the next model, now
                 deadline = lr.deadline if lr.deadline is not None else float("inf")
                 state = RetryState(tries, previous, self._clock(), deadline)
                 decision = self.retry.decide(err, state, self._rng)
                 if not decision.retry:
                     raise err
+                if blocked is not None and self._clock() + decision.delay_s < blocked:
+                    assert breaker is not None
+                    raise CircuitOpen(getattr(breaker, "name", route.name), blocked) from err
                 if self.retry_budget is not None and not self.retry_budget.try_spend():
                     raise RetryBudgetExhausted(f"the retry budget refused a retry on {route.name}", err) from err
                 lr.wait_before_next(decision.delay_s)

@@ -206,17 +206,22 @@ class Timeouts:
 class StreamingConfig:
     """What happens when a stream breaks after its first token reached the caller.
 
-    By default the caller gets the error (a partial answer is never reported as a success). With
-    ``restart_on_break`` the client continues on the next model of the chain that accepts an assistant
-    prefill, sending the partial answer as the prefill, and the caller's stream continues from there.
+    ``restart_on_break`` (default on): the client continues on the next model of the chain that
+    accepts an assistant prefill, sending the text delivered so far as the prefill; the caller's
+    stream goes on from there with nothing repeated and nothing missing, and the answer's text is the
+    whole of it. A model that rejects the prefill (configured ``accepts_prefill = false``: skipped
+    unsent; or refused by the provider: ``PrefillRejected``) is passed over. When no model can
+    continue (a chain of one, every continuation failed, or ``restart_on_break = false``) the request
+    ends in :class:`~harness.errors.StreamInterrupted`, which says how much the caller received and
+    lists each model's error: a partial answer is never reported as a success.
     """
 
-    restart_on_break: bool = False
+    restart_on_break: bool = True
 
     @classmethod
     def parse(cls, data: object, path: str) -> StreamingConfig:
         t = Table(data, path)
-        result = cls(restart_on_break=t.bool("restart_on_break", default=False))
+        result = cls(restart_on_break=t.bool("restart_on_break", default=True))
         t.done()
         return result
 

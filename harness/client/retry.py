@@ -14,6 +14,11 @@ previous delay, the clock reading, the deadline) and it returns a :class:`RetryD
   waits ``hint + U(0, max(hint_jitter · hint, hint_jitter_min_s))`` so that a hint every client
   received does not re-synchronise the herd; ``"max"`` waits ``max(hint, backoff)``. Hints over
   ``max_hint_s`` are refused (give up now; default, like openai 3.x past 120 s) or clamped.
+* **Timeouts fail over**: the client (not this policy) moves a request to the next model of its
+  chain after ``timeouts_before_failover`` timed-out attempts (default 1) when that model's breaker
+  admits it: a silent or slow primary costs one deadline, not ``max_attempts`` of them. A second
+  deadline on the same model rarely ends differently (the first one already waited as long as the
+  caller accepts), while a healthy fallback answers at once. A chain of one keeps retrying.
 * **Limits**: ``max_attempts`` per logical request (first attempt included) and the request's deadline
   (no retry whose wait would end past it).
 
@@ -65,10 +70,19 @@ __all__ = [
     "RetryPolicy",
     "RetryState",
     "is_retryable",
+    "is_timeout",
 ]
 
 _RETRY_STATUSES = frozenset({408, 409, 429, 529})
 _TERMINAL_DEADLINES = frozenset({"total", "limiter_wait"})
+
+
+def is_timeout(error: BaseException) -> bool:
+    """Did the attempt time out (connect, first byte, first token, stall or attempt deadline)?
+
+    Not the request's own deadlines (``total``, ``limiter_wait``): those end the request everywhere.
+    """
+    return isinstance(error, DeadlineExceeded) and error.code not in _TERMINAL_DEADLINES
 
 
 def is_retryable(error: BaseException, *, retry_stream_broken: bool = True) -> bool:
@@ -97,6 +111,7 @@ class RetryConfig:
         hint_mode = "jitter"     # or "max"
         max_hint_s = 60
         long_hint = "refuse"     # or "clamp"
+        timeouts_before_failover = 1   # 0: retry a timed-out model up to max_attempts first
     """
 
     max_attempts: int = 3  # attempts per logical request, the first included
@@ -107,10 +122,18 @@ class RetryConfig:
     max_hint_s: float = 120.0  # hints above this are refused or clamped
     long_hint: str = "refuse"  # "refuse": do not retry; "clamp": wait max_hint_s
     retry_stream_broken: bool = True  # retry a stream that broke (the caller saw no partial answer)
+    #: timed-out attempts (connect, first byte, first token, stall, attempt deadline) on one model after
+    #: which the request moves to the next model of its chain instead of retrying, when the chain has one
+    #: whose breaker admits it; 0: never (retry up to max_attempts, as a chain of one always does)
+    timeouts_before_failover: int = 1
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ConfigError("retry.max_attempts", f"expected an integer ≥ 1, got {self.max_attempts!r}")
+        if not (isinstance(self.timeouts_before_failover, int) and self.timeouts_before_failover >= 0):
+            raise ConfigError(
+                "retry.timeouts_before_failover", f"expected an integer ≥ 0, got {self.timeouts_before_failover!r}"
+            )
         if self.hint_mode not in ("jitter", "max"):
             raise ConfigError("retry.hint_mode", f'expected "jitter" or "max", got {self.hint_mode!r}')
         if self.long_hint not in ("refuse", "clamp"):
@@ -133,6 +156,7 @@ class RetryConfig:
             max_hint_s=t.float("max_hint_s", default=120.0, min=0),
             long_hint=t.choice("long_hint", ("refuse", "clamp"), default="refuse"),
             retry_stream_broken=t.bool("retry_stream_broken", default=True),
+            timeouts_before_failover=t.int("timeouts_before_failover", default=1, min=0),
         )
         t.done()
         return config

@@ -25,10 +25,12 @@ __all__ = [
     "RETRY_AFTER_TOLERANCE_S",
     "answer_cost_error",
     "compute_metrics",
+    "failover_wait",
     "herd_gate",
     "herd_peak",
     "jitter_cv",
     "limit_violations",
+    "recovery_probe",
     "retry_after_violations",
     "sliding_max",
     "truncated_answers",
@@ -48,7 +50,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "goodput_tokens_per_min", "goodput_ratio",
     "cost_client_usd", "cost_provider_usd", "cost_abs_error_usd", "cost_drift_usd", "overspend_usd", "latency_p50_s",
     "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "truncated_answers", "breaker_opens",
-    "breaker_closes",
+    "breaker_closes", "recovery_probe_s", "failover_wait_max_s",
     "status_counts", "outcome_counts",
     "wall_s", "simulated_s",
 )  # fmt: skip
@@ -103,6 +105,32 @@ def herd_size(records: Iterable[ProviderRecord], outcomes_end: dict[str, float],
             elif outcomes_end.get(r.logical_id, math.inf) > end:
                 waiting.add(r.logical_id)
     return len(waiting) + len(clients)
+
+
+def recovery_probe(records: Sequence[ProviderRecord], outages: Iterable[tuple[float, float]]) -> float | None:
+    """The longest time, over outage windows, from a window's end to the first attempt (at or after
+    it) on a model that failed during it: how soon a client finds out that a model came back.
+
+    ``records`` in arrival order. None when no model failed in any window or none was tried after.
+    """
+    worst: float | None = None
+    for start, end in outages:
+        down = {r.model for r in records if start <= r.t < end and not _ok(r.status)}
+        first = next((r.t for r in records if r.t >= end and r.model in down), None)
+        if down and first is not None:
+            worst = max(worst or 0.0, first - end)
+    return worst
+
+
+def failover_wait(outcomes: Iterable[OutcomeRecord]) -> float | None:
+    """The longest pause of any logical request between an attempt's end and the next attempt on
+    another model (a backoff sleep before failing over shows here). None: no request failed over."""
+    worst: float | None = None
+    for o in outcomes:
+        for a, b in itertools.pairwise(o.attempts):
+            if a.model != b.model:
+                worst = max(worst or 0.0, b.t_start - a.t_end)
+    return worst
 
 
 # -- retries -----------------------------------------------------------------------------------
@@ -371,6 +399,8 @@ def compute_metrics(
         "truncated_answers": truncated_answers(last_ok, outcomes),
         "breaker_opens": breaker_opens,
         "breaker_closes": breaker_closes,
+        "recovery_probe_s": _round(recovery_probe(api_records, facts.outages)),
+        "failover_wait_max_s": _round(failover_wait(outcomes)),
         "status_counts": dict(sorted(statuses.items())),
         "outcome_counts": dict(sorted(outcome_statuses.items())),
         "wall_s": round(facts.wall_s, 3),

@@ -22,6 +22,7 @@ from harness.errors import (
     ContextLengthExceeded,
     NotFound,
     Overloaded,
+    PrefillRejected,
     ProviderError,
     RateLimited,
     RequestTimeoutStatus,
@@ -438,6 +439,8 @@ def error_from_info(info: ErrorInfo, request_id: str | None = None, model: str |
         cls = ContextLengthExceeded
     elif status == 400 and "safety" in lowered:
         cls = ContentFiltered
+    elif status == 400 and "prefill" in lowered:
+        cls = PrefillRejected
     elif status in (401, 403):
         cls = AuthenticationError
     elif status == 404:

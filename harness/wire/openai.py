@@ -22,6 +22,7 @@ from harness.errors import (
     ContextLengthExceeded,
     NotFound,
     Overloaded,
+    PrefillRejected,
     ProviderError,
     QuotaExhausted,
     RateLimited,
@@ -565,6 +566,8 @@ def error_from_info(info: ErrorInfo, request_id: str | None = None, model: str |
         cls = ContextLengthExceeded
     elif status == 400 and (code in ("content_policy_violation", "content_filter") or type_ == "content_filter"):
         cls = ContentFiltered
+    elif status == 400 and "prefill" in info.message.lower():
+        cls = PrefillRejected  # OpenAI-compatible servers say it in words (no stable code)
     elif status in (401, 403):
         cls = AuthenticationError
     elif status == 404:

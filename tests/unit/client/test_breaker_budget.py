@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 import pytest
@@ -57,11 +58,35 @@ def test_failed_probe_reopens_with_a_growing_period() -> None:
 
 def test_open_period_follows_the_retry_hint() -> None:
     clock = ManualClock()
-    b = CircuitBreaker(BreakerConfig(consecutive_failures=1, counts=frozenset({"rate_limited"})), clock=clock)
+    cfg = BreakerConfig(consecutive_failures=1, counts=frozenset({"rate_limited"}), max_open_s=60)
+    b = CircuitBreaker(cfg, clock=clock)
     _fail(b, "server_error")  # not counted here
     assert b.state == "closed"
     _fail(b, "rate_limited", retry_after_s=42)
     assert b.open_until == 42
+
+
+def test_no_open_period_exceeds_max_open_s() -> None:
+    """The default schedule grows 2.5–5, 5–10, 10–20, then 15–30 s; hints and other schedules are capped."""
+    clock = ManualClock()
+    b = CircuitBreaker(BreakerConfig(consecutive_failures=1), clock=clock, rng=random.Random(3))
+    periods = []
+    for _ in range(12):
+        _fail(b, "server_error")
+        assert b.state == "open"
+        periods.append(b.open_until - clock.now)
+        clock.now = b.open_until  # half-open: the probe fails again
+    assert 2.5 <= periods[0] <= 5
+    assert 5 <= periods[1] <= 10
+    assert 10 <= periods[2] <= 20
+    assert all(15 <= p <= 30 for p in periods[3:]), periods
+    assert len({round(p, 6) for p in periods[3:]}) > 1  # still jittered at the cap
+    hinted = CircuitBreaker(BreakerConfig(consecutive_failures=1), clock=clock)
+    _fail(hinted, "server_error", retry_after_s=120)
+    assert hinted.open_until - clock.now == 30
+    long = CircuitBreaker(BreakerConfig(consecutive_failures=1, open_backoff=fixed(90), max_open_s=20), clock=clock)
+    _fail(long, "server_error")
+    assert long.open_until - clock.now == 20
 
 
 def test_failure_rate_and_slow_calls_over_windows() -> None:

@@ -20,7 +20,7 @@ from harness.client import (
 )
 from harness.client.events import PolicyEvent
 from harness.client.testing import by_attempt, by_model
-from harness.errors import ConnectionReset, Overloaded, StreamBroken
+from harness.errors import ConnectionReset, Overloaded, StreamBroken, StreamInterrupted
 from harness.records import OutcomeRecord, load_jsonl
 from harness.report.series import Period, breaker_periods
 from tests.unit.client.test_client_support import World, ask, config, run, spec
@@ -72,12 +72,17 @@ def test_after_the_first_token_a_broken_stream_is_the_callers_error() -> None:
                 async for delta in stream:
                     got.append(delta.text)
 
-        with pytest.raises(ConnectionReset):
+        with pytest.raises(StreamInterrupted) as caught:
             await consume()
         assert len(got) == 3  # the three tokens sent before the cut, never a "complete" answer
-        assert len(w.records) == 1  # no silent retry once the caller has text
+        assert caught.value.delivered_text == "".join(got)  # says how much the caller has
+        assert caught.value.delivered_chars == len("".join(got))
+        assert isinstance(caught.value.cause, ConnectionReset)
+        assert [m for m, _ in caught.value.errors] == ["gpt-4o-mini"]
+        assert len(w.records) == 1  # no silent retry once the caller has text (no other model to continue on)
         (outcome,) = w.client.outcomes()
-        assert (outcome.ok, outcome.status) == (False, "ConnectionReset")
+        assert (outcome.ok, outcome.status) == (False, "StreamInterrupted")
+        assert f"{len(''.join(got))} characters reached the caller" in (outcome.error or "")
         w.assert_costs_agree()  # the cut stream was billed its prompt and three tokens, on both sides
         assert Decimal(outcome.cost_usd) > 0
 

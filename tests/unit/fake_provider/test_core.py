@@ -13,6 +13,7 @@ from fake_provider.core import Exchange, ProviderCore, ProviderRequest
 from fake_provider.plan import Delivery, StreamEnd, TransportFault
 from harness.clock import ManualClock
 from harness.distributions import Distribution
+from harness.errors import BadRequest, PrefillRejected
 from harness.pricing import ModelPrice, Usage
 from harness.tokenizer import count_messages
 from harness.wire import anthropic, gemini, openai
@@ -259,6 +260,27 @@ def test_a_model_that_rejects_prefill() -> None:
     assert anthropic.PREFILL_MESSAGE in ex.plan.body.decode()
     accepted = send(make_core(), anthropic.MESSAGES_PATH, {**body, "model": "claude-haiku-4-5"})
     assert accepted.plan.status == 200
+
+
+@pytest.mark.parametrize("api", ["openai", "anthropic", "gemini"])
+def test_a_prefill_rejection_reads_as_prefill_rejected_in_every_wire_format(api: str) -> None:
+    """The client's reading of each format's 400 is ``PrefillRejected`` (it may fall over), not ``BadRequest``."""
+    core = ProviderCore(ProviderConfig().with_models(small_model(api, rejects_prefill=True)))
+    turns = [("user", "a"), ("assistant", "b")]
+    if api == "gemini":
+        path = "/v1beta/models/tiny:generateContent"
+        body: dict[str, Any] = {
+            "contents": [{"role": "model" if r == "assistant" else r, "parts": [{"text": t}]} for r, t in turns],
+        }
+    else:
+        path = openai.CHAT_PATH if api == "openai" else anthropic.MESSAGES_PATH
+        body = {"model": "tiny", "max_tokens": 5, "messages": [{"role": r, "content": t} for r, t in turns]}
+    ex = send(core, path, body)
+    assert ex.plan.status == 400
+    wire = {"openai": openai, "anthropic": anthropic, "gemini": gemini}[api]
+    error = wire.error_from_response(400, dict(ex.plan.headers), ex.plan.body, model="tiny")
+    assert type(error) is PrefillRejected, (type(error), error)
+    assert isinstance(error, BadRequest)
 
 
 def test_fault_headers_are_ignored_unless_enabled() -> None:
