@@ -156,19 +156,30 @@ async def perform(
         response = web.StreamResponse(status=plan.status, headers=plan.headers)
         await response.prepare(request)
         delivery.status = plan.status
-        for chunk in chunks:
-            if chunk.delay_s > 0:
-                await asyncio.sleep(chunk.delay_s)
-            if chunk.data:
-                await response.write(chunk.data)
-                if delivery.ttfb_s is None:
-                    delivery.ttfb_s = loop.time() - start
-            delivery.chunks_sent += 1
-            delivery.tokens_sent += chunk.tokens
-        if plan.end is StreamEnd.CUT:
+        closes = plan.end is StreamEnd.CLOSE
+        index, count = 0, len(chunks)
+        while index < count:
+            if chunks[index].delay_s > 0:
+                await asyncio.sleep(chunks[index].delay_s)
+            # this chunk and every following one due at the same instant leave in one write
+            end = index + 1
+            while end < count and chunks[end].delay_s <= 0:
+                end += 1
+            group = chunks[index:end]
+            data = group[0].data if end == index + 1 else b"".join([chunk.data for chunk in group])
+            if end == count and closes:
+                await response.write_eof(data)  # the last events and the chunked terminator: one send
+            elif data:
+                await response.write(data)
+            if data and delivery.ttfb_s is None:
+                delivery.ttfb_s = loop.time() - start
+            delivery.chunks_sent += end - index
+            delivery.tokens_sent += sum([chunk.tokens for chunk in group])
+            index = end
+        if not closes:
             _abort(request, reset=False)
             return response
-        await response.write_eof()
+        await response.write_eof()  # (nothing left to send when the last group already ended it)
         return response
     except ConnectionError:
         delivery.client_gone = True

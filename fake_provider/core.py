@@ -263,7 +263,13 @@ class ProviderCore:
         allowed = self.config.allowed_keys
         if allowed is not None and key not in allowed:
             status, message, _ = rejections.bad_key(ctx.provider)
-            return self._error(ctx, status, message)
+            if ctx.provider != "gemini":
+                return self._error(ctx, status, message)
+            # Gemini answers a bad key with a 400 INVALID_ARGUMENT whose ErrorInfo says API_KEY_INVALID;
+            # the log records that reason, so the judge can count it as an authentication failure
+            plan = self._error(ctx, status, message, details=[dict(gemini.API_KEY_INVALID_DETAIL)])
+            ctx.error_type = gemini.API_KEY_INVALID
+            return plan
         return None
 
     # ------------------------------------------------------------------------------------ quotas, faults

@@ -134,20 +134,18 @@ class MemoryResponse:
         Writes that leave back to back arrive together on a socket too; handing them over in one read
         saves the consumer a wake-up per chunk (streams of a thousand tokens, in virtual time).
         """
-        index = self._index
-        if index >= len(chunks) or chunks[index].delay_s > 0:
+        index = end = self._index
+        count = len(chunks)
+        while end < count and chunks[end].delay_s <= 0:
+            end += 1
+        if end == index:
             return data
-        parts = [data]
+        run = chunks[index:end]
         delivery = self._delivery
-        while index < len(chunks) and chunks[index].delay_s <= 0:
-            chunk = chunks[index]
-            index += 1
-            delivery.chunks_sent += 1
-            delivery.tokens_sent += chunk.tokens
-            if chunk.data:
-                parts.append(chunk.data)
-        self._index = index
-        return b"".join(parts)
+        delivery.chunks_sent += end - index
+        delivery.tokens_sent += sum([chunk.tokens for chunk in run])
+        self._index = end
+        return b"".join([data, *[chunk.data for chunk in run]])
 
     async def read(self) -> bytes:
         """The whole body (waiting for the headers first if needed)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = ["Chunk", "Delivery", "Plan", "StreamEnd", "TransportFault"]
 
@@ -37,9 +38,8 @@ class StreamEnd(enum.Enum):
     CUT = "cut"  # abort the connection: no terminator, the client sees a broken body
 
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """One write of a streamed body."""
+class Chunk(NamedTuple):
+    """One write of a streamed body (a named tuple: a stream plan holds one per token)."""
 
     delay_s: float  # wait before writing, measured from the previous write (or from the headers)
     data: bytes  # bytes to write; empty for a pure wait (a stall before a cut, say)

@@ -105,7 +105,7 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
         include_usage = isinstance(ctx.call, ChatCall) and ctx.call.include_usage
         enc = openai.ChatStreamEncoder(f"chatcmpl-{ctx.serial}", name, created, include_usage)
         head.append(enc.role())
-        texts = [enc.text(t) for t, _ in groups]
+        texts = enc.texts([t for t, _ in groups])
         tail = enc.finish(finish) + (enc.usage(prompt, answer.tokens) if enc.include_usage else b"") + openai.DONE
         terminator = openai.DONE
     elif provider == "anthropic":
@@ -129,9 +129,11 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
     headers = (*request_id_headers(provider, ctx.request_id), SSE, ("cache-control", "no-cache"), *ctx.extra_headers)
     if provider == "openai":
         headers = (*headers, processing_header(ttft_s))
-    if fault is None:
-        pairs = enumerate(zip(texts, groups, strict=True))
-        chunks += [Chunk(inter_s if i else 0.0, data, k) for i, (data, (_, k)) in pairs]
+    if fault is None or not _shapes_stream(fault):
+        if texts:
+            (_, k0), *rest = groups
+            chunks.append(Chunk(0.0, texts[0], k0))
+            chunks += [Chunk(inter_s, data, k) for data, (_, k) in zip(texts[1:], rest, strict=True)]
         if tail:
             chunks.append(Chunk(0.0, tail))
         return Plan(200, headers, chunks=tuple(chunks), headers_delay_s=ttft_s)
@@ -143,6 +145,19 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
             chunks.append(Chunk(0.0, tail))
         end = StreamEnd.CLOSE
     return Plan(200, headers, chunks=tuple(chunks), headers_delay_s=ttft_s, end=end)
+
+
+def _shapes_stream(fault: Fault) -> bool:
+    """Whether ``fault`` changes a stream's chunks (a latency fault only changes their timing)."""
+    return (
+        fault.cut_after_tokens is not None
+        or fault.cut_after_chunks is not None
+        or fault.error_after_tokens is not None
+        or fault.error_after_chunks is not None
+        or fault.stall_after_chunks is not None
+        or fault.malformed_at is not None
+        or fault.no_done
+    )
 
 
 def _faulty_stream(

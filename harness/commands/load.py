@@ -2,6 +2,7 @@
 
     harness load SCENARIO.toml [--users N] [--spawn-rate R] [--run-time S] [--workers K] [--redis URL]
                  [--provider-url URL] [--web [--web-port P] [--web-linger S]] [--out DIR] [--seed N] [--quiet]
+                 [--allow-large]
     harness load SCENARIO.toml --master [--expect-workers K] [--master-bind-host H] [--master-port P] …
     harness load SCENARIO.toml --worker --master-host H [--master-port P]
 
@@ -93,6 +94,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, metavar="DIR", help="report folder (default: reports/<scenario-name>)")
     parser.add_argument("--seed", type=int, metavar="N", help="override the scenario's seed")
     parser.add_argument("--quiet", action="store_true", help="only Locust's summary and the verdict")
+    parser.add_argument(
+        "--allow-large", action="store_true", help="run a scenario whose estimated work is above the ceilings"
+    )
     several = parser.add_argument_group("several machines")
     several.add_argument("--master", action="store_true", help="run the master; workers join from elsewhere")
     several.add_argument("--expect-workers", type=_positive_int, default=1, metavar="K", help="with --master (1)")
@@ -115,7 +119,7 @@ def _usage_error(args: argparse.Namespace) -> str | None:
                 ("--users", args.users), ("--spawn-rate", args.spawn_rate), ("--run-time", args.run_time),
                 ("--redis", args.redis), ("--provider-url", args.provider_url), ("--out", args.out),
                 ("--seed", args.seed), ("--master", args.master or None), ("--workers", args.workers or None),
-                ("--web", args.web or None),
+                ("--web", args.web or None), ("--allow-large", args.allow_large or None),
             )
             if value is not None
         ]  # fmt: skip
@@ -166,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         expect_workers=args.expect_workers,
         master_bind_host=args.master_bind_host,
         master_port=args.master_port,
+        allow_large=args.allow_large,
     )
     done = run_load(args.scenario, options)  # ConfigError → one line, exit 2 (harness.cli)
     from harness.report import write_report

@@ -1,12 +1,13 @@
 """``harness run``: run one scenario, write its report, gate on it.
 
-    harness run SCENARIO.toml [--real-time] [--seed N] [--out DIR] [--provider-url URL] [--quiet]
+    harness run SCENARIO.toml [--real-time] [--seed N] [--out DIR] [--provider-url URL] [--quiet] [--allow-large]
 
 Virtual time by default (deterministic and fast); ``--real-time`` runs the same scenario over sockets
 against a fake provider started in-process, or against ``--provider-url`` (a ``harness serve
 --scenario SCENARIO.toml`` already running). The report goes to ``reports/<scenario-name>/`` unless
 ``--out`` says otherwise. Exit code: 0 when every gate passes, 1 when one fails, 2 for an invalid
-scenario or usage.
+scenario or usage (a scenario whose estimated work is above the ceilings is refused unless
+``--allow-large``; docs/scenarios.md, "Bounds").
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="with --real-time: use this running fake provider (started with harness serve --scenario …)",
     )
     parser.add_argument("--quiet", action="store_true", help="no live progress; just the verdict")
+    parser.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="run a scenario whose estimated work (requests, users, faults, time) is above the ceilings",
+    )
     return parser
 
 
@@ -56,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seed is not None and args.seed < 0:
         console.print(f"harness run: error: --seed: expected an integer ≥ 0, got {args.seed}")
         return 2
-    scenario = load_scenario(args.scenario)  # ConfigError → exit 2 in harness.cli
+    scenario = load_scenario(args.scenario, allow_large=args.allow_large)  # ConfigError → exit 2 (harness.cli)
     if args.seed is not None:
         scenario = scenario.with_seed(args.seed)
     mode = "real-time" if args.real_time else "virtual"

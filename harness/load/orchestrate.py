@@ -85,6 +85,7 @@ class LoadOptions:
     expect_workers: int = 1
     master_bind_host: str = "127.0.0.1"
     master_port: int | None = None
+    allow_large: bool = False  # accept work above the ceilings (harness.scenario.bounds)
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ def run_load(scenario_path: Path, options: LoadOptions, *, say: Callable[[str], 
         users=options.users,
         spawn_rate=options.spawn_rate,
         run_time_s=options.run_time_s,
+        allow_large=options.allow_large,
     )
     scenario = spec.scenario()  # every problem is a ConfigError naming the field (exit 2)
     plan = spec.plan(scenario)
@@ -316,7 +318,10 @@ def run_worker(scenario_path: Path, master_host: str, master_port: int, *, quiet
         text = scenario_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(scenario_path), f"cannot read the scenario: {exc}") from None
-    RunSpec(scenario_toml=text, scenario_path=str(scenario_path), run_id="check", provider_url="").scenario()
+    # the master judged the bounds; a worker only checks the scenario is valid
+    RunSpec(
+        scenario_toml=text, scenario_path=str(scenario_path), run_id="check", provider_url="", allow_large=True
+    ).scenario()
     env = {**os.environ, DIGEST_ENV: digest(text), "PYTHONUNBUFFERED": "1"}
     env.pop(SPEC_ENV, None)
     worker = subprocess.Popen(_worker_command(master_host, master_port), env=env, stdin=subprocess.DEVNULL)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from fake_provider.core import ProviderCore
 from harness.client import ClientConfig, MemoryTransport, OutcomeLog, ResilientClient
@@ -24,13 +25,10 @@ from harness.clock import Clock, Sleep
 from harness.records import OutcomeRecord
 from harness.report.result import ClientEvent
 from harness.runner.driver import ClientUnderTest
-from harness.runner.sdk_spec import SDKClientSpec
+from harness.runner.sdk_spec import HARNESS_API_KEY, SDKClientSpec
 from harness.scenario.model import Scenario
 
 __all__ = ["HARNESS_API_KEY", "ClientPool", "build_client"]
-
-#: the key every client under test presents to the fake provider (its log shows only a hash of it)
-HARNESS_API_KEY = "sk-harness-run"
 
 
 class ClientPool:
@@ -76,6 +74,14 @@ class ClientPool:
         await self._transport.aclose()
 
 
+def _keys_for_the_fake(config: ClientConfig) -> ClientConfig:
+    """The scenario's literal keys stay (a provider with ``allowed_keys`` expects them); a model keyed by
+    an environment variable, or not at all, presents :data:`HARNESS_API_KEY` (a real key never reaches
+    the fake provider)."""
+    models = tuple(replace(m, api_keys=m.api_keys or (HARNESS_API_KEY,), api_key_env=()) for m in config.models)
+    return replace(config, models=models)
+
+
 def build_client(
     scenario: Scenario,
     *,
@@ -93,12 +99,11 @@ def build_client(
     """
     spec = scenario.client
     if isinstance(spec, SDKClientSpec):
-        spec = SDKClientSpec(spec.kind, spec.max_retries, spec.timeout_s, HARNESS_API_KEY)
         from harness.runner.sdk_clients import make_sdk_client  # the SDKs are an optional extra
 
         apis = {m.name: m.api for m in scenario.provider.models}
         return make_sdk_client(spec, base_url, core, scenario.provider_prices(), clock, apis)
-    config: ClientConfig = spec.with_base_url(base_url, override=True).with_keys(HARNESS_API_KEY, override=True)
+    config: ClientConfig = _keys_for_the_fake(spec.with_base_url(base_url, override=True))
     transport: Transport
     if core is not None:
         transport = MemoryTransport(core)

@@ -15,6 +15,8 @@ from array import array
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from orjson import loads as _orjson_loads
+
 from harness.errors import (
     AuthenticationError,
     BadRequest,
@@ -45,7 +47,7 @@ from harness.wire.neutral import (
     RoleContent,
     StreamEvent,
 )
-from harness.wire.sse import DataEventReader
+from harness.wire.sse import DataEventReader, SSEMessage
 
 __all__ = [
     "ATTEMPT_HEADER",
@@ -280,6 +282,13 @@ class ChatStreamEncoder:
             f"{self._tail}"
         ).encode()
 
+    def texts(self, pieces: Sequence[str]) -> list[bytes]:
+        """``[text(p) for p in pieces]``, the same bytes, with the constant parts joined once."""
+        before = self._head + '{"index":0,"delta":{"content":'
+        after = '},"logprobs":null,"finish_reason":null}' + self._tail
+        quote = json_string
+        return [(before + quote(piece) + after).encode() for piece in pieces]
+
     def finish(self, reason: str) -> bytes:
         return f'{self._head}{{"index":0,"delta":{{}},"logprobs":null,"finish_reason":"{reason}"}}{self._tail}'.encode()
 
@@ -496,15 +505,51 @@ def parse_chat_body(body: bytes, headers: Mapping[str, str] | None = None) -> Ch
     return ChatResult(text, choice.get("finish_reason"), usage, data.get("model"), request_id or data.get("id"))
 
 
+_DONE_EVENT = StreamEvent(done=True)
+
+
 class ChatStreamReader(DataEventReader[StreamEvent]):
-    """Incremental reader of a chat completion stream: ``feed(bytes)`` → events."""
+    """Incremental reader of a chat completion stream: ``feed(bytes)`` → events.
+
+    A read that completes many events (a whole stream delivered at one instant, in virtual time) is
+    read in one pass: each payload goes to orjson as bytes, the common chunk (a text delta, nothing
+    else) is read with a few lookups, and anything else — an error, a finish, usage, a payload that
+    is not UTF-8 or not JSON — goes through :meth:`_event`, the reader of record.
+    """
 
     __slots__ = ()
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        payloads = self._sse.feed_payloads(chunk)
+        out: list[StreamEvent] = []
+        append = out.append
+        slow = self._event
+        loads = _orjson_loads
+        for payload in payloads:
+            if isinstance(payload, SSEMessage):
+                append(slow(payload.data))
+                continue
+            try:
+                obj = loads(payload)
+                if type(obj) is dict and "error" not in obj and obj.get("usage") is None:
+                    choices = obj["choices"]
+                    if type(choices) is list and len(choices) == 1:
+                        choice = choices[0]
+                        delta = choice["delta"]
+                        if choice["finish_reason"] is None and type(delta) is dict:
+                            text = delta.get("content") or ""
+                            append(StreamEvent(text, None, None, None, False, obj.get("id"), obj.get("model")))
+                            continue
+            except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+                pass
+            append(slow(payload.decode("utf-8", "replace")))  # anything else: the reader of record
+        return out
+
 
     @staticmethod
     def _event(data: str) -> StreamEvent:
         if data.startswith("[DONE]"):
-            return StreamEvent(done=True)
+            return _DONE_EVENT
         try:
             obj = codec.loads(data)
             if obj.get("error"):

@@ -99,6 +99,25 @@ class SSEParser:
             self._line(raw, out)
         return out
 
+    def feed_payloads(self, chunk: bytes) -> list[bytes] | list[SSEMessage]:
+        """``feed`` for readers that only want each event's data: raw ``data:`` payloads when ``chunk``
+        completes only one-line ``data:`` events (the common case: no message objects, no decoding),
+        else the :class:`SSEMessage` list :meth:`feed` returns. One pass over a read of many events.
+        """
+        if self._pending_cr or self._data or self._event is not None or not chunk:
+            return self.feed(chunk)
+        data = self._buffer + chunk if self._buffer else chunk
+        if b"\r" in data:
+            return self.feed(chunk)
+        blocks = data.split(b"\n\n")
+        rest = blocks[-1]
+        del blocks[-1]
+        for block in blocks:
+            if block[:6] != b"data: " or b"\n" in block:
+                return self.feed(chunk)  # the line-by-line path (the buffer is still untouched)
+        self._buffer = rest
+        return [block[6:] for block in blocks]
+
     def finish(self) -> list[SSEMessage]:
         """End of stream: an event whose blank line never came is dispatched (as Gemini's SDK does)."""
         out: list[SSEMessage] = []
