@@ -36,11 +36,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-# this folder holds bench/fake_provider.py, which would shadow the fake_provider package
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+from harness.testing.process import listening_process
 
-from harness.testing.process import listening_process  # noqa: E402
+_HERE = Path(__file__).resolve().parent
 
 REPO = _HERE.parent
 SCENARIO = _HERE / "scenarios" / "locust_overhead.toml"

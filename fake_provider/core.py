@@ -34,9 +34,9 @@ from urllib.parse import parse_qs
 from fake_provider import admission, plans, rejections
 from fake_provider.accounting import Accounts
 from fake_provider.config import ModelConfig, ProviderConfig
-from fake_provider.context import CallContext
+from fake_provider.context import CallContext, FaultSource
 from fake_provider.exchange import Exchange, ProviderRequest, count_prompt, load_json
-from fake_provider.fault import Fault, FaultSource, merge_faults, parse_fault_headers
+from fake_provider.fault import Fault, merge_faults, parse_fault_headers
 from fake_provider.generation import Generator
 from fake_provider.plan import Delivery, Plan
 from fake_provider.quotas import QuotaBook
@@ -359,6 +359,7 @@ class ProviderCore:
         return {
             "status": "ok",
             "seed": self.seed,
+            "config": self.config.fingerprint(),
             "requests": len(self.log),
             "uptime_s": round(self.clock() - self.started, 3),
             "run_s": round(self.clock() - self.run_started, 3),

@@ -97,7 +97,7 @@ def drop_from_plan(plan: Plan, headers: Sequence[str], fields: Sequence[str]) ->
         paths = _split(fields)
         if plan.chunks is not None:
             changes["chunks"] = tuple(
-                replace(c, data=_drop_in_events(c.data, paths)) if c.data else c for c in plan.chunks
+                c._replace(data=_drop_in_events(c.data, paths)) if c.data else c for c in plan.chunks
             )
         elif plan.body:
             changes["body"] = _drop_in_body(plan.body, paths)

@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.commands._args import description, provider_url, seed
+
 __all__ = ["add_parser", "run"]
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
@@ -79,7 +81,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "load",
         help="run a scenario's load through Locust, judged like harness run (exit 0 / 1 / 2)",
-        description=(__doc__ or "").split("\n\n")[0],
+        description=description(__doc__),
     )
     parser.add_argument("scenario", type=Path, metavar="SCENARIO.toml", help="the scenario file")
     parser.add_argument("--users", type=_positive_int, metavar="N", help="Locust users (default: the scenario's)")
@@ -87,12 +89,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--run-time", type=_seconds, metavar="S", help="seconds of load (default: duration_s)")
     parser.add_argument("--workers", type=_count, default=0, metavar="K", help="Locust worker processes here")
     parser.add_argument("--redis", metavar="URL", help="keep the client's limiter, breaker, budgets in this Redis")
-    parser.add_argument("--provider-url", metavar="URL", help="a running fake provider (harness serve) to use")
+    parser.add_argument(
+        "--provider-url", type=provider_url, metavar="URL", help="a running fake provider (harness serve) to use"
+    )
     parser.add_argument("--web", action="store_true", help="serve Locust's web UI on 127.0.0.1 while it runs")
     parser.add_argument("--web-port", type=_port, default=8089, metavar="P", help="the web UI's port (8089)")
     parser.add_argument("--web-linger", type=_seconds, default=30.0, metavar="S", help="UI stays up after (30 s)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="report folder (default: reports/<scenario-name>)")
-    parser.add_argument("--seed", type=int, metavar="N", help="override the scenario's seed")
+    parser.add_argument("--seed", type=seed, metavar="N", help="override the scenario's seed (0 to 2**63-1)")
     parser.add_argument("--quiet", action="store_true", help="only Locust's summary and the verdict")
     parser.add_argument(
         "--allow-large", action="store_true", help="run a scenario whose estimated work is above the ceilings"
@@ -108,8 +112,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _usage_error(args: argparse.Namespace) -> str | None:
-    if args.seed is not None and args.seed < 0:
-        return f"--seed: expected an integer ≥ 0, got {args.seed}"
     if args.worker:
         if args.master_host is None:
             return "--worker needs --master-host (the machine running harness load --master)"

@@ -1,4 +1,4 @@
-"""Gates: a metric, a comparison, a threshold; defaults from METRICS.md.
+"""Gates: a metric, a comparison, a threshold; defaults and their reasons in docs/metrics.md.
 
 In a scenario::
 
@@ -84,7 +84,7 @@ class GateResult:
 
 
 def default_threshold(metric: str, facts: RunFacts) -> tuple[str, float | str] | None:
-    """The op and threshold METRICS.md gives for ``metric``, or None when it has no default."""
+    """The op and threshold docs/metrics.md gives for ``metric``, or None when it has no default."""
     if metric == "herd_peak_100ms":
         return "<=", "herd_gate_100ms"
     if metric in ("retry_after_violations", "lost_requests", "limit_violations", "provider_429s", "auth_failures"):

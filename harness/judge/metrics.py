@@ -1,7 +1,7 @@
-"""Metrics from the provider's request log and the client's outcome log (formulas: METRICS.md).
+"""Metrics from the provider's request log and the client's outcome log (formulas and references: docs/metrics.md).
 
 Every function here is pure: records in, numbers out. :func:`compute_metrics` returns the flat
-``metrics`` mapping of ``summary.json`` (every key ARCHITECTURE.md promises, plus a few more); a metric
+``metrics`` mapping of ``summary.json`` (every key docs/architecture.md promises, plus a few more); a metric
 that does not apply to a run (no outage → no herd gate) is ``None``.
 """
 

@@ -41,6 +41,7 @@ from harness.errors import ConfigError
 from harness.load.collect import MergedRun, merge_records, read_run
 from harness.load.records import boot_id
 from harness.load.spec import SPEC_ENV, RunSpec, digest
+from harness.preflight import check_out_dir, check_provider
 from harness.records import ProviderRecord, load_jsonl
 from harness.report.result import RunResult
 from harness.runner.driver import DriveStats
@@ -202,7 +203,10 @@ def run_load(scenario_path: Path, options: LoadOptions, *, say: Callable[[str], 
     plan = spec.plan(scenario)
     out = options.out if options.out is not None else Path("reports") / scenario.name
     records = out / "records"
-    out.mkdir(parents=True, exist_ok=True)
+    check_out_dir(out)
+    if options.provider_url is not None:
+        for warning in check_provider(options.provider_url, scenario.provider):
+            say(f"harness load: warning: {warning}")
     _clear_records(records)
     records.mkdir(parents=True, exist_ok=True)
     distributed = options.master or options.workers > 0

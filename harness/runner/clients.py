@@ -2,7 +2,7 @@
 
 A scenario's ``[client]`` becomes a :class:`~harness.runner.driver.ClientUnderTest` pointed at the
 fake provider: in virtual time through an in-memory transport to the provider core (the reference
-client's :class:`~harness.client.MemoryTransport`, an SDK's :class:`CoreTransport`, LiteLLM's respx
+client's :class:`~harness.runner.memory_transport.MemoryTransport`, an SDK's :class:`CoreTransport`, LiteLLM's respx
 router), in real time over sockets to ``base_url``.
 
 ``instances = "per_user"`` builds one reference client per simulated user (its own breaker, limiter,
@@ -18,15 +18,16 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from fake_provider.core import ProviderCore
-from harness.client import ClientConfig, MemoryTransport, OutcomeLog, ResilientClient
+from harness.client import ClientConfig, OutcomeLog, ResilientClient
 from harness.client.transport import Transport
 from harness.client.types import ChatRequest
 from harness.clock import Clock, Sleep
 from harness.records import OutcomeRecord
 from harness.report.result import ClientEvent
 from harness.runner.driver import ClientUnderTest
-from harness.runner.sdk_spec import HARNESS_API_KEY, SDKClientSpec
+from harness.runner.memory_transport import MemoryTransport
 from harness.scenario.model import Scenario
+from harness.scenario.sdk_spec import HARNESS_API_KEY, SDKClientSpec
 
 __all__ = ["HARNESS_API_KEY", "ClientPool", "build_client"]
 

@@ -36,9 +36,9 @@ from harness.report.result import ClientEvent, RunResult
 from harness.runner.clients import build_client
 from harness.runner.driver import DriveStats, Progress, drive
 from harness.runner.facts import fault_windows, run_facts
-from harness.runner.sdk_spec import SDK_APIS
 from harness.runner.workload import Workload
 from harness.scenario.model import Scenario
+from harness.scenario.sdk_spec import SDK_APIS
 from harness.vtime import run as run_virtual
 
 __all__ = [

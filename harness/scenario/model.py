@@ -21,7 +21,7 @@ Sections (each documented in docs/scenarios.md, each validated with errors that 
   instead; ``instances = "per_user"`` gives every simulated user its own client (its own breaker,
   limiter and backoff state, as separate app instances would have); the default ``"shared"`` is one
   client for all;
-* ``[[gates]]``: metric, comparison, threshold (defaults from METRICS.md);
+* ``[[gates]]``: metric, comparison, threshold (defaults: docs/metrics.md);
 * ``[[compare_with]]``: other clients (tables shaped like ``[client]``) to run through the same storm,
   reported side by side; the gates judge the ``[client]`` only.
 
@@ -37,16 +37,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from fake_provider.config import ProviderConfig
+from fake_provider.config import ProviderConfig, scenario_seed
 from fake_provider.schedule import FaultSchedule
 from harness.client.config import ClientConfig
 from harness.errors import ConfigError
 from harness.judge.gates import DEFAULT_GATES, GateSpec, parse_gates
 from harness.judge.metrics import METRIC_NAMES
 from harness.pricing import PriceTable
-from harness.runner.sdk_spec import SDK_KINDS, SDKClientSpec
 from harness.scenario.bounds import MAX_FAULTS, check_bounds
 from harness.scenario.load import LoadSpec
+from harness.scenario.sdk_spec import SDK_KINDS, SDKClientSpec
 from harness.validate import Table, describe
 
 __all__ = ["SCENARIO_VERSION", "Scenario", "check_scenario_bounds", "load_scenario", "parse_scenario"]
@@ -128,7 +128,7 @@ def _check_client_models(client: ClientConfig, served: dict[str, Any], load: Loa
 
 def _parse_client(data: Any, path: str, served: dict[str, Any], load: LoadSpec) -> ClientConfig | SDKClientSpec:
     """A ``[client]``-shaped table: the reference client's config, or an SDK by ``kind``."""
-    kind = Table(data, path).raw("kind", "reference")
+    kind = Table(data, path).choice("kind", ("reference", *SDK_KINDS), default="reference")
     rest = {k: v for k, v in data.items() if k != "instances"}
     if kind in SDK_KINDS:
         return SDKClientSpec.parse(Table(rest, path))
@@ -175,7 +175,8 @@ def parse_scenario(
         raise t.error("version", f"this harness reads scenario version {SCENARIO_VERSION}, got {describe(version)}")
     scenario_name = _plain_name(t, t.str("name", name))
     description = t.str("description", "", nonempty=False)
-    seed = t.int("seed", 1, min=0, max=2**63 - 1)
+    seed = scenario_seed(data)  # the top-level seed, else [provider] seed (as harness serve reads it), else 1
+    t.raw("seed", None)
     duration_s = t.float("duration_s", 60.0, min=0, exclusive_min=True)
     drain_s = t.float("drain_s", 120.0, min=0)
     tags = t.str_list("tags", ())

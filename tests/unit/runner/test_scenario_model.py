@@ -8,8 +8,8 @@ import pytest
 
 from harness.client import ClientConfig
 from harness.errors import ConfigError
-from harness.runner.sdk_spec import SDKClientSpec
 from harness.scenario.model import load_scenario, parse_scenario
+from harness.scenario.sdk_spec import SDKClientSpec
 
 SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
 
