@@ -46,6 +46,7 @@ from fake_provider.plan import Delivery, Plan
 from fake_provider.quotas import QuotaBook
 from fake_provider.responses import json_plan
 from fake_provider.schedule import FaultSchedule, key_label
+from fake_provider.shape_faults import drop_from_plan
 from fake_provider.tiers import TierBook, exhausted, merge_headers
 from harness.clock import Clock
 from harness.tokenizer import count_tokens
@@ -100,6 +101,13 @@ def _models_owner(api: str, headers: Mapping[str, str], query: str) -> tuple[str
 
 def _header_faults(ctx: CallContext) -> Fault | None:
     return parse_fault_headers(ctx.headers)
+
+
+def _shaped(plan: Plan, fault: Fault | None) -> Plan:
+    """``plan`` less the headers and fields a ``drop`` fault leaves out."""
+    if fault is None or not (fault.drop_headers or fault.drop_fields):
+        return plan
+    return drop_from_plan(plan, fault.drop_headers, fault.drop_fields)
 
 
 class ProviderCore:
@@ -295,11 +303,11 @@ class ProviderCore:
         if fault is not None:
             failed = self._fault_plan(ctx, fault)
             if failed is not None:
-                return failed
+                return _shaped(failed, fault)
         if isinstance(call, EmbeddingCall):
-            return self.generator.embeddings_plan(ctx, call, request.body)
+            return _shaped(self.generator.embeddings_plan(ctx, call, request.body), fault)
         self._use_cache(ctx, call, model)
-        return self.generator.chat_plan(ctx, call, model)
+        return _shaped(self.generator.chat_plan(ctx, call, model), fault)
 
     def _model_route(self, request: ProviderRequest, ctx: CallContext, query: dict[str, Any]) -> Plan:
         """A models list or lookup (an unknown model is the provider's 404; a bad page parameter its 400)."""
