@@ -77,7 +77,8 @@ def test_any_slicing_gives_the_same_events() -> None:
         b'{"index":1,"delta":{"content":"b"},"finish_reason":null}]}\n\n',  # two choices: the first is read
         b'data: {"id":"c","choices":[{"index":0,"delta":null,"finish_reason":null}]}\n\n',  # a null delta
         b'data: {"id":"c","error":null,"choices":[{"index":0,"delta":{},"finish_reason":null}]}\n\n',
-        b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"\xff\xfe"},"finish_reason":null}]}\n\n',  # not UTF-8
+        # not UTF-8
+        b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"\xff\xfe"},"finish_reason":null}]}\n\n',
         b": a comment\n\n",  # not a data line: the line-by-line path
         b"event: ping\ndata: {}\n\n",  # an event name
         b'data: {"id":"c",\r\ndata: "choices":[]}\r\n\r\n',  # CRs and a two-line payload
