@@ -36,11 +36,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-# this folder holds bench/fake_provider.py, which would shadow the fake_provider package
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+from harness.testing.process import listening_process
 
-from harness.testing.process import listening_process  # noqa: E402
+_HERE = Path(__file__).resolve().parent
 
 REPO = _HERE.parent
 SCENARIO = _HERE / "scenarios" / "locust_overhead.toml"
@@ -91,7 +89,9 @@ def _judged(command: str, port: int, seconds: float) -> float:
             "--provider-url",
             f"http://127.0.0.1:{port}",
         ]
-        args += ["--out", str(Path(tmp) / "report"), "--quiet"]
+        # no think time is the point (the client's own throughput); it is above the closed-loop request
+        # estimate of docs/scenarios.md "Bounds", bounded here by the run time
+        args += ["--out", str(Path(tmp) / "report"), "--quiet", "--allow-large"]
         args += ["--real-time"] if command == "run" else ["--run-time", f"{seconds:g}"]
         done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=seconds * 4 + 240)
         summary_file = Path(tmp) / "report" / "summary.json"

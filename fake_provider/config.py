@@ -22,6 +22,9 @@ section of a scenario TOML (:meth:`ProviderConfig.from_table`); the format is do
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -33,11 +36,21 @@ from harness.errors import ConfigError
 from harness.pricing import DEFAULT_PRICES, ModelPrice
 from harness.validate import Table
 
-__all__ = ["APIS", "DEFAULT_MAX_BODY_BYTES", "ModelConfig", "ProviderConfig", "default_models"]
+__all__ = [
+    "APIS",
+    "DEFAULT_MAX_BODY_BYTES",
+    "SCENARIO_DEFAULT_SEED",
+    "ModelConfig",
+    "ProviderConfig",
+    "default_models",
+    "scenario_seed",
+]
 
 APIS = ("openai", "anthropic", "gemini")
 KINDS = ("chat", "embedding")
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+#: a scenario's seed when it declares none, neither at the top nor in ``[provider]``
+SCENARIO_DEFAULT_SEED = 1
 #: natural answer length when max_tokens does not cut it: median 120 tokens, 1 % over 600
 DEFAULT_OUTPUT_TOKENS = Distribution.lognormal(120, 600)
 _ZERO = Distribution.fixed(0.0)
@@ -72,7 +85,7 @@ def _chat(name: str, api: str, window: int, max_out: int) -> ModelConfig:
 
 
 def default_models() -> tuple[ModelConfig, ...]:
-    """The six chat models of WIRE.md's price table, and text-embedding-3-small."""
+    """The six chat models of the price table in docs/wire.md, and text-embedding-3-small."""
     return (
         _chat("gpt-4o", "openai", 128_000, 16_384),
         _chat("gpt-4o-mini", "openai", 128_000, 16_384),
@@ -115,6 +128,17 @@ class ProviderConfig:
     def with_options(self, **changes: Any) -> ProviderConfig:
         return replace(self, **changes)
 
+    def fingerprint(self) -> str:
+        """A short digest of what makes this provider answer as it does: models, keys, limits, quotas, seed.
+
+        The fault schedule is left out (a runner posts its own to ``/_fake/faults``). ``GET
+        /_fake/health`` reports it as ``config``, so a runner can tell a server started with another
+        scenario from one started with its own.
+        """
+        fields = (self.models, self.allowed_keys, self.max_body_bytes, self.seed, self.quotas)
+        digest = hashlib.sha256(json.dumps(_canonical(fields), separators=(",", ":")).encode())
+        return digest.hexdigest()[:16]
+
     def model_index(self) -> dict[str, ModelConfig]:
         """Every name and alias → model; a name claimed twice is a :class:`ConfigError`."""
         index: dict[str, ModelConfig] = {}
@@ -148,11 +172,46 @@ class ProviderConfig:
 
     @classmethod
     def from_scenario(cls, data: Mapping[str, Any]) -> ProviderConfig:
-        """The provider of a scenario: its ``[provider]`` table (quotas included) and its ``[[faults]]``."""
+        """The provider of a scenario: its ``[provider]`` table (quotas included) and its ``[[faults]]``.
+
+        As in a run of the scenario, the seed is :func:`scenario_seed`'s: ``harness serve --scenario
+        FILE`` answers exactly as the provider of ``harness run FILE``.
+        """
         config = cls.from_table(Table(data.get("provider", {}), "provider"))
+        config = replace(config, seed=scenario_seed(data))
         if "faults" in data:
             config = replace(config, faults=FaultSchedule.parse(data["faults"], "faults"))
         return config
+
+
+def scenario_seed(data: Mapping[str, Any]) -> int:
+    """The seed of a scenario document: its top-level ``seed``, else ``[provider] seed``, else 1.
+
+    Both :mod:`harness.scenario` (a run) and :meth:`ProviderConfig.from_scenario` (``harness serve
+    --scenario``) read it here, so the two agree. Two different seeds in one file are an error.
+    """
+    top = Table(data, "").int("seed", None, min=0, max=2**63 - 1)
+    provider = data.get("provider", {})
+    inner = Table(provider, "provider").int("seed", None, min=0, max=2**63 - 1) if isinstance(provider, dict) else None
+    if top is not None and inner is not None and top != inner:
+        raise ConfigError("provider.seed", f"is {inner} but the scenario's seed is {top}; give the seed once")
+    seed = top if top is not None else inner
+    return SCENARIO_DEFAULT_SEED if seed is None else seed
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` as JSON-able data whose text is the same in every process (sets sorted, no hash order)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return sorted([str(k), _canonical(v)] for k, v in value.items())
+    if isinstance(value, (set, frozenset)):
+        return sorted((_canonical(v) for v in value), key=repr)
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
 
 
 def _price(value: object, where: str) -> ModelPrice:

@@ -1,8 +1,12 @@
-"""The provider core's view of one request while it decides a plan (what fault sources see)."""
+"""The provider core's view of one request while it decides a plan (what fault sources see).
+
+Dependency direction: this module knows the model config and the fault; neither knows it (the fault
+schedule matches requests through the small :class:`fake_provider.schedule.RequestTraits` protocol).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,7 +19,7 @@ if TYPE_CHECKING:
     from fake_provider.replies import Reply
     from fake_provider.textgen import Answer
 
-__all__ = ["CallContext"]
+__all__ = ["CallContext", "FaultSource"]
 
 
 @dataclass(slots=True)
@@ -54,3 +58,7 @@ class CallContext:
     cached_tokens: int = 0  # prompt tokens read from the prompt cache
     cache_write_tokens: int = 0  # prompt tokens written to the prompt cache (all TTLs)
     cache_write_1h_tokens: int = 0  # … of which with the 1-hour TTL (Anthropic)
+
+
+#: "which fault applies to this request?" — None for none; the core asks its sources in order
+FaultSource = Callable[[CallContext], Fault | None]

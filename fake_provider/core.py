@@ -34,9 +34,9 @@ from urllib.parse import parse_qs
 from fake_provider import admission, plans, rejections
 from fake_provider.accounting import Accounts
 from fake_provider.config import ModelConfig, ProviderConfig
-from fake_provider.context import CallContext
+from fake_provider.context import CallContext, FaultSource
 from fake_provider.exchange import Exchange, ProviderRequest, count_prompt, load_json
-from fake_provider.fault import Fault, FaultSource, merge_faults, parse_fault_headers
+from fake_provider.fault import Fault, merge_faults, parse_fault_headers
 from fake_provider.generation import Generator
 from fake_provider.plan import Delivery, Plan
 from fake_provider.quotas import QuotaBook
@@ -255,7 +255,13 @@ class ProviderCore:
         allowed = self.config.allowed_keys
         if allowed is not None and key not in allowed:
             status, message, _ = rejections.bad_key(ctx.provider)
-            return self._error(ctx, status, message)
+            if ctx.provider != "gemini":
+                return self._error(ctx, status, message)
+            # Gemini answers a bad key with a 400 INVALID_ARGUMENT whose ErrorInfo says API_KEY_INVALID;
+            # the log records that reason, so the judge can count it as an authentication failure
+            plan = self._error(ctx, status, message, details=[dict(gemini.API_KEY_INVALID_DETAIL)])
+            ctx.error_type = gemini.API_KEY_INVALID
+            return plan
         return None
 
     # ------------------------------------------------------------------------------------ quotas, faults
@@ -345,6 +351,7 @@ class ProviderCore:
         return {
             "status": "ok",
             "seed": self.seed,
+            "config": self.config.fingerprint(),
             "requests": len(self.log),
             "uptime_s": round(self.clock() - self.started, 3),
             "run_s": round(self.clock() - self.run_started, 3),

@@ -1,7 +1,7 @@
 """What to do wrong to one request: a :class:`Fault`, and the per-request test headers that ask for one.
 
 The provider core asks each of its fault sources, in order, "which fault applies to this request?"
-(:data:`FaultSource`) and merges the answers by the overlap rule: the first *failure* (an error
+(:data:`fake_provider.context.FaultSource`) and merges the answers by the overlap rule: the first *failure* (an error
 status, a transport fault, a stream fault, slow headers) wins; *latency* (``extra_ttft_s``,
 ``inter_token_s``) adds up. Two sources exist: the test headers below (only with
 ``allow_fault_headers``) and the seeded schedule (:mod:`fake_provider.schedule`).
@@ -38,15 +38,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from fake_provider.plan import TransportFault
 from harness.wire.neutral import RequestInvalid
 
-if TYPE_CHECKING:
-    from fake_provider.context import CallContext
-
-__all__ = ["FAULT_HEADER", "STATUS_HEADER", "Fault", "FaultSource", "merge_faults", "parse_fault_headers"]
+__all__ = ["FAULT_HEADER", "STATUS_HEADER", "Fault", "merge_faults", "parse_fault_headers"]
 
 STATUS_HEADER = "x-fake-status"
 FAULT_HEADER = "x-fake-fault"
@@ -132,10 +128,6 @@ def merge_faults(first: Fault | None, second: Fault | None) -> Fault | None:
         extra_ttft_s=owner.extra_ttft_s + other.extra_ttft_s,
         inter_token_s=owner.inter_token_s + other.inter_token_s,
     )
-
-
-#: "which fault applies to this request?" — None for none; sources are asked in order
-FaultSource = Callable[["CallContext"], Fault | None]
 
 
 def _params(value: str, header: str) -> tuple[str, str | None, dict[str, str]]:

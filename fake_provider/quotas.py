@@ -41,10 +41,14 @@ from typing import Any
 from harness.pricing import parse_decimal
 from harness.validate import Table
 
-__all__ = ["LIMIT_KINDS", "Admission", "Limits", "QuotaBook", "QuotaConfig", "SlidingWindow"]
+__all__ = ["LIMIT_KINDS", "MIN_WINDOW_S", "Admission", "Limits", "QuotaBook", "QuotaConfig", "SlidingWindow"]
 
 LIMIT_KINDS = ("rpm", "tpm", "itpm", "otpm")
 _MAX_SCOPES = 50_000  # (key, model) pairs kept before idle ones are dropped
+
+
+#: the shortest quota window ``[provider.quotas] window_s`` accepts, in seconds
+MIN_WINDOW_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +104,9 @@ class QuotaConfig:
     def from_table(cls, t: Table, known_models: Mapping[str, object] | None = None) -> QuotaConfig:
         """Read the table; with ``known_models``, an override for an unknown model is an error."""
         limits = Limits.from_table(t)
-        window = t.float("window_s", 60.0, min=0, max=86_400, exclusive_min=True)
+        # a window shorter than a second is finer than any provider publishes, and below the clocks'
+        # resolution it would make every arrival its own window
+        window = t.float("window_s", 60.0, min=MIN_WINDOW_S, max=86_400)
         in_flight = t.int("max_in_flight", None, min=1)
         cap = t.raw("spend_cap_usd", None)
         spend = None if cap is None else parse_decimal(cap, t.field("spend_cap_usd"))

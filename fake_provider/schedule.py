@@ -37,7 +37,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fake_provider.fault import Fault
 from fake_provider.plan import TransportFault
@@ -46,10 +46,43 @@ from harness.errors import ConfigError
 from harness.validate import Table, describe
 from harness.wire.neutral import ChatCall
 
-if TYPE_CHECKING:
-    from fake_provider.context import CallContext
+__all__ = [
+    "FAILURE_KINDS",
+    "KINDS",
+    "LATENCY_KINDS",
+    "FaultSchedule",
+    "FaultSpec",
+    "RequestTraits",
+    "key_label",
+    "unit_draw",
+]
 
-__all__ = ["FAILURE_KINDS", "KINDS", "LATENCY_KINDS", "FaultSchedule", "FaultSpec", "key_label", "unit_draw"]
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class RequestTraits(Protocol):
+    """What a targeted fault looks at in a request (:class:`fake_provider.context.CallContext` has it)."""
+
+    @property
+    def model(self) -> _Named | None: ...  # the resolved model, if any
+    @property
+    def model_name(self) -> str | None: ...  # the model as requested
+    @property
+    def provider(self) -> str: ...  # "openai" | "anthropic" | "gemini"
+    @property
+    def api(self) -> str: ...  # "openai.chat" …
+    @property
+    def client(self) -> str: ...  # "key:<hash>" of the API key
+    @property
+    def client_id(self) -> str | None: ...  # x-client-id
+    @property
+    def stream(self) -> bool: ...
+    @property
+    def call(self) -> object: ...  # the validated request (a ChatCall carries the extras output faults need)
+
 
 FAILURE_KINDS = (
     "http",
@@ -159,7 +192,7 @@ class FaultSpec:
         """Flapping: whether ``t`` is in a down phase."""
         return (t - self.start_s) % (self.down_s + self.up_s) < self.down_s
 
-    def matches(self, ctx: CallContext) -> bool:
+    def matches(self, ctx: RequestTraits) -> bool:
         """Whether the request is a target (window and fraction aside)."""
         if self.models is not None:
             model = ctx.model
@@ -221,7 +254,7 @@ class FaultSchedule:
 
     # -- deciding ------------------------------------------------------------------------------
     def decide(
-        self, ctx: CallContext, t: float, arrival: int, seed: int, in_flight: int = 0, decided: bool = False
+        self, ctx: RequestTraits, t: float, arrival: int, seed: int, in_flight: int = 0, decided: bool = False
     ) -> Fault | None:
         """The fault for a request arriving ``t`` s into the run as arrival number ``arrival``.
 
@@ -449,7 +482,7 @@ def _parse_spec(t: Table, index: int) -> FaultSpec:
     return FaultSpec(**spec, params={**first, **params})
 
 
-def _has_contract(ctx: CallContext) -> bool:
+def _has_contract(ctx: RequestTraits) -> bool:
     """Whether the answer has a structured contract an output fault can break (JSON output or a tool call)."""
     call = ctx.call
     extras = call.extras if isinstance(call, ChatCall) else None

@@ -3,7 +3,8 @@
 Each subcommand is a module ``harness/commands/<name>.py`` with ``add_parser(subparsers)`` and
 ``run(args) -> int``; modules are discovered, so adding a subcommand never touches this file.
 Exit codes: what ``run`` returns; 2 for usage errors (argparse names the option) and invalid
-configuration (:class:`~harness.errors.ConfigError` names the field).
+configuration (:class:`~harness.errors.ConfigError` names the field) — each one line on stderr,
+never a traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import importlib
 import pkgutil
 import sys
 from types import ModuleType
+from typing import NoReturn
 
 from harness import __version__, commands
 from harness.errors import ConfigError
@@ -31,10 +33,15 @@ def _command_modules() -> list[ModuleType]:
     return found
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the problem (and where to read more), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="harness", description="Resilience and load-testing harness for code that calls LLM APIs."
-    )
+    parser = _Parser(prog="harness", description="Resilience and load-testing harness for code that calls LLM APIs.")
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _command_modules():
@@ -48,13 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run = getattr(args, "_run", None)
     if run is None:
-        parser.print_usage(sys.stderr)
-        print("harness: error: a COMMAND is required", file=sys.stderr)
+        print("harness: error: a COMMAND is required (see harness --help)", file=sys.stderr)
         return 2
     try:
         return int(run(args))
     except ConfigError as exc:
-        print(f"harness {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).splitlines())
+        print(f"harness {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -133,7 +133,7 @@ def parse_decimal(value: object, field: str) -> Decimal:
 
 
 DEFAULT_PRICES: Mapping[str, ModelPrice] = {
-    # USD per 1M tokens: input / output / cached input (/ cache write), as in WIRE.md
+    # USD per 1M tokens: input / output / cached input (/ cache write), as in docs/wire.md
     "gpt-4o": ModelPrice.per_million("2.50", "10.00", "1.25"),
     "gpt-4o-mini": ModelPrice.per_million("0.15", "0.60", "0.075"),
     "claude-sonnet-4": ModelPrice.per_million("3.00", "15.00", "0.30", "3.75"),

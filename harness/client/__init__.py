@@ -5,7 +5,8 @@ The public API lives here; the modules behind it are private to the package (imp
 
 * the client — :class:`ResilientClient` configured by :class:`ClientConfig` (the ``[client]`` table),
   the neutral :class:`ChatRequest` / :class:`ChatResponse` / :class:`ChatDelta`, the transports
-  (:class:`AiohttpTransport`, :class:`MemoryTransport`), the :class:`OutcomeLog`;
+  (:class:`AiohttpTransport`; the in-memory one for tests and virtual time is
+  :class:`harness.runner.memory_transport.MemoryTransport`), the :class:`OutcomeLog`;
 * the policies it composes, usable on their own — :class:`RateLimiter`, :class:`CircuitBreaker`,
   backoff strategies, :class:`RetryPolicy`, :class:`RetryBudget`, :class:`AdaptiveThrottle`,
   :class:`CostTracker`, :class:`BudgetLedger`, and their Redis variants.
@@ -65,7 +66,7 @@ from harness.client.retry import (
 )
 from harness.client.stream_api import ChatStream
 from harness.client.transport import HttpRequest, HttpResponse, Transport
-from harness.client.transports import AiohttpTransport, MemoryTransport
+from harness.client.transports import AiohttpTransport
 from harness.client.types import ChatDelta, ChatRequest, ChatResponse, Message
 
 __all__ = [
@@ -102,7 +103,6 @@ __all__ = [
     "KeyRotation",
     "LimitConfig",
     "Limiter",
-    "MemoryTransport",
     "Message",
     "ModelSpec",
     "OutcomeLog",

@@ -16,7 +16,7 @@ carries ``x-harness-request-id`` (the logical id), ``x-harness-attempt`` (0-base
 
 Time comes from an injected clock and sleep (default: the running loop's ``time`` and
 ``asyncio.sleep``) and deadlines use ``asyncio.timeout_at`` on the loop clock, so the same client runs
-in real time over sockets and in virtual time over :class:`~harness.client.transports.MemoryTransport`.
+in real time over sockets and in virtual time over :class:`~harness.runner.memory_transport.MemoryTransport`.
 
 Example::
 

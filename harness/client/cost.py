@@ -1,6 +1,6 @@
 """Cost: price each request from its actual usage and attribute it by user, feature, model and key.
 
-Prices come from :class:`harness.pricing.PriceTable` (defaults from WIRE.md, LiteLLM JSON import,
+Prices come from :class:`harness.pricing.PriceTable` (defaults in docs/wire.md, LiteLLM JSON import,
 overrides), the same table the fake provider's billing ledger uses, so the two agree to the last
 digit. Amounts are :class:`~decimal.Decimal`; input, cached input, cache writes, output and reasoning
 tokens are all priced (reasoning tokens are output tokens).

@@ -2,6 +2,7 @@
 
     harness load SCENARIO.toml [--users N] [--spawn-rate R] [--run-time S] [--workers K] [--redis URL]
                  [--provider-url URL] [--web [--web-port P] [--web-linger S]] [--out DIR] [--seed N] [--quiet]
+                 [--allow-large]
     harness load SCENARIO.toml --master [--expect-workers K] [--master-bind-host H] [--master-port P] …
     harness load SCENARIO.toml --worker --master-host H [--master-port P]
 
@@ -19,6 +20,8 @@ import re
 import sys
 from pathlib import Path
 from typing import Any
+
+from harness.commands._args import description, provider_url, seed
 
 __all__ = ["add_parser", "run"]
 
@@ -78,7 +81,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "load",
         help="run a scenario's load through Locust, judged like harness run (exit 0 / 1 / 2)",
-        description=(__doc__ or "").split("\n\n")[0],
+        description=description(__doc__),
     )
     parser.add_argument("scenario", type=Path, metavar="SCENARIO.toml", help="the scenario file")
     parser.add_argument("--users", type=_positive_int, metavar="N", help="Locust users (default: the scenario's)")
@@ -86,13 +89,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--run-time", type=_seconds, metavar="S", help="seconds of load (default: duration_s)")
     parser.add_argument("--workers", type=_count, default=0, metavar="K", help="Locust worker processes here")
     parser.add_argument("--redis", metavar="URL", help="keep the client's limiter, breaker, budgets in this Redis")
-    parser.add_argument("--provider-url", metavar="URL", help="a running fake provider (harness serve) to use")
+    parser.add_argument(
+        "--provider-url", type=provider_url, metavar="URL", help="a running fake provider (harness serve) to use"
+    )
     parser.add_argument("--web", action="store_true", help="serve Locust's web UI on 127.0.0.1 while it runs")
     parser.add_argument("--web-port", type=_port, default=8089, metavar="P", help="the web UI's port (8089)")
     parser.add_argument("--web-linger", type=_seconds, default=30.0, metavar="S", help="UI stays up after (30 s)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="report folder (default: reports/<scenario-name>)")
-    parser.add_argument("--seed", type=int, metavar="N", help="override the scenario's seed")
+    parser.add_argument("--seed", type=seed, metavar="N", help="override the scenario's seed (0 to 2**63-1)")
     parser.add_argument("--quiet", action="store_true", help="only Locust's summary and the verdict")
+    parser.add_argument(
+        "--allow-large", action="store_true", help="run a scenario whose estimated work is above the ceilings"
+    )
     several = parser.add_argument_group("several machines")
     several.add_argument("--master", action="store_true", help="run the master; workers join from elsewhere")
     several.add_argument("--expect-workers", type=_positive_int, default=1, metavar="K", help="with --master (1)")
@@ -104,8 +112,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _usage_error(args: argparse.Namespace) -> str | None:
-    if args.seed is not None and args.seed < 0:
-        return f"--seed: expected an integer ≥ 0, got {args.seed}"
     if args.worker:
         if args.master_host is None:
             return "--worker needs --master-host (the machine running harness load --master)"
@@ -115,7 +121,7 @@ def _usage_error(args: argparse.Namespace) -> str | None:
                 ("--users", args.users), ("--spawn-rate", args.spawn_rate), ("--run-time", args.run_time),
                 ("--redis", args.redis), ("--provider-url", args.provider_url), ("--out", args.out),
                 ("--seed", args.seed), ("--master", args.master or None), ("--workers", args.workers or None),
-                ("--web", args.web or None),
+                ("--web", args.web or None), ("--allow-large", args.allow_large or None),
             )
             if value is not None
         ]  # fmt: skip
@@ -166,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         expect_workers=args.expect_workers,
         master_bind_host=args.master_bind_host,
         master_port=args.master_port,
+        allow_large=args.allow_large,
     )
     done = run_load(args.scenario, options)  # ConfigError → one line, exit 2 (harness.cli)
     from harness.report import write_report

@@ -1,20 +1,25 @@
 """``harness run``: run one scenario, write its report, gate on it.
 
-    harness run SCENARIO.toml [--real-time] [--seed N] [--out DIR] [--provider-url URL] [--quiet]
+    harness run SCENARIO.toml [--real-time] [--seed N] [--out DIR] [--provider-url URL] [--quiet] [--allow-large]
 
 Virtual time by default (deterministic and fast); ``--real-time`` runs the same scenario over sockets
 against a fake provider started in-process, or against ``--provider-url`` (a ``harness serve
 --scenario SCENARIO.toml`` already running). The report goes to ``reports/<scenario-name>/`` unless
 ``--out`` says otherwise. Exit code: 0 when every gate passes, 1 when one fails, 2 for an invalid
-scenario or usage.
+scenario or usage (a scenario whose estimated work is above the ceilings is refused unless
+``--allow-large``; docs/scenarios.md, "Bounds").
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
+
+from harness.commands._args import description, provider_url, seed
+from harness.preflight import check_out_dir, check_provider
 
 __all__ = ["add_parser", "run"]
 
@@ -23,18 +28,24 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "run",
         help="run a scenario and judge it (exit 0: gates pass, 1: a gate failed, 2: invalid scenario)",
-        description=(__doc__ or "").split("\n\n")[0],
+        description=description(__doc__),
     )
     parser.add_argument("scenario", type=Path, metavar="SCENARIO.toml", help="the scenario file")
     parser.add_argument("--real-time", action="store_true", help="run over sockets in real time (default: virtual)")
-    parser.add_argument("--seed", type=int, metavar="N", help="override the scenario's seed")
+    parser.add_argument("--seed", type=seed, metavar="N", help="override the scenario's seed (0 to 2**63-1)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="report folder (default: reports/<scenario-name>)")
     parser.add_argument(
         "--provider-url",
+        type=provider_url,
         metavar="URL",
         help="with --real-time: use this running fake provider (started with harness serve --scenario …)",
     )
     parser.add_argument("--quiet", action="store_true", help="no live progress; just the verdict")
+    parser.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="run a scenario whose estimated work (requests, users, faults, time) is above the ceilings",
+    )
     return parser
 
 
@@ -49,18 +60,20 @@ def run(args: argparse.Namespace) -> int:
     from harness.runner.verdict import print_comparison, print_verdict
     from harness.scenario.model import load_scenario
 
+    started = time.perf_counter()
     console = Console(stderr=True)
     if args.provider_url and not args.real_time:
-        console.print("harness run: error: --provider-url needs --real-time")
+        console.print("harness run: error: --provider-url needs --real-time", highlight=False, soft_wrap=True)
         return 2
-    if args.seed is not None and args.seed < 0:
-        console.print(f"harness run: error: --seed: expected an integer ≥ 0, got {args.seed}")
-        return 2
-    scenario = load_scenario(args.scenario)  # ConfigError → exit 2 in harness.cli
+    scenario = load_scenario(args.scenario, allow_large=args.allow_large)  # ConfigError → exit 2 (harness.cli)
     if args.seed is not None:
         scenario = scenario.with_seed(args.seed)
     mode = "real-time" if args.real_time else "virtual"
     out = args.out if args.out is not None else Path("reports") / scenario.name
+    check_out_dir(out)  # before the run, not after it
+    if args.provider_url:
+        for warning in check_provider(args.provider_url, scenario.provider):
+            console.print(f"harness run: warning: {warning}", highlight=False, soft_wrap=True, markup=False)
     state: list[Any] = [lambda: "starting"]
     live = LiveProgress(scenario.name, scenario.duration_s, mode, lambda: state[0](), console=console)
     options = RunOptions(
@@ -84,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             links.append(f"{other.client}/report.html")
         (out / "comparison.md").write_text(comparison_markdown(results, links), encoding="utf-8")
         print_comparison(results, out_console)
-    print_verdict(result, out_console)
+    print_verdict(result, out_console, total_wall_s=time.perf_counter() - started, runs=len(results))
     report = files.get("report (HTML)") or next(iter(files.values()))
     where = f"report: {report.parent}/ ({report.name}, summary.json, summary.md, junit.xml)"
     out_console.print(where, soft_wrap=True, highlight=False)

@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from harness.commands._args import seed
 from harness.control_api import CONTROL_TOKEN_ENV, control_token_from_env
 from harness.errors import ConfigError
 
@@ -62,7 +63,7 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=seed,
         metavar="N",
         help="seed of the answers and of the fault draws (default: the scenario's, else 0)",
     )

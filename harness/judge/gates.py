@@ -1,4 +1,4 @@
-"""Gates: a metric, a comparison, a threshold; defaults from METRICS.md.
+"""Gates: a metric, a comparison, a threshold; defaults and their reasons in docs/metrics.md.
 
 In a scenario::
 
@@ -84,10 +84,10 @@ class GateResult:
 
 
 def default_threshold(metric: str, facts: RunFacts) -> tuple[str, float | str] | None:
-    """The op and threshold METRICS.md gives for ``metric``, or None when it has no default."""
+    """The op and threshold docs/metrics.md gives for ``metric``, or None when it has no default."""
     if metric == "herd_peak_100ms":
         return "<=", "herd_gate_100ms"
-    if metric in ("retry_after_violations", "lost_requests", "limit_violations", "provider_429s"):
+    if metric in ("retry_after_violations", "lost_requests", "limit_violations", "provider_429s", "auth_failures"):
         return "==", 0
     if metric in ("cost_abs_error_usd", "overspend_usd"):
         return "<=", 0
@@ -108,11 +108,14 @@ def default_threshold(metric: str, facts: RunFacts) -> tuple[str, float | str] |
     return None
 
 
-#: gates a scenario gets when it declares none
+#: gates a scenario gets when it declares none: the client's conduct, and whether it could do its job
+#: at all (no request refused for its credentials; at least one answer)
 DEFAULT_GATES: tuple[GateSpec, ...] = (
     GateSpec("lost_requests"),
     GateSpec("retry_after_violations"),
     GateSpec("cost_abs_error_usd"),
+    GateSpec("auth_failures"),
+    GateSpec("success_rate", ">", 0.0),
 )
 
 

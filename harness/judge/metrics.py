@@ -1,7 +1,7 @@
-"""Metrics from the provider's request log and the client's outcome log (formulas: METRICS.md).
+"""Metrics from the provider's request log and the client's outcome log (formulas and references: docs/metrics.md).
 
 Every function here is pure: records in, numbers out. :func:`compute_metrics` returns the flat
-``metrics`` mapping of ``summary.json`` (every key ARCHITECTURE.md promises, plus a few more); a metric
+``metrics`` mapping of ``summary.json`` (every key docs/architecture.md promises, plus a few more); a metric
 that does not apply to a run (no outage → no herd gate) is ``None``.
 """
 
@@ -45,7 +45,7 @@ DEFAULT_BACKOFF_CAP_S = 8.0  # the official SDKs' cap, used when the client's is
 METRIC_NAMES: tuple[str, ...] = (
     "requests_logical", "attempts", "client_attempts", "success_rate", "lost_requests", "retry_amplification",
     "herd_peak_100ms", "herd_gate_100ms", "herd_clients", "drain_time_s", "jitter_cv", "retry_delay_p50_s",
-    "retry_after_violations",
+    "retry_after_violations", "auth_failures",
     "provider_429s", "provider_4xx", "provider_5xx", "limit_violations", "limit_violations_all",
     "goodput_tokens_per_min", "goodput_ratio",
     "cost_client_usd", "cost_provider_usd", "cost_abs_error_usd", "cost_drift_usd", "overspend_usd", "latency_p50_s",
@@ -58,6 +58,15 @@ METRIC_NAMES: tuple[str, ...] = (
 
 def _ok(status: int) -> bool:
     return 200 <= status < 300
+
+
+#: what the log's ``error_type`` says when Gemini refused a key (its 400 INVALID_ARGUMENT's reason)
+_GEMINI_BAD_KEY = "API_KEY_INVALID"
+
+
+def auth_failures(records: Iterable[ProviderRecord]) -> int:
+    """Attempts the provider refused for their credentials: 401, 403, and Gemini's ``API_KEY_INVALID`` 400."""
+    return sum(1 for r in records if r.status in (401, 403) or r.error_type == _GEMINI_BAD_KEY)
 
 
 # -- thundering herd ---------------------------------------------------------------------------
@@ -206,9 +215,10 @@ def limit_violations(records: Sequence[ProviderRecord], limit: LimitFact) -> int
     violations = 0
     total = 0
     left = 0
-    for t, w in scoped:
+    for i, (t, w) in enumerate(scoped):
         total += w
-        while scoped[left][0] <= t - limit.window_s:
+        # the arrival itself always counts, even when t - window_s rounds to t (a tiny window, a large t)
+        while left < i and scoped[left][0] <= t - limit.window_s:
             total -= scoped[left][1]
             left += 1
         if total > limit.limit:
@@ -379,6 +389,7 @@ def compute_metrics(
         "jitter_cv": _round(cv),
         "retry_delay_p50_s": _round(_percentile(all_delays, 50)),
         "retry_after_violations": retry_after_violations(chains),
+        "auth_failures": auth_failures(api_records),
         "provider_429s": provider_429s,
         "provider_4xx": provider_4xx,
         "provider_5xx": provider_5xx,

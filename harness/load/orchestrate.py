@@ -41,6 +41,7 @@ from harness.errors import ConfigError
 from harness.load.collect import MergedRun, merge_records, read_run
 from harness.load.records import boot_id
 from harness.load.spec import SPEC_ENV, RunSpec, digest
+from harness.preflight import check_out_dir, check_provider
 from harness.records import ProviderRecord, load_jsonl
 from harness.report.result import RunResult
 from harness.runner.driver import DriveStats
@@ -85,6 +86,7 @@ class LoadOptions:
     expect_workers: int = 1
     master_bind_host: str = "127.0.0.1"
     master_port: int | None = None
+    allow_large: bool = False  # accept work above the ceilings (harness.scenario.bounds)
 
 
 @dataclass(frozen=True)
@@ -195,12 +197,16 @@ def run_load(scenario_path: Path, options: LoadOptions, *, say: Callable[[str], 
         users=options.users,
         spawn_rate=options.spawn_rate,
         run_time_s=options.run_time_s,
+        allow_large=options.allow_large,
     )
     scenario = spec.scenario()  # every problem is a ConfigError naming the field (exit 2)
     plan = spec.plan(scenario)
     out = options.out if options.out is not None else Path("reports") / scenario.name
     records = out / "records"
-    out.mkdir(parents=True, exist_ok=True)
+    check_out_dir(out)
+    if options.provider_url is not None:
+        for warning in check_provider(options.provider_url, scenario.provider):
+            say(f"harness load: warning: {warning}")
     _clear_records(records)
     records.mkdir(parents=True, exist_ok=True)
     distributed = options.master or options.workers > 0
@@ -316,7 +322,10 @@ def run_worker(scenario_path: Path, master_host: str, master_port: int, *, quiet
         text = scenario_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(scenario_path), f"cannot read the scenario: {exc}") from None
-    RunSpec(scenario_toml=text, scenario_path=str(scenario_path), run_id="check", provider_url="").scenario()
+    # the master judged the bounds; a worker only checks the scenario is valid
+    RunSpec(
+        scenario_toml=text, scenario_path=str(scenario_path), run_id="check", provider_url="", allow_large=True
+    ).scenario()
     env = {**os.environ, DIGEST_ENV: digest(text), "PYTHONUNBUFFERED": "1"}
     env.pop(SPEC_ENV, None)
     worker = subprocess.Popen(_worker_command(master_host, master_port), env=env, stdin=subprocess.DEVNULL)

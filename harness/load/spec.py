@@ -22,7 +22,7 @@ from typing import Any
 from harness.client import ClientConfig, RedisConfig
 from harness.errors import ConfigError
 from harness.load.plan import LoadPlan, check_run_time, plan_load
-from harness.scenario.model import Scenario, parse_scenario
+from harness.scenario.model import Scenario, check_scenario_bounds, parse_scenario
 
 __all__ = ["SPEC_ENV", "RunSpec", "digest", "scenario_for_load"]
 
@@ -50,6 +50,7 @@ class RunSpec:
     spawn_rate: float | None = None  # --spawn-rate
     run_time_s: float | None = None  # --run-time
     records_dir: str | None = None  # where the local / master process writes the records
+    allow_large: bool = False  # --allow-large: accept work above the ceilings (harness.scenario.bounds)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -70,11 +71,14 @@ class RunSpec:
             data = tomllib.loads(self.scenario_toml)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(str(path), f"not valid TOML: {exc}") from None
-        scenario = parse_scenario(data, name=path.stem, path=path)
+        run_time_s = None if self.run_time_s is None else check_run_time(self.run_time_s)  # the option first
+        scenario = parse_scenario(data, name=path.stem, path=path, allow_large=True)
         if self.seed is not None:
             scenario = scenario.with_seed(self.seed)
-        if self.run_time_s is not None:
-            scenario = replace(scenario, duration_s=check_run_time(self.run_time_s))
+        if run_time_s is not None:
+            scenario = replace(scenario, duration_s=run_time_s)
+        if not self.allow_large:
+            check_scenario_bounds(scenario)  # with --run-time applied
         return scenario_for_load(scenario, self.redis_url, self.run_id)
 
     def plan(self, scenario: Scenario) -> LoadPlan:

@@ -95,15 +95,19 @@ def _figure(rows: int = 1) -> tuple[Figure, list[Axes]]:
     FigureCanvasAgg(fig)
     axes = [fig.add_subplot(rows, 1, i + 1) for i in range(rows)]
     for ax in axes:
-        ax.set_facecolor("white")
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        for side in ("left", "bottom"):
-            ax.spines[side].set_color("#9ca3af")
-        ax.grid(True, color=PALETTE["grid"], linewidth=0.8)
-        ax.set_axisbelow(True)
-        ax.tick_params(colors="#4b5563", labelsize=9)
+        _style(ax)
     return fig, axes
+
+
+def _style(ax: Axes) -> None:
+    ax.set_facecolor("white")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color("#9ca3af")
+    ax.grid(True, color=PALETTE["grid"], linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.tick_params(colors="#4b5563", labelsize=9)
 
 
 def _png(fig: Figure) -> tuple[bytes, int, int]:
@@ -172,7 +176,8 @@ def _shade(ax: Axes, faults: Sequence[Period], breakers: Sequence[Period] = (), 
 
 
 def _time_axis(ax: Axes, grid: Grid) -> None:
-    ax.set_xlim(grid.start, grid.end)
+    # a little room after the last bucket, so a burst at the very end is drawn inside the frame
+    ax.set_xlim(grid.start, grid.end + max(grid.width, 0.015 * (grid.end - grid.start)))
     ax.xaxis.set_major_locator(MaxNLocator(nbins=12, steps=[1, 2, 2.5, 5, 10]))
 
 
@@ -201,8 +206,16 @@ class _Context:
     breakers: list[Period]
 
 
+def _grid(ctx: _Context, min_width_s: float, max_buckets: int) -> Grid:
+    """Buckets from 0 past the run's last event: the last arrival is drawn, never on the axis's edge."""
+    grid = grid_for(ctx.span, min_width_s, max_buckets)
+    if grid.end <= ctx.span + 1e-9:  # an event exactly at the end would fall outside [start, end)
+        grid = Grid(grid.width, grid.count + 1, grid.start)
+    return grid
+
+
 def _arrivals(ctx: _Context, title: str) -> tuple[Figure, str]:
-    grid = grid_for(ctx.span, 0.1, 1200)
+    grid = _grid(ctx, 0.1, 1200)
     s = arrival_series(ctx.result, grid)
     fig, (ax,) = _figure()
     _shade(ax, ctx.faults, ctx.breakers, text_span=ctx.span)
@@ -215,24 +228,32 @@ def _arrivals(ctx: _Context, title: str) -> tuple[Figure, str]:
         ax.stairs(s.mean, grid.edges, color=PALETTE["navy"], lw=1.2, label="mean per 100 ms")
         ylabel = f"arrivals per 100 ms ({grid.label()} buckets)"
     top = float(s.peak.max(initial=0.0))
+    failing = False
     if s.herd_gate is not None:
         top = max(top, s.herd_gate)
+        peak_note = f", herd peak {s.herd_peak:g}" if s.herd_peak is not None else ""
+        failing = s.herd_peak is not None and s.herd_peak > s.herd_gate
         ax.axhline(s.herd_gate, color=PALETTE["amber"], ls=":", lw=1.0)
         for i, w in enumerate(s.herd_windows):
             ax.hlines(
                 s.herd_gate, w.start, w.end, colors=PALETTE["amber"], linestyles="--", lw=2.2,
-                label=f"herd gate {s.herd_gate:g} (in [t1, t1+W])" if i == 0 else "_nolegend_",
+                label=f"herd gate {s.herd_gate:g} in [t1, t1+W]{peak_note}" if i == 0 else "_nolegend_",
             )  # fmt: skip
-        if s.herd_peak is not None and s.herd_windows:
+        if s.herd_peak is not None and s.herd_peak_at is not None:
+            colour = PALETTE["red"] if failing else PALETTE["amber"]
+            verdict = f"over the gate of {s.herd_gate:g}" if failing else f"under the gate of {s.herd_gate:g}"
             ax.annotate(
-                f"herd peak {s.herd_peak:g} (sliding 100 ms)", (s.herd_windows[0].end, s.herd_gate),
-                xytext=(6, 6), textcoords="offset points", fontsize=8.5, color=PALETTE["amber"],
-                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
+                f"herd peak {s.herd_peak:g} at {s.herd_peak_at:.1f} s ({verdict})",
+                (s.herd_peak_at + 0.05, s.herd_peak),  # the middle of the busiest 100 ms
+                xytext=(-12 if failing else 10, 14), textcoords="offset points", fontsize=8.5, color=colour,
+                ha="right" if failing and s.herd_peak_at > 0.6 * grid.end else "left",
+                arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.0},
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.9},
             )  # fmt: skip
     ceiling = max(1.0, top) * 1.18
     if s.herd_gate is not None:
-        # a burst far above the gate (everyone's first attempt, say) would flatten the recovery the gate
-        # is about: clip the axis near the gate and say where the burst went
+        # a burst far above the gate and the herd (everyone's first attempt, say) would flatten the
+        # recovery the gate is about: clip the axis above both and say where the burst went
         focus = max(s.herd_gate, s.herd_peak or 0.0) * 2.5
         if top > focus * 1.6:
             ceiling = focus
@@ -248,44 +269,71 @@ def _arrivals(ctx: _Context, title: str) -> tuple[Figure, str]:
     _labels(ax, _TIME_LABEL, ylabel)
     _header(ax, title)
     per = "per 100 ms" if fine else f"per 100 ms (the busiest and the mean 100 ms of each {grid.label()} bucket)"
-    caption = (
-        f"Attempts reaching the provider {per}: red bands are fault windows, purple hatching is when the client's "
-        "breaker was open, and the dashed amber line is the herd gate, which arrivals in any sliding 100 ms window "
-        "must stay under during the W seconds after each recovery."
-    )
+    parts = [f"Every attempt that reached the provider, counted {per}, from the run's start to its last arrival"]
+    if ctx.faults:
+        parts.append("red bands are fault windows")
+    if ctx.breakers:
+        parts.append("purple hatching is when the client's breaker was open")
+    if s.herd_gate is not None:
+        parts.append(
+            "the dashed amber line is the herd gate, which arrivals in any sliding 100 ms window must stay under "
+            "during the W seconds after each recovery; the arrow marks the busiest such window"
+            + (" (over the gate: the herd)" if failing else "")
+        )
+    caption = "; ".join(parts) + "."
     return fig, caption
 
 
 def _latency(ctx: _Context, title: str) -> tuple[Figure, str]:
-    grid = grid_for(ctx.span, 0.5, 120)
+    grid = _grid(ctx, 0.5, 120)
     s = latency_series(ctx.result, grid)
-    fig, (ax,) = _figure()
+    fig = Figure(figsize=(_WIDTH_IN, _HEIGHT_IN), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    ax, dist = fig.subplots(1, 2, width_ratios=(3, 1))
+    for a in (ax, dist):
+        _style(a)
     _shade(ax, ctx.faults, ctx.breakers)
     x = grid.centers
-    drawn = False
-    lines = ((s.latency, "latency", PALETTE["blue"]), (s.ttft, "time to first token", PALETTE["orange"]))
-    for rows, name, colour in lines:
-        if np.isfinite(rows).any():
-            ax.plot(x, rows[0], color=colour, lw=1.6, marker=".", ms=3, label=f"{name} p50")
-            ax.plot(x, rows[1], color=colour, lw=1.2, ls="--", label=f"{name} p99")
-            drawn = True
+    lines = (
+        (s.latency, s.latencies, "latency", PALETTE["blue"]),
+        (s.ttft, s.ttfts, "time to first token", PALETTE["orange"]),
+    )
+    drawn = [(rows, values, name, colour) for rows, values, name, colour in lines if values.size]
+    for rows, values, name, colour in drawn:
+        sparse = int(np.isfinite(rows[0]).sum()) < 8  # a few buckets: big markers, or a lone point is invisible
+        ax.plot(x, rows[0], color=colour, lw=1.6, marker="o" if sparse else ".", ms=6 if sparse else 3,
+                label=f"{name} p50")  # fmt: skip
+        ax.plot(x, rows[1], color=colour, lw=1.2, ls="--", marker="_" if sparse else None, ms=10,
+                label=f"{name} p99")  # fmt: skip
+        share = np.arange(1, values.size + 1) / values.size
+        dist.step(values, share, where="post", color=colour, lw=1.8)
     if drawn:
-        values = np.concatenate([s.latency[np.isfinite(s.latency)], s.ttft[np.isfinite(s.ttft)]])
+        values = np.concatenate([v for _, v, _, _ in drawn])
         positive = values[values > 0]
         if positive.size and positive.max() / positive.min() > 30:
             ax.set_yscale("log")
+            dist.set_xscale("log")
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
+            dist.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
         else:
-            ax.set_ylim(0, float(values.max()) * 1.15 or 1.0)
+            top = float(values.max()) * 1.15 or 1.0
+            ax.set_ylim(0, top)
+            dist.set_xlim(0, top)
+        dist.set_ylim(0, 1.03)
+        dist.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.0%}"))
     else:
         _empty(ax, "no successful requests")
     _time_axis(ax, grid)
-    _labels(ax, f"{_TIME_LABEL}, when the caller asked ({grid.label()} buckets)", "seconds")
+    _labels(ax, f"{_TIME_LABEL}, when the answer arrived ({grid.label()} buckets)", "seconds")
+    _labels(dist, "seconds", "share of answers at most this fast")
+    dist.set_title("distribution", loc="left", fontsize=10, color="#374151")
     _header(ax, title)
+    ttft_note = " and of time to first token for streamed requests (orange, by when the first token arrived)"
     caption = (
-        f"Percentiles (p50 solid, p99 dashed) of end-to-end latency and of time to first token for streamed "
-        f"requests, over successful requests grouped by when the caller asked ({grid.label()} buckets); "
-        "gaps are buckets where no successful request started."
+        f"Left: percentiles (p50 solid, p99 dashed) of end-to-end latency (blue){ttft_note if s.streamed else ''}, "
+        f"over the {s.requests:,} successful requests grouped by when their answer arrived ({grid.label()} "
+        "buckets); gaps are buckets in which no answer arrived. Right: the whole distribution (the share of "
+        "answers at most that slow), which reads the same when every request started at once."
     )
     return fig, caption
 
@@ -302,9 +350,17 @@ def _attempts(ctx: _Context, title: str) -> tuple[Figure, str]:
     peak = 0
     for i, (name, values, colour) in enumerate(bars):
         offset = (i - (len(bars) - 1) / 2) * width
-        rects = ax.bar(x + offset, values, width=width * 0.95, color=colour, alpha=0.85, label=name)
-        ax.bar_label(rects, labels=[f"{v:,}" if v else "" for v in values], fontsize=7.5, color="#374151", padding=2)
+        ax.bar(x + offset, values, width=width * 0.95, color=colour, alpha=0.85, label=name)
         peak = max(peak, *values)
+    # one label per attempt count, above its bars: "313" when both logs agree, "313 / 310" when not
+    # (two labels on neighbouring bars run together into "313313")
+    for j, at in enumerate(s.attempts):
+        values = [v[j] for _, v, _ in bars]
+        if not any(values):
+            continue
+        text = f"{values[0]:,}" if len(set(values)) == 1 else " / ".join(f"{v:,}" for v in values)
+        ax.annotate(text, (at, max(values)), xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
+                    fontsize=8, color="#374151")  # fmt: skip
     if not bars:
         _empty(ax, "no attempts recorded")
     if s.limit is not None:
@@ -320,16 +376,21 @@ def _attempts(ctx: _Context, title: str) -> tuple[Figure, str]:
     ax.set_xlim(-0.6, max(s.attempts[-1], s.limit or 0) + 0.9)
     _labels(ax, "attempts (0: refused before reaching the provider)", "logical requests")
     _header(ax, title)
+    both = len(bars) == 2
     caption = (
-        "How many logical requests took 0, 1, 2 … attempts, as the provider's log saw them and as the client "
-        "recorded them (the client also counts attempts its breaker refused locally); a pile-up at the attempt "
-        "limit means retries ran out."
-    )
+        "How many logical requests took 0, 1, 2 … attempts"
+        + (", as the provider's log saw them (blue) and as the client recorded them (orange; it also counts "
+           "attempts its breaker refused locally); one number above a pair means both logs agree, two are "
+           "provider / client" if both else "")
+        + (f"; the dashed line is the client's limit of {s.limit} attempts, and a pile-up at it means retries ran out"
+           if s.limit is not None else "")
+        + "."
+    )  # fmt: skip
     return fig, caption
 
 
 def _quota(ctx: _Context, title: str) -> tuple[Figure, str]:
-    grid = grid_for(ctx.span, 0.1, 600)
+    grid = _grid(ctx, 0.1, 600)
     s = quota_series(ctx.result, grid)
     fig, (ax_t, ax_r) = _figure(rows=2)
     panels: tuple[tuple[Axes, FloatArray, FloatArray, float | None, str, str], ...] = (
@@ -352,16 +413,22 @@ def _quota(ctx: _Context, title: str) -> tuple[Figure, str]:
     _header(ax_t, title)
     _header(ax_r, None)
     ax_r.set_xlabel(f"{_TIME_LABEL} (highest value within each {grid.label()} bucket)", fontsize=10, color="#374151")
-    caption = (
-        f"Load in the trailing {s.window_s:g} s as the provider's quota counts it (tokens are prompt + max_tokens, "
-        "OpenAI's rule), for attempts it served (green) and for every attempt it received, refusals included "
-        "(gray), against the configured quota (dashed red); the first minute shows the window filling up."
+    quotas = [q for q in (s.quota_tpm, s.quota_rpm) if q is not None and math.isfinite(q) and q > 0]
+    against = (
+        "against the provider's configured quota (dashed red)"
+        if quotas
+        else "; this scenario sets no provider quota, so there is no quota line"
     )
+    caption = (
+        f"Load in the trailing {s.window_s:g} s as a provider quota counts it (tokens are prompt + max_tokens, "
+        "OpenAI's rule), for attempts the provider served (green) and for every attempt it received, refusals "
+        f"included (gray, where it differs), {against}; the first minute shows the window filling up."
+    ).replace(", ;", ";")
     return fig, caption
 
 
 def _cost(ctx: _Context, title: str) -> tuple[Figure, str]:
-    grid = grid_for(ctx.span, 0.1, 600)
+    grid = _grid(ctx, 0.1, 600)
     s = cost_series(ctx.result, grid)
     fig, (ax,) = _figure()
     _shade(ax, ctx.faults)
@@ -386,7 +453,7 @@ def _cost(ctx: _Context, title: str) -> tuple[Figure, str]:
 
 
 def _status(ctx: _Context, title: str) -> tuple[Figure, str]:
-    grid = grid_for(ctx.span, 0.2, 240)
+    grid = _grid(ctx, 0.2, 240)
     mix = status_mix(ctx.result, grid)
     fig, (ax,) = _figure()
     _shade(ax, ctx.faults, ctx.breakers)

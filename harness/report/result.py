@@ -37,7 +37,7 @@ class RunResult:
         return all(g.passed for g in self.gates)
 
     def summary(self) -> dict[str, Any]:
-        """The ``summary.json`` document (keys promised in ARCHITECTURE.md first)."""
+        """The ``summary.json`` document (keys promised in docs/architecture.md first)."""
         return {
             "scenario": self.facts.scenario,
             "passed": self.passed,

@@ -41,6 +41,7 @@ __all__ = [
     "arrival_series",
     "attempts_series",
     "breaker_periods",
+    "busiest_window",
     "cost_series",
     "fault_periods",
     "latency_series",
@@ -171,16 +172,44 @@ class ArrivalSeries:
     herd_gate: float | None  # the gate on arrivals per 100 ms, None when the run has no herd gate
     herd_windows: list[Period]  # [t1, t1 + W] after each outage: where the gate applies
     herd_peak: float | None  # the judge's herd peak (sliding 100 ms window)
+    herd_peak_at: float | None  # where the busiest 100 ms window in a herd window starts (s since t0)
+    herd_peak_seen: int  # arrivals in that window, counted here from the log (the judge's own count)
+    last_arrival: float | None  # the last attempt's arrival (s since t0): the x axis must reach past it
 
 
 def arrival_series(result: RunResult, grid: Grid) -> ArrivalSeries:
     t0 = result.facts.t0
-    peak, mean = fine_peak_and_mean(_times(api_records(result), t0), grid)
+    times = _times(api_records(result), t0)
+    peak, mean = fine_peak_and_mean(times, grid)
     gate = _number(result.metrics.get("herd_gate_100ms"))
     cap = result.facts.backoff_cap_s or 8.0  # the judge's default cap W when the client's is unknown
     windows = [Period(end - t0, end - t0 + cap, "herd window") for _, end in result.facts.outages]
+    windows = windows if gate is not None else []
     herd_peak = _number(result.metrics.get("herd_peak_100ms"))
-    return ArrivalSeries(grid, peak, mean, gate, windows if gate is not None else [], herd_peak)
+    ordered = np.sort(times[np.isfinite(times)])
+    seen, at = 0, None
+    for w in windows:
+        count, start = busiest_window(ordered, 0.1, w.start, w.end)
+        if count > seen:
+            seen, at = count, start
+    last = float(ordered[-1]) if ordered.size else None
+    return ArrivalSeries(grid, peak, mean, gate, windows, herd_peak, at, seen, last)
+
+
+def busiest_window(ordered: FloatArray, width: float, start: float, end: float) -> tuple[int, float]:
+    """The most points of sorted ``ordered`` in a window ``[s, s + width)`` with ``start ≤ s ≤ end``, and ``s``.
+
+    As the judge's herd peak: windows need only start at a point (or at ``start``).
+    """
+    lo = int(np.searchsorted(ordered, start, side="left"))
+    hi = int(np.searchsorted(ordered, end, side="right"))
+    if hi <= lo:
+        return 0, start
+    starts = ordered[lo:hi]
+    ends = np.searchsorted(ordered, starts + width, side="left")
+    counts = ends - np.arange(lo, hi)
+    best = int(np.argmax(counts))
+    return int(counts[best]), float(starts[best])
 
 
 def _number(value: object) -> float | None:
@@ -195,24 +224,38 @@ class LatencySeries:
     """p50 and p99 of latency and of time to first token per bucket, for successful requests."""
 
     grid: Grid
-    latency: FloatArray  # shape (2, count): p50, p99; NaN where no request started
-    ttft: FloatArray  # shape (2, count): p50, p99 over streamed requests
+    latency: FloatArray  # shape (2, count): p50, p99 by completion time; NaN where no request completed
+    ttft: FloatArray  # shape (2, count): p50, p99 over streamed requests, by first-token time
     requests: int  # successful requests plotted
     streamed: int  # of which streamed with a time to first token
+    latencies: FloatArray  # every successful request's latency, sorted (the distribution panel)
+    ttfts: FloatArray  # every streamed request's time to first token, sorted
 
 
 def latency_series(result: RunResult, grid: Grid) -> LatencySeries:
-    """Grouped by when the caller asked (``t_start``), so a slow period shows where it began."""
+    """Grouped by when the answer arrived (``t_end``; first token for TTFT).
+
+    Grouping by completion spreads a run in which every request starts at once (a herd, a batch)
+    over the time its answers took, instead of piling every request into the first bucket.
+    """
     t0 = result.facts.t0
     ok = [o for o in result.outcomes if o.ok]
-    starts = np.fromiter((o.t_start - t0 for o in ok), dtype=np.float64, count=len(ok))
+    ends = np.fromiter((o.t_end - t0 for o in ok), dtype=np.float64, count=len(ok))
     lat = np.fromiter((o.t_end - o.t_start for o in ok), dtype=np.float64, count=len(ok))
     streamed = [o for o in ok if o.stream and o.ttft_s is not None]
-    s_starts = np.fromiter((o.t_start - t0 for o in streamed), dtype=np.float64, count=len(streamed))
+    s_firsts = np.fromiter(
+        (o.t_start + (o.ttft_s or 0.0) - t0 for o in streamed), dtype=np.float64, count=len(streamed)
+    )
     ttft = np.fromiter((o.ttft_s or 0.0 for o in streamed), dtype=np.float64, count=len(streamed))
     qs = (50.0, 99.0)
     return LatencySeries(
-        grid, percentiles(starts, lat, grid, qs), percentiles(s_starts, ttft, grid, qs), len(ok), len(streamed)
+        grid,
+        percentiles(ends, lat, grid, qs),
+        percentiles(s_firsts, ttft, grid, qs),
+        len(ok),
+        len(streamed),
+        np.sort(lat[np.isfinite(lat)]),
+        np.sort(ttft[np.isfinite(ttft)]),
     )
 
 

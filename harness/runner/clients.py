@@ -2,7 +2,7 @@
 
 A scenario's ``[client]`` becomes a :class:`~harness.runner.driver.ClientUnderTest` pointed at the
 fake provider: in virtual time through an in-memory transport to the provider core (the reference
-client's :class:`~harness.client.MemoryTransport`, an SDK's :class:`CoreTransport`, LiteLLM's respx
+client's :class:`~harness.runner.memory_transport.MemoryTransport`, an SDK's :class:`CoreTransport`, LiteLLM's respx
 router), in real time over sockets to ``base_url``.
 
 ``instances = "per_user"`` builds one reference client per simulated user (its own breaker, limiter,
@@ -15,22 +15,21 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from fake_provider.core import ProviderCore
-from harness.client import ClientConfig, MemoryTransport, OutcomeLog, ResilientClient
+from harness.client import ClientConfig, OutcomeLog, ResilientClient
 from harness.client.transport import Transport
 from harness.client.types import ChatRequest
 from harness.clock import Clock, Sleep
 from harness.records import OutcomeRecord
 from harness.report.result import ClientEvent
 from harness.runner.driver import ClientUnderTest
-from harness.runner.sdk_spec import SDKClientSpec
+from harness.runner.memory_transport import MemoryTransport
 from harness.scenario.model import Scenario
+from harness.scenario.sdk_spec import HARNESS_API_KEY, SDKClientSpec
 
 __all__ = ["HARNESS_API_KEY", "ClientPool", "build_client"]
-
-#: the key every client under test presents to the fake provider (its log shows only a hash of it)
-HARNESS_API_KEY = "sk-harness-run"
 
 
 class ClientPool:
@@ -76,6 +75,14 @@ class ClientPool:
         await self._transport.aclose()
 
 
+def _keys_for_the_fake(config: ClientConfig) -> ClientConfig:
+    """The scenario's literal keys stay (a provider with ``allowed_keys`` expects them); a model keyed by
+    an environment variable, or not at all, presents :data:`HARNESS_API_KEY` (a real key never reaches
+    the fake provider)."""
+    models = tuple(replace(m, api_keys=m.api_keys or (HARNESS_API_KEY,), api_key_env=()) for m in config.models)
+    return replace(config, models=models)
+
+
 def build_client(
     scenario: Scenario,
     *,
@@ -93,12 +100,11 @@ def build_client(
     """
     spec = scenario.client
     if isinstance(spec, SDKClientSpec):
-        spec = SDKClientSpec(spec.kind, spec.max_retries, spec.timeout_s, HARNESS_API_KEY)
         from harness.runner.sdk_clients import make_sdk_client  # the SDKs are an optional extra
 
         apis = {m.name: m.api for m in scenario.provider.models}
         return make_sdk_client(spec, base_url, core, scenario.provider_prices(), clock, apis)
-    config: ClientConfig = spec.with_base_url(base_url, override=True).with_keys(HARNESS_API_KEY, override=True)
+    config: ClientConfig = _keys_for_the_fake(spec.with_base_url(base_url, override=True))
     transport: Transport
     if core is not None:
         transport = MemoryTransport(core)

@@ -9,8 +9,8 @@ from fake_provider.schedule import FaultSpec
 from harness.client import ClientConfig
 from harness.judge.facts import BudgetFact, LimitFact, RetryBudgetFact, RunFacts
 from harness.runner.driver import DriveStats
-from harness.runner.sdk_spec import SDKClientSpec
 from harness.scenario.model import Scenario
+from harness.scenario.sdk_spec import SDKClientSpec
 
 __all__ = ["fault_windows", "outage_windows", "run_facts"]
 

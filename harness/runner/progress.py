@@ -22,11 +22,18 @@ __all__ = ["LiveProgress", "render_line"]
 
 
 def render_line(p: Progress, duration_s: float, state: str, mode: str) -> str:
-    """One status line: ``t=12.0/60s virtual | issued 1200 | done 1100 | ok 97.3% | …``."""
+    """One status line: ``t=12.0/60s virtual | issued 1200 | done 1100 | ok 97.3% | …``.
+
+    After ``duration_s`` the load has stopped and the run drains: ``draining t=63.5s (load ended at 60s)``.
+    """
     ok_share = f"{100.0 * p.ok / p.completed:.1f}%" if p.completed else "n/a"
     errors = p.completed - p.ok
+    if p.t_s <= duration_s:
+        clock = f"t={p.t_s:,.1f}/{duration_s:g}s {mode}"
+    else:  # the load has stopped; the run waits for the requests still in flight
+        clock = f"draining t={p.t_s:,.1f}s (load ended at {duration_s:g}s) {mode}"
     parts = [
-        f"t={p.t_s:,.1f}/{duration_s:g}s {mode}",
+        clock,
         f"issued {p.issued:,}",
         f"done {p.completed:,}",
         f"ok {ok_share}",

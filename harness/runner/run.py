@@ -38,12 +38,20 @@ from harness.report.result import ClientEvent, RunResult
 from harness.runner.clients import build_client
 from harness.runner.driver import DriveStats, Progress, drive
 from harness.runner.facts import fault_windows, run_facts
-from harness.runner.sdk_spec import SDK_APIS
 from harness.runner.workload import Workload
 from harness.scenario.model import Scenario
+from harness.scenario.sdk_spec import SDK_APIS
 from harness.vtime import run as run_virtual
 
-__all__ = ["MODES", "VIRTUAL_EPOCH", "RunOptions", "judged_result", "run_comparison", "run_scenario"]
+__all__ = [
+    "MODES",
+    "VIRTUAL_EPOCH",
+    "RunOptions",
+    "comparison_storm",
+    "judged_result",
+    "run_comparison",
+    "run_scenario",
+]
 
 MODES = ("virtual", "real-time")
 #: Unix time that virtual runs start at (a fixed date, so logs are reproducible byte for byte)
@@ -106,9 +114,16 @@ def run_comparison(scenario: Scenario, options: RunOptions | None = None) -> lis
     When the load names no model, every client is sent the primary client's default model, so the
     comparison is of clients, not of models.
     """
+    scenario = comparison_storm(scenario)
+    return [run_scenario(scenario.with_client(c), options) for c in (scenario.client, *scenario.compare_with)]
+
+
+def comparison_storm(scenario: Scenario) -> Scenario:
+    """The scenario as each client of its comparison runs it (the primary client's model, when the load
+    names none); ``run_scenario(comparison_storm(s))`` is the run the gates judge."""
     if scenario.compare_with and not scenario.load.models:
         scenario = replace(scenario, load=replace(scenario.load, models=((_default_model(scenario), 1.0),)))
-    return [run_scenario(scenario.with_client(c), options) for c in (scenario.client, *scenario.compare_with)]
+    return scenario
 
 
 def _default_model(scenario: Scenario) -> str:

@@ -37,8 +37,8 @@ from harness.clock import Clock
 from harness.pricing import PriceTable, Usage
 from harness.records import OutcomeRecord
 from harness.report.result import ClientEvent
-from harness.runner.sdk_spec import SDKClientSpec
 from harness.runner.sdk_transport import CoreTransport, core_router
+from harness.scenario.sdk_spec import SDKClientSpec
 
 __all__ = ["AnthropicSDKClient", "LiteLLMClient", "OpenAISDKClient", "SDKClientSpec", "make_sdk_client"]
 

@@ -13,8 +13,12 @@ from harness.report.result import RunResult
 __all__ = ["print_comparison", "print_verdict"]
 
 
-def print_verdict(result: RunResult, console: Console) -> None:
-    """Gates first (pass/fail, value, threshold), then the key metrics, then one verdict line."""
+def print_verdict(result: RunResult, console: Console, *, total_wall_s: float | None = None, runs: int = 1) -> None:
+    """Gates first (pass/fail, value, threshold), then the key metrics, then one verdict line.
+
+    ``total_wall_s``: the whole command's wall time, shown beside this run's own when the command ran
+    ``runs`` clients (a comparison) and so took longer than the run the verdict is about.
+    """
     gates = Table(title=f"gates: {result.facts.scenario}", title_justify="left", show_lines=False)
     gates.add_column("gate")
     gates.add_column("value", justify="right")
@@ -36,6 +40,8 @@ def print_verdict(result: RunResult, console: Console) -> None:
     failed = [g.name for g in result.gates if not g.passed]
     f = result.facts
     where = f"{f.mode}, seed {f.seed}, {f.simulated_s:,.1f} s simulated in {f.wall_s:,.2f} s"
+    if total_wall_s is not None and runs > 1:
+        where += f"; all {runs} clients run, judged and reported in {total_wall_s:,.1f} s"
     if failed:
         console.print(f"[bold red]FAILED[/bold red] {f.scenario} ({where}): {', '.join(failed)}", soft_wrap=True)
     else:

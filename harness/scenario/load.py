@@ -75,6 +75,8 @@ class LoadSpec:
         mode = t.choice("mode", ("closed", "open"), "closed")
         kw: dict[str, object] = {"mode": mode}
         if mode == "closed":
+            if not t.has("users"):
+                raise t.error("users", "required: a closed loop declares how many users it runs")
             kw["users"] = t.int("users", 10, min=1, max=1_000_000)
             if t.has("think_s"):
                 kw["think_s"] = Distribution.parse(t.raw("think_s"), t.field("think_s"))
@@ -83,6 +85,8 @@ class LoadSpec:
         else:
             arrivals = t.choice("arrivals", ARRIVALS, "constant")
             kw["arrivals"] = arrivals
+            if arrivals != "step" and not t.has("rate"):
+                raise t.error("rate", "required: an open loop declares its arrival rate (requests per second)")
             kw["rate"] = t.float("rate", 1.0, min=0)
             if arrivals == "ramp":
                 kw["rate_end"] = t.float("rate_end", min=0)

@@ -21,7 +21,7 @@ Sections (each documented in docs/scenarios.md, each validated with errors that 
   instead; ``instances = "per_user"`` gives every simulated user its own client (its own breaker,
   limiter and backoff state, as separate app instances would have); the default ``"shared"`` is one
   client for all;
-* ``[[gates]]``: metric, comparison, threshold (defaults from METRICS.md);
+* ``[[gates]]``: metric, comparison, threshold (defaults: docs/metrics.md);
 * ``[[compare_with]]``: other clients (tables shaped like ``[client]``) to run through the same storm,
   reported side by side; the gates judge the ``[client]`` only.
 
@@ -37,18 +37,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from fake_provider.config import ProviderConfig
+from fake_provider.config import ProviderConfig, scenario_seed
 from fake_provider.schedule import FaultSchedule
 from harness.client.config import ClientConfig
 from harness.errors import ConfigError
 from harness.judge.gates import DEFAULT_GATES, GateSpec, parse_gates
 from harness.judge.metrics import METRIC_NAMES
 from harness.pricing import PriceTable
-from harness.runner.sdk_spec import SDK_KINDS, SDKClientSpec
+from harness.scenario.bounds import MAX_FAULTS, check_bounds
 from harness.scenario.load import LoadSpec
+from harness.scenario.sdk_spec import SDK_KINDS, SDKClientSpec
 from harness.validate import Table, describe
 
-__all__ = ["SCENARIO_VERSION", "Scenario", "load_scenario", "parse_scenario"]
+__all__ = ["SCENARIO_VERSION", "Scenario", "check_scenario_bounds", "load_scenario", "parse_scenario"]
 
 SCENARIO_VERSION = 1
 _INSTANCES = ("shared", "per_user")
@@ -127,7 +128,7 @@ def _check_client_models(client: ClientConfig, served: dict[str, Any], load: Loa
 
 def _parse_client(data: Any, path: str, served: dict[str, Any], load: LoadSpec) -> ClientConfig | SDKClientSpec:
     """A ``[client]``-shaped table: the reference client's config, or an SDK by ``kind``."""
-    kind = Table(data, path).raw("kind", "reference")
+    kind = Table(data, path).choice("kind", ("reference", *SDK_KINDS), default="reference")
     rest = {k: v for k, v in data.items() if k != "instances"}
     if kind in SDK_KINDS:
         return SDKClientSpec.parse(Table(rest, path))
@@ -136,24 +137,61 @@ def _parse_client(data: Any, path: str, served: dict[str, Any], load: LoadSpec) 
     return config
 
 
-def parse_scenario(data: dict[str, Any], *, name: str = "scenario", path: Path | None = None) -> Scenario:
-    """Validate a parsed TOML document into a :class:`Scenario`."""
+_MAX_NAME = 100
+
+
+def _plain_name(t: Table, value: str) -> str:
+    """``name`` becomes a folder (``reports/<name>/``): a plain file name, never a path."""
+    plain = value[:1].isascii() and value[:1].isalnum() and len(value) <= _MAX_NAME
+    if not plain or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in value):
+        raise t.error(
+            "name",
+            f"expected a plain file name (ASCII letters, digits, '-', '_', '.'; starting with a letter or "
+            f"a digit; at most {_MAX_NAME} characters), got {describe(value)}",
+        )
+    return value
+
+
+def check_scenario_bounds(scenario: Scenario) -> None:
+    """Refuse a scenario whose estimated work is above the ceilings (``harness.scenario.bounds``)."""
+    clients = 1 + len(scenario.compare_with)
+    called = {name for name, _ in scenario.load.models}
+    chat = [m for m in scenario.provider.models if m.kind != "embedding" and (not called or m.name in called)]
+    latency = min((m.ttft.median for m in chat), default=0.0)
+    check_bounds(scenario.load, scenario.duration_s, scenario.drain_s, len(scenario.faults), clients, latency)
+
+
+def parse_scenario(
+    data: dict[str, Any], *, name: str = "scenario", path: Path | None = None, allow_large: bool = False
+) -> Scenario:
+    """Validate a parsed TOML document into a :class:`Scenario`.
+
+    Unless ``allow_large``, a scenario whose estimated work is above the ceilings of
+    :mod:`harness.scenario.bounds` is refused (ConfigError naming the key that drives it).
+    """
     t = Table(data, "")
     version = t.int("version", SCENARIO_VERSION)
     if version != SCENARIO_VERSION:
         raise t.error("version", f"this harness reads scenario version {SCENARIO_VERSION}, got {describe(version)}")
-    scenario_name = t.str("name", name)
-    if not all(c.isalnum() or c in "-_." for c in scenario_name):
-        raise t.error("name", f"expected letters, digits, '-', '_' or '.', got {describe(scenario_name)}")
+    scenario_name = _plain_name(t, t.str("name", name))
     description = t.str("description", "", nonempty=False)
-    seed = t.int("seed", 1, min=0, max=2**63 - 1)
+    seed = scenario_seed(data)  # the top-level seed, else [provider] seed (as harness serve reads it), else 1
+    t.raw("seed", None)
     duration_s = t.float("duration_s", 60.0, min=0, exclusive_min=True)
     drain_s = t.float("drain_s", 120.0, min=0)
     tags = t.str_list("tags", ())
     provider = ProviderConfig.from_table(t.table("provider", default=Table({}, "provider")))
-    faults = FaultSchedule.parse(t.raw("faults", []), "faults")
+    raw_faults = t.raw("faults", [])
+    if isinstance(raw_faults, list) and len(raw_faults) > MAX_FAULTS and not allow_large:
+        check_bounds(LoadSpec(), 1.0, 0.0, len(raw_faults), 1)  # before parsing ten thousand tables
+    faults = FaultSchedule.parse(raw_faults, "faults")
     provider = replace(provider, faults=faults, seed=seed)
-    load = LoadSpec.parse(t.table("load", default=Table({}, "load")))
+    if not t.has("load"):
+        raise t.error(
+            "load",
+            "a scenario must declare its load: a [load] table with users (closed loop) or a rate (open loop)",
+        )
+    load = LoadSpec.parse(t.table("load"))
     known = provider.model_index()
     for model, _ in load.models:
         if model not in known:
@@ -169,7 +207,7 @@ def parse_scenario(data: dict[str, Any], *, name: str = "scenario", path: Path |
     t.done()
     if math.isinf(duration_s):
         raise ConfigError("duration_s", "expected a finite number of seconds")
-    return Scenario(
+    scenario = Scenario(
         name=scenario_name,
         description=description,
         seed=seed,
@@ -186,10 +224,16 @@ def parse_scenario(data: dict[str, Any], *, name: str = "scenario", path: Path |
         path=path,
         raw=data,
     )
+    if not allow_large:
+        check_scenario_bounds(scenario)
+    return scenario
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; every problem is a :class:`ConfigError` naming the key."""
+def load_scenario(path: str | Path, *, allow_large: bool = False) -> Scenario:
+    """Read and validate a scenario file; every problem is a :class:`ConfigError` naming the key.
+
+    ``allow_large``: accept work above the ceilings of :mod:`harness.scenario.bounds`.
+    """
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -201,4 +245,4 @@ def load_scenario(path: str | Path) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(file), f"not valid TOML: {exc}") from None
-    return parse_scenario(data, name=file.stem, path=file)
+    return parse_scenario(data, name=file.stem, path=file, allow_large=allow_large)

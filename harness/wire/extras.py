@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from harness.wire.neutral import RequestInvalid
+from harness.wire.invalid import RequestInvalid
 
 __all__ = [
     "TOOL_NAME",

@@ -47,6 +47,8 @@ from harness.wire.sse import DataEventReader
 
 __all__ = [
     "API_KEY_HEADER",
+    "API_KEY_INVALID",
+    "API_KEY_INVALID_DETAIL",
     "FINISH_REASONS",
     "QUOTA_MESSAGE",
     "GenerateStreamEncoder",
@@ -230,6 +232,16 @@ def error_body(
     if details:
         error["details"] = list(details)
     return _dumps({"error": error}).encode()
+
+
+#: the reason Gemini's ErrorInfo gives for a key it does not accept (a 400 INVALID_ARGUMENT)
+API_KEY_INVALID = "API_KEY_INVALID"
+API_KEY_INVALID_DETAIL: Mapping[str, Any] = {
+    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+    "reason": API_KEY_INVALID,
+    "domain": "googleapis.com",
+    "metadata": {"service": "generativelanguage.googleapis.com"},
+}
 
 
 def retry_details(retry_after_s: float | None, quota_metric: str = "generate_content_requests") -> list[dict[str, Any]]:

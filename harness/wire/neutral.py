@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from harness.pricing import Usage
+from harness.wire.invalid import RequestInvalid
 
 if TYPE_CHECKING:
     from harness.wire.extras import Extras
@@ -49,16 +50,6 @@ class RoleContent(Protocol):
 def message_pairs(messages: Iterable[Message | RoleContent]) -> list[Message]:
     """``(role, text)`` pairs from pairs or from message objects; the client's builders accept both."""
     return [m if isinstance(m, tuple) else (m.role, m.content) for m in messages]
-
-
-class RequestInvalid(ValueError):
-    """A request body failed validation; ``param`` names the offending field (dotted / indexed path)."""
-
-    def __init__(self, param: str | None, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
-        self.message = message
-        self.code = code
 
 
 @dataclass(slots=True)  # not frozen: one per request/event on the hot path; treat as read-only

@@ -4,7 +4,7 @@ Server side (the fake provider): :func:`parse_chat`, :func:`parse_embeddings`, :
 :class:`ChatStreamEncoder`, :func:`embeddings_body`, :func:`models_body`, :func:`error_body`,
 :func:`invalid_body`. Client side (the reference client): :func:`auth_headers`,
 :func:`build_chat_body`, :func:`parse_chat_body`, :class:`ChatStreamReader`, :func:`parse_error`,
-:func:`parse_rate_limits`, :func:`error_from_response`. Facts in ``docs/WIRE.md`` (shared).
+:func:`parse_rate_limits`, :func:`error_from_response`. Facts in ``docs/wire.md``.
 """
 
 from __future__ import annotations

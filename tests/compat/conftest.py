@@ -20,7 +20,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 _C = TypeVar("_C")
 
 HINT_S = 0.3  # retry hints stay short so the suite stays fast
-TOLERANCE_S = 0.01  # METRICS.md: an attempt earlier than hint − 10 ms is a violation
+TOLERANCE_S = 0.01  # docs/metrics.md: an attempt earlier than hint − 10 ms is a violation
 
 
 @pytest.fixture

@@ -74,7 +74,6 @@ async def _budget(job: BudgetJob, worker: int) -> dict[str, Any]:
     from harness.client import (
         BudgetRule,
         ClientConfig,
-        MemoryTransport,
         ModelSpec,
         RedisConfig,
         ResilientClient,
@@ -85,6 +84,7 @@ async def _budget(job: BudgetJob, worker: int) -> dict[str, Any]:
     from harness.clock import loop_clock
     from harness.distributions import Distribution
     from harness.pricing import DEFAULT_PRICES
+    from harness.runner.memory_transport import MemoryTransport
 
     model = ModelConfig("gpt-4o-mini", "openai", DEFAULT_PRICES["gpt-4o-mini"], ttft=Distribution.uniform(*job.ttft))
     core = ProviderCore(ProviderConfig(seed=worker).with_models(model), clock=loop_clock())

@@ -1,4 +1,4 @@
-"""Conduct: the reference client against the fake provider, one fault per test (METRICS.md's list).
+"""Conduct: the reference client against the fake provider, one fault per test (the list in docs/metrics.md).
 
 Each test body runs twice: over real sockets (the fake provider on 127.0.0.1:0, the aiohttp
 transport, real time, deadlines of a few hundred ms) and over the in-memory transport in virtual
@@ -29,7 +29,6 @@ from harness.client import (
     AiohttpTransport,
     BreakerConfig,
     ClientConfig,
-    MemoryTransport,
     ResilientClient,
     RetryConfig,
     Timeouts,
@@ -49,6 +48,7 @@ from harness.errors import (
 )
 from harness.judge.metrics import retry_after_violations
 from harness.records import OutcomeRecord
+from harness.runner.memory_transport import MemoryTransport
 from harness.tokenizer import count_tokens
 from tests.unit.client.test_client_support import KEY, World, ask, provider, spec
 

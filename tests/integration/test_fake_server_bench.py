@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "fake_provider.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "provider_throughput.py"
 
 
 @pytest.mark.slow

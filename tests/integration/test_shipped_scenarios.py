@@ -22,7 +22,7 @@ def test_the_catalogue_ships_the_promised_scenarios() -> None:
     }  # fmt: skip
     assert promised <= names
     conduct = {p.stem for p in (SCENARIOS / "conduct").glob("*.toml")}
-    # one per conduct case of the project's list, and two on a chain of models
+    # one per conduct case of docs/metrics.md, and two on a chain of models
     assert len(conduct) == 18, sorted(conduct)
     assert {"silent_primary_failover", "primary_recovery_probe"} <= conduct
 

@@ -42,7 +42,7 @@ def test_the_reference_client_runs_without_any_sdk_installed(tmp_path: Path) -> 
 
 def test_a_scenario_naming_a_missing_sdk_is_a_config_error(tmp_path: Path) -> None:
     scenario = tmp_path / "sdk.toml"
-    scenario.write_text('version = 1\nduration_s = 1\n[client]\nkind = "litellm"\n')
+    scenario.write_text('version = 1\nduration_s = 1\n[load]\nusers = 1\n[client]\nkind = "litellm"\n')
     done = harness_without_sdks("run", str(scenario), cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "client.kind" in done.stderr

@@ -13,7 +13,6 @@ from harness.client import (
     BreakerConfig,
     BudgetRule,
     LimitConfig,
-    MemoryTransport,
     ResilientClient,
     RetryBudgetConfig,
     RetryConfig,
@@ -34,6 +33,7 @@ from harness.errors import (
     ServerError,
 )
 from harness.judge.metrics import retry_after_violations
+from harness.runner.memory_transport import MemoryTransport
 from tests.unit.client.test_client_support import KEY, World, ask, config, provider, run, spec
 
 

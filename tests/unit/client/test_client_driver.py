@@ -8,12 +8,13 @@ from decimal import Decimal
 
 from fake_provider import ProviderCore
 from harness import vtime
-from harness.client import HttpRequest, MemoryTransport, ResilientClient, RetryBudgetConfig
+from harness.client import HttpRequest, ResilientClient, RetryBudgetConfig
 from harness.client.testing import InjectHeaders, attempt_of
 from harness.clock import loop_clock
 from harness.distributions import Distribution
 from harness.judge import RunFacts, compute_metrics
 from harness.runner.driver import drive
+from harness.runner.memory_transport import MemoryTransport
 from harness.runner.workload import Workload
 from harness.scenario.load import LoadSpec
 from tests.unit.client.test_client_support import config, provider

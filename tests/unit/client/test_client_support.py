@@ -15,7 +15,6 @@ from harness import vtime
 from harness.client import (
     BreakerConfig,
     ClientConfig,
-    MemoryTransport,
     ModelSpec,
     ResilientClient,
     RetryConfig,
@@ -30,6 +29,7 @@ from harness.clock import loop_clock
 from harness.distributions import Distribution
 from harness.pricing import ModelPrice
 from harness.records import ProviderRecord
+from harness.runner.memory_transport import MemoryTransport
 
 _T = TypeVar("_T")
 

@@ -178,7 +178,8 @@ def test_a_scenario_declares_faults_and_quotas() -> None:
         ({"quotas": {"models": {"nope": {"rpm": 1}}}}, "provider.quotas.models.nope: no model named 'nope'"),
         ({"quotas": {"models": {"gpt-4o": {"tpm": "many"}}}}, "provider.quotas.models.gpt-4o.tpm: expected an integer"),
         ({"quotas": {"spend_cap_usd": "lots"}}, "provider.quotas.spend_cap_usd"),
-        ({"quotas": {"window_s": 0}}, "provider.quotas.window_s: expected a number > 0"),
+        ({"quotas": {"window_s": 0}}, "provider.quotas.window_s: expected a number in [1, 86400], got 0"),
+        ({"quotas": {"window_s": 1e-15}}, "provider.quotas.window_s: expected a number in [1, 86400], got 1e-15"),
     ],
 )
 def test_bad_quotas_name_the_field(provider: dict[str, Any], message: str) -> None:

@@ -1,4 +1,4 @@
-"""Gates: defaults from METRICS.md, metric-valued thresholds, parse errors, unavailable metrics fail."""
+"""Gates: defaults from docs/metrics.md, metric-valued thresholds, parse errors, unavailable metrics fail."""
 
 from __future__ import annotations
 

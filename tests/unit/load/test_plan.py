@@ -19,6 +19,8 @@ SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
 
 
 def _scenario(load: dict[str, object], client: dict[str, object] | None = None, **top: object) -> Scenario:
+    if load.get("mode", "closed") == "closed":
+        load = {"think_s": 1.0, **load}  # a closed loop without think time is bounded only by latency
     data: dict[str, object] = {"version": 1, "name": "t", "duration_s": 20, "load": load, **top}
     if client is not None:
         data["client"] = client

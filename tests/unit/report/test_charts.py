@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import replace
 from decimal import Decimal
 
 import matplotlib
@@ -191,9 +192,7 @@ def rec(seq: int, t: float, status: int = 200, **kw: object) -> ProviderRecord:
     return ProviderRecord(**{**fields, **kw})  # type: ignore[arg-type]
 
 
-def small_result(
-    records: list[ProviderRecord], outcomes: list[OutcomeRecord] | None = None, **kw: object
-) -> RunResult:
+def small_result(records: list[ProviderRecord], outcomes: list[OutcomeRecord] | None = None, **kw: object) -> RunResult:
     facts_kw = {k: kw.pop(k) for k in ("outages", "backoff_cap_s", "max_attempts", "issued_ids") if k in kw}
     facts = RunFacts("small", 1, "virtual", 100.0, 110.0, 0.1, **facts_kw)  # type: ignore[arg-type]
     metrics = kw.pop("metrics", {})
@@ -264,18 +263,34 @@ def test_attempts_per_request_from_both_logs() -> None:
     assert (bare.provider, bare.client) == (None, None)  # a third-party client that logs neither
 
 
-def test_latency_series_groups_successes_by_start() -> None:
+def test_latency_series_groups_successes_by_completion() -> None:
     outcomes = [
         OutcomeRecord("a", True, "ok", 100.2, 101.2, "m", stream=True, ttft_s=0.2),
         OutcomeRecord("b", True, "ok", 100.4, 103.4, "m", stream=True, ttft_s=0.4),
         OutcomeRecord("c", True, "ok", 101.5, 101.9, "m"),
         OutcomeRecord("d", False, "ServerError", 101.5, 150.0, "m"),  # failures are not latency samples
     ]
-    s = latency_series(small_result([], outcomes), Grid(1.0, 3))
-    assert s.latency[0].tolist()[:2] == pytest.approx([2.0, 0.4])
-    assert s.ttft[0, 0] == pytest.approx(0.3)
+    s = latency_series(small_result([], outcomes), Grid(1.0, 4))
+    assert np.isnan(s.latency[0, 0])  # nothing completed in the first second
+    assert s.latency[0, 1] == pytest.approx(0.7)  # a (1.0 s) and c (0.4 s) completed in [1, 2)
+    assert s.latency[0, 3] == pytest.approx(3.0)  # b completed at 3.4
+    assert s.ttft[0, 0] == pytest.approx(0.3)  # both first tokens arrived in [0, 1)
     assert np.isnan(s.ttft[0, 1])
     assert (s.requests, s.streamed) == (3, 2)
+    assert s.latencies.tolist() == pytest.approx([0.4, 1.0, 3.0])
+    assert s.ttfts.tolist() == pytest.approx([0.2, 0.4])
+
+
+def test_latency_is_readable_when_every_request_starts_at_once() -> None:
+    # a batch: 50 requests at t = 0, answered over ten seconds
+    outcomes = [OutcomeRecord(f"r{i}", True, "ok", 100.0, 100.0 + 0.2 * (i + 1), "m") for i in range(50)]
+    s = latency_series(small_result([], outcomes), Grid(0.5, 21))
+    assert int(np.isfinite(s.latency[0]).sum()) == 21  # answers arrive from 0.2 s to 10 s: every bucket has some
+    fig = {n: f for n, _, f, _ in draw_figures(small_result([], outcomes))}["latency"]
+    _, dist = fig.axes
+    (curve,) = dist.get_lines()
+    assert curve.get_xdata()[0] == pytest.approx(0.2)
+    assert curve.get_ydata()[-1] == pytest.approx(1.0)  # the distribution reaches every answer
 
 
 def test_quota_series_separates_served_from_offered() -> None:
@@ -428,3 +443,41 @@ def test_only_fault_windows_wide_enough_get_a_label() -> None:
     assert "blip" not in text  # too narrow to hold a label; still shaded
     shaded = [p for p in figures["arrivals"].axes[0].patches if p.get_alpha() == pytest.approx(0.09)]
     assert len(shaded) == 3
+
+
+def test_an_arrival_at_the_very_end_of_the_run_is_drawn_inside_the_axes() -> None:
+    records = [rec(1, 100.0), rec(2, 110.0)]  # the last arrival is the run's last event
+    result = small_result(records, [])
+    assert run_span(result) == pytest.approx(10.0)
+    ax = {n: f for n, _, f, _ in draw_figures(result)}["arrivals"].axes[0]
+    (stairs,) = [p for p in ax.patches if hasattr(p, "get_data")]
+    values, edges = stairs.get_data()[:2]
+    last = int(np.flatnonzero(values)[-1])
+    assert edges[last] <= 10.0 < edges[last + 1]
+    assert edges[last + 1] < ax.get_xlim()[1]
+
+
+def test_attempt_labels_are_one_per_attempt_count() -> None:
+    records = [rec(1, 100.0, logical_id="a"), rec(2, 100.5, logical_id="a"), rec(3, 100.2, logical_id="b")]
+    outcomes = [
+        OutcomeRecord(
+            "a",
+            True,
+            "ok",
+            100.0,
+            101.0,
+            "m",
+            attempts=(AttemptRecord(0, 100.0, 100.4, "m", 500), AttemptRecord(1, 100.5, 101.0, "m", 200)),
+        ),
+        OutcomeRecord("b", True, "ok", 100.2, 101.0, "m", attempts=(AttemptRecord(0, 100.2, 101.0, "m", 200),)),
+    ]
+    ax = {n: f for n, _, f, _ in draw_figures(small_result(records, outcomes))}["attempts"].axes[0]
+    labels = [t.get_text() for t in ax.texts]
+    assert labels == ["1", "1"]  # one label per count where both logs agree, never "11"
+
+
+def test_the_quota_caption_promises_no_line_without_a_quota(run: RunResult) -> None:
+    captions = {name: caption for name, _, _, caption in draw_figures(replace(run, quota_tpm=None, quota_rpm=None))}
+    assert "dashed red" not in captions["quota"]
+    assert "sets no provider quota" in captions["quota"]
+    assert "dashed red" in {n: c for n, _, _, c in draw_figures(run)}["quota"]

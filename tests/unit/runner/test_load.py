@@ -14,6 +14,11 @@ from harness.validate import Table
 
 
 def spec(**kw: object) -> LoadSpec:
+    """A [load] section; a closed loop gets 10 users and an open loop a rate of 1/s unless given."""
+    if kw.get("mode", "closed") == "closed":
+        kw.setdefault("users", 10)
+    elif kw.get("arrivals", "constant") != "step":
+        kw.setdefault("rate", 1.0)
     return LoadSpec.parse(Table(kw, "load"))
 
 

@@ -6,7 +6,8 @@ plan's delay, body chunks after theirs, a reset, a silence or a cut as a
 :class:`~harness.errors.ConnectionReset`. Under :mod:`harness.vtime` a whole run — retries, backoff,
 deadlines, outages — takes milliseconds and is exactly reproducible.
 
-This module and the runner are the only places that know both the client and the provider core.
+It lives with the runner, the one place that knows both the client and the provider core, so that
+``harness.client`` (the production client) never imports the fake provider.
 
 Example::
 

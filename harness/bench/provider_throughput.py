@@ -21,10 +21,10 @@ generator is ``wrk`` (Debian package ``wrk``) when it is on PATH, in its own pro
 built-in aiohttp load generator, also in its own process (it is slower than wrk, so absolute numbers
 are lower and the ratios closer to 1: the generator, not the server, can be the bottleneck).
 
-    .venv/bin/python bench/fake_provider.py            # prints a table (medians of 3 alternating rounds)
-    .venv/bin/python bench/fake_provider.py --json     # {"fake_rps", "bare_rps", "ratio", ...}
-    .venv/bin/python bench/fake_provider.py --faults   # … and the same provider with faults and quotas on
-    .venv/bin/python bench/fake_provider.py --stream-cpu --seconds 3 --rounds 3   # server CPU per stream
+    .venv/bin/python bench/provider_throughput.py            # prints a table (medians of 3 alternating rounds)
+    .venv/bin/python bench/provider_throughput.py --json     # {"fake_rps", "bare_rps", "ratio", ...}
+    .venv/bin/python bench/provider_throughput.py --faults   # … and the same provider with faults and quotas on
+    .venv/bin/python bench/provider_throughput.py --stream-cpu --seconds 3 --rounds 3   # server CPU per stream
 
 ``--stream-cpu`` measures something else: complete 64-token streams (67 events) at 16 connections,
 the server's own CPU time per stream (``/proc``) and its stream rate, for the fake provider, a bare
@@ -53,11 +53,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-# this script's own name would shadow the fake_provider package that harness imports
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+from harness.testing.process import listening_process
 
-from harness.testing.process import listening_process  # noqa: E402
+#: run as ``python -m`` for the helper processes (a server, a load generator), not by file path
+_MODULE = "harness.bench.provider_throughput"
 
 CONNECTIONS = 64
 STREAM_CONNECTIONS = 16
@@ -194,7 +193,7 @@ def load_generator(port: int, body_json: str, connections: int, seconds: float) 
 def run_fallback(
     port: int, body: dict[str, Any], connections: int, seconds: float, errors: list[float] | None = None
 ) -> float:
-    command = [sys.executable, __file__, "--_load", str(port), json.dumps(body), str(connections), str(seconds)]
+    command = [sys.executable, "-m", _MODULE, "--_load", str(port), json.dumps(body), str(connections), str(seconds)]
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     rps, share = (float(v) for v in out.strip().splitlines()[-1].split()[:2])
     if share and errors is None:
@@ -237,8 +236,8 @@ def bench(seconds: float, use_wrk: bool, rounds: int, faults: bool = False) -> d
             Path(tmp, "plain.json").write_bytes(plain_sample)
             event = b"data: " + b"x" * max(1, len(stream_sample) // events - 8) + b"\n\n"
             Path(tmp, "event.txt").write_bytes(event)
-            bare_json = [sys.executable, __file__, "--_bare", "json", str(Path(tmp, "plain.json")), "0"]
-            bare_sse = [sys.executable, __file__, "--_bare", "sse", str(Path(tmp, "event.txt")), str(events)]
+            bare_json = [sys.executable, "-m", _MODULE, "--_bare", "json", str(Path(tmp, "plain.json")), "0"]
+            bare_sse = [sys.executable, "-m", _MODULE, "--_bare", "sse", str(Path(tmp, "event.txt")), str(events)]
             with listening_process(bare_json) as json_port, listening_process(bare_sse) as sse_port:
                 # alternate fake and bare, round after round, so both see the same background load
                 samples: dict[str, list[float]] = {"fake": [], "bare": [], "fake_stream": [], "bare_stream": []}
@@ -332,7 +331,7 @@ def cpu_seconds(pid: int) -> float:
 def stream_cpu_round(port: int, pid: int, connections: int, seconds: float) -> tuple[float, float]:
     """(streams per second, server CPU µs per stream) for complete 64-token streams."""
     command = [
-        sys.executable, __file__, "--_load", str(port), json.dumps(CPU_STREAM_BODY), str(connections), str(seconds)
+        sys.executable, "-m", _MODULE, "--_load", str(port), json.dumps(CPU_STREAM_BODY), str(connections), str(seconds)
     ]  # fmt: skip
     subprocess.run([*command[:-1], "0.5"], capture_output=True, text=True, check=True, timeout=60)  # warm-up
     before = cpu_seconds(pid)
@@ -364,7 +363,7 @@ def bench_stream_cpu(seconds: float, rounds: int, baseline: Path | None = None) 
         events = sample.count(b"data: ")
         event = b"data: " + b"x" * max(1, len(sample) // events - 8) + b"\n\n"
         Path(tmp, "event.txt").write_bytes(event)
-        bare = [sys.executable, __file__, "--_bare", "sse", str(Path(tmp, "event.txt")), str(events)]
+        bare = [sys.executable, "-m", _MODULE, "--_bare", "sse", str(Path(tmp, "event.txt")), str(events)]
         servers["bare_aiohttp"] = stack.enter_context(serving(bare))
         node = shutil.which("node")
         if node is not None:

@@ -12,7 +12,11 @@ from dataclasses import dataclass
 
 from harness.validate import Table
 
-__all__ = ["SDK_APIS", "SDK_BACKOFF_CAP_S", "SDK_KINDS", "SDK_PACKAGES", "SDKClientSpec"]
+__all__ = ["HARNESS_API_KEY", "SDK_APIS", "SDK_BACKOFF_CAP_S", "SDK_KINDS", "SDK_PACKAGES", "SDKClientSpec"]
+
+#: the key a client under test presents to the fake provider unless the scenario gives it one
+#: (the provider's log shows only a hash of it)
+HARNESS_API_KEY = "sk-harness-run"
 
 SDK_KINDS = ("openai-sdk", "anthropic-sdk", "litellm")
 #: the API each SDK speaks (LiteLLM: whichever the requested model's provider speaks)
@@ -42,7 +46,7 @@ class SDKClientSpec:
     kind: str
     max_retries: int = 2
     timeout_s: float = 600.0
-    api_key: str = "sk-harness"
+    api_key: str = HARNESS_API_KEY  # the scenario's api_key, when it gives one (allowed_keys may expect it)
 
     @classmethod
     def parse(cls, t: Table) -> SDKClientSpec:
@@ -57,7 +61,7 @@ class SDKClientSpec:
             kind=kind,
             max_retries=t.int("max_retries", 2, min=0, max=100),
             timeout_s=t.float("timeout_s", 600.0, min=0, exclusive_min=True),
-            api_key=t.str("api_key", "sk-harness"),
+            api_key=t.str("api_key", HARNESS_API_KEY),
         )
         t.done()
         return spec
