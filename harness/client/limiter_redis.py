@@ -33,8 +33,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from harness.client.events import EventSink, PolicyEvent, ignore_events
-from harness.client.limiter import DIMENSIONS, Demand, LimitConfig, RateLimiter, Reservation, usage_weights
+from harness.client.limiter import RateLimiter
 from harness.client.limiter_redis_lua import ACQUIRE, CANCEL, OBSERVE, SEED, SETTLE
+from harness.client.limits import DIMENSIONS, Demand, LimitConfig, Reservation, usage_weights
 from harness.client.redis_support import RedisFallback, RedisLink, RedisUnavailable, text
 from harness.clock import Clock
 from harness.errors import ConfigError
