@@ -221,6 +221,7 @@ def _price(value: object, where: str) -> ModelPrice:
         t.raw("output"),
         t.raw("cached_input", None),
         t.raw("cache_write", None),
+        t.raw("cache_write_1h", None),
         field=where,
     )
     t.done()

@@ -31,7 +31,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from fake_provider import admission, plans, rejections
+from fake_provider import admission, plans, prompt_cache, rejections
 from fake_provider.accounting import Accounts
 from fake_provider.config import ModelConfig, ProviderConfig
 from fake_provider.context import CallContext, FaultSource
@@ -94,6 +94,7 @@ class ProviderCore:
         self.fault_sources: list[FaultSource] = [_header_faults] if config.allow_fault_headers else []
         self.fault_sources.append(self._scheduled)
         self.in_flight = 0  # exchanges handed out and not yet settled
+        self.prompt_cache = prompt_cache.PromptCache()
         self._key_labels: dict[str, str] = {}
         self._run = 0  # runs since start (POST /_fake/reset starts a new one)
         self._arrivals = 0  # requests of this run; the schedule's draws and the request ids use it
@@ -231,7 +232,22 @@ class ProviderCore:
                 return failed
         if isinstance(call, EmbeddingCall):
             return self.generator.embeddings_plan(ctx, call, request.body)
+        self._use_cache(ctx, call, model)
         return self.generator.chat_plan(ctx, call, model)
+
+    def _use_cache(self, ctx: CallContext, call: ChatCall, model: ModelConfig) -> None:
+        """The prompt cache's part in this answer (only answered requests read or write it)."""
+        extras = call.extras
+        if provider_marks := (extras.cache_marks if extras is not None else ()):
+            use = self.prompt_cache.explicit(ctx.client, model.name, provider_marks, ctx.arrival)
+        elif ctx.api in ("openai.chat", "gemini.generate") and ctx.prompt_tokens >= prompt_cache.MIN_TOKENS:
+            head = extras.tools_text if extras is not None else ""
+            use = self.prompt_cache.automatic(
+                ctx.client, model.name, call.messages, head, ctx.prompt_tokens, ctx.arrival
+            )
+        else:
+            return
+        ctx.cached_tokens, ctx.cache_write_tokens, ctx.cache_write_1h_tokens = use.read, use.written, use.written_1h
 
     def _authenticate(self, request: ProviderRequest, ctx: CallContext, query: dict[str, Any]) -> Plan | None:
         headers = request.headers
@@ -381,6 +397,7 @@ class ProviderCore:
     def reset(self) -> None:
         """A new run: forget the log, the ledger, the metrics and the quota state; fault windows restart."""
         self.accounts.clear()
+        self.prompt_cache.clear()
         if self.quotas is not None:
             self.quotas.clear()
         self._run += 1

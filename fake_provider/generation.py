@@ -78,6 +78,8 @@ class Generator:
     def chat_plan(self, ctx: CallContext, call: ChatCall, model: ModelConfig) -> Plan:
         answer = self.answer(ctx, call, model)
         assert ctx.digest is not None
+        if ctx.reply is None and ctx.cached_tokens and ctx.api != "openai.responses":
+            ctx.reply = Reply(answer, [], None, 0, answer.finish)  # a text answer whose usage shows a cache read
         if ctx.reply is not None and ctx.fault is not None and ctx.fault.output is not None:
             window = model.context_window - ctx.prompt_tokens
             cap = min(call.max_tokens or model.max_output_tokens, model.max_output_tokens, window)

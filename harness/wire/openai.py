@@ -46,6 +46,7 @@ from harness.wire.neutral import (
     RequestInvalid,
     RoleContent,
     StreamEvent,
+    ToolDelta,
 )
 from harness.wire.sse import DataEventReader, SSEMessage
 
@@ -456,15 +457,20 @@ def build_chat_body(
     stream: bool = False,
     stop: Sequence[str] = (),
     include_usage: bool = True,
+    extra: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """A chat completions body from neutral inputs (roles: system, user, assistant, tool)."""
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": [
+    """A chat completions body from neutral inputs (roles: system, user, assistant, tool); ``extra``: more
+    fields (tools, response_format …, see :func:`harness.wire.openai_tools.request_fields`)."""
+    if any(getattr(m, "tool_calls", ()) or getattr(m, "tool_call_id", None) for m in messages):
+        wire = openai_tools.wire_messages(messages)
+    else:
+        wire = [
             {"role": m[0], "content": m[1]} if isinstance(m, tuple) else {"role": m.role, "content": m.content}
             for m in messages
-        ],
-    }
+        ]
+    body: dict[str, Any] = {"model": model, "messages": wire}
+    if extra:
+        body.update(extra)
     if max_tokens is not None:
         body["max_tokens"] = max_tokens
     if temperature is not None:
@@ -502,7 +508,10 @@ def parse_chat_body(body: bytes, headers: Mapping[str, str] | None = None) -> Ch
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise StreamBroken(f"malformed chat completion body: {exc!r}"[:200]) from None
     request_id = headers.get(REQUEST_ID_HEADER) if headers is not None else None
-    return ChatResult(text, choice.get("finish_reason"), usage, data.get("model"), request_id or data.get("id"))
+    calls = openai_tools.parse_tool_calls(choice["message"]) if choice["message"].get("tool_calls") else ()
+    return ChatResult(
+        text, choice.get("finish_reason"), usage, data.get("model"), request_id or data.get("id"), calls
+    )
 
 
 _DONE_EVENT = StreamEvent(done=True)
@@ -536,7 +545,7 @@ class ChatStreamReader(DataEventReader[StreamEvent]):
                     if type(choices) is list and len(choices) == 1:
                         choice = choices[0]
                         delta = choice["delta"]
-                        if choice["finish_reason"] is None and type(delta) is dict:
+                        if choice["finish_reason"] is None and type(delta) is dict and "tool_calls" not in delta:
                             text = delta.get("content") or ""
                             append(StreamEvent(text, None, None, None, False, obj.get("id"), obj.get("model")))
                             continue
@@ -557,11 +566,17 @@ class ChatStreamReader(DataEventReader[StreamEvent]):
             choices = obj["choices"]
             text = ""
             finish = None
+            tools: tuple[ToolDelta, ...] = ()
             if choices:
                 choice = choices[0]
-                text = (choice.get("delta") or {}).get("content") or ""
+                delta = choice.get("delta") or {}
+                text = delta.get("content") or ""
                 finish = choice.get("finish_reason")
-            return StreamEvent(text, finish, _usage(obj.get("usage")), None, False, obj.get("id"), obj.get("model"))
+                if "tool_calls" in delta:
+                    tools = openai_tools.stream_tool_deltas(delta)
+            return StreamEvent(
+                text, finish, _usage(obj.get("usage")), None, False, obj.get("id"), obj.get("model"), tools
+            )
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise StreamBroken(f"malformed stream event: {exc!r}"[:200]) from None
 

@@ -138,3 +138,27 @@ async def test_invalid_asks_are_anthropics_400(server: RunningServer, kwargs: di
     assert body["type"] == "error"
     assert body["error"]["type"] == "invalid_request_error"
     assert needle in body["error"]["message"]
+
+
+async def test_prompt_caching_writes_then_reads_and_bills_at_cache_prices(server: RunningServer) -> None:
+    api = client(server).messages
+    control = {"type": "ephemeral", "ttl": "1h"}
+    system = [{"type": "text", "text": " ".join(["policy"] * 1400), "cache_control": control}]
+    first = await api.create(model="claude-sonnet-4", max_tokens=5, system=system, messages=ASK)  # type: ignore[arg-type]
+    second = await api.create(model="claude-sonnet-4", max_tokens=5, system=system,  # type: ignore[arg-type]
+                              messages=[{"role": "user", "content": "And ABC-9999?"}])  # fmt: skip
+    assert_strict(Message, first.model_dump(mode="json", exclude_unset=True))
+    written = first.usage.cache_creation_input_tokens
+    assert written is not None
+    assert written > 1400
+    assert first.usage.cache_creation is not None
+    assert first.usage.cache_creation.ephemeral_1h_input_tokens == written
+    assert (second.usage.cache_read_input_tokens, second.usage.cache_creation_input_tokens) == (written, 0)
+    price = server.core.models["claude-sonnet-4"].price
+    entries = server.core.ledger.entries
+    for entry, message in zip(entries, (first, second), strict=True):
+        assert entry.usage.output_tokens == message.usage.output_tokens
+        assert entry.cost_usd == price.cost(entry.usage)
+    assert entries[0].usage.cache_write_1h_tokens == written
+    assert entries[1].usage.cached_input_tokens == written
+    assert entries[1].cost_usd < entries[0].cost_usd
