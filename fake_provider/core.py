@@ -41,6 +41,7 @@ from fake_provider.generation import Generator
 from fake_provider.plan import Delivery, Plan
 from fake_provider.quotas import QuotaBook
 from fake_provider.schedule import FaultSchedule, key_label
+from fake_provider.shape_faults import drop_from_plan
 from harness.clock import Clock
 from harness.wire import anthropic, gemini, openai, openai_responses
 from harness.wire.formats import format_http_date
@@ -63,6 +64,13 @@ _RATE_LIMIT_REQUESTS = 60  # the requests limit a scheduled 429 reports when no 
 
 def _header_faults(ctx: CallContext) -> Fault | None:
     return parse_fault_headers(ctx.headers)
+
+
+def _shaped(plan: Plan, fault: Fault | None) -> Plan:
+    """``plan`` less the headers and fields a ``drop`` fault leaves out."""
+    if fault is None or not (fault.drop_headers or fault.drop_fields):
+        return plan
+    return drop_from_plan(plan, fault.drop_headers, fault.drop_fields)
 
 
 class ProviderCore:
@@ -229,11 +237,11 @@ class ProviderCore:
         if fault is not None:
             failed = self._fault_plan(ctx, fault)
             if failed is not None:
-                return failed
+                return _shaped(failed, fault)
         if isinstance(call, EmbeddingCall):
-            return self.generator.embeddings_plan(ctx, call, request.body)
+            return _shaped(self.generator.embeddings_plan(ctx, call, request.body), fault)
         self._use_cache(ctx, call, model)
-        return self.generator.chat_plan(ctx, call, model)
+        return _shaped(self.generator.chat_plan(ctx, call, model), fault)
 
     def _use_cache(self, ctx: CallContext, call: ChatCall, model: ModelConfig) -> None:
         """The prompt cache's part in this answer (only answered requests read or write it)."""
