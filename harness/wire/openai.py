@@ -565,7 +565,6 @@ class ChatStreamReader(DataEventReader[StreamEvent]):
             append(slow(payload.decode("utf-8", "replace")))  # anything else: the reader of record
         return out
 
-
     @staticmethod
     def _event(data: str) -> StreamEvent:
         if data.startswith("[DONE]"):
