@@ -20,8 +20,8 @@ from fake_provider.context import CallContext
 from fake_provider.ledger import BillingLedger
 from fake_provider.metrics import ProviderMetrics
 from fake_provider.plan import Delivery, Plan, StreamEnd
-from fake_provider.request_log import BILLED, MODEL, RequestLog
-from harness.pricing import ModelPrice
+from fake_provider.request_log import BILLED, CACHE, MODEL, RequestLog
+from harness.pricing import ModelPrice, Usage
 from harness.records import ProviderRecord
 from harness.wire.neutral import ChatCall
 
@@ -69,7 +69,7 @@ class Accounts:
                 ctx.stream,
                 status,
                 ctx.prompt_tokens,
-                call.max_tokens if type(call) is ChatCall else None,
+                call.max_tokens if isinstance(call, ChatCall) else None,  # ResponsesCall too
                 delivery.tokens_sent,
                 delivery.ttfb_s,
                 delivery.duration_s,
@@ -79,6 +79,7 @@ class Accounts:
                 finish,
                 None if model is None else model.name,
                 ctx.billable and status == 200 and model is not None,
+                _cache_tuple(ctx),
             )
         )
 
@@ -103,16 +104,26 @@ class Accounts:
             if not entry[BILLED]:
                 observe(api, "unknown" if model is None else model, status, 0, output, entry[15], zero)
                 continue
-            cost = ledger.cost(model, prompt, output, prices[model])
-            ledger.add_entry(seq, model, entry[2], prompt, 0, output, cost)
+            extra = entry[CACHE]
+            if extra is None:
+                cost = ledger.cost(model, prompt, output, prices[model])
+                ledger.add_entry(seq, model, entry[2], prompt, 0, output, cost)
+            else:
+                cached, written, hour, reasoning = extra
+                reasoning = min(reasoning, output)
+                cost = prices[model].cost(Usage(prompt, output, cached, written, reasoning, hour))
+                ledger.add_entry(seq, model, entry[2], prompt, cached, output, cost, written, hour, reasoning)
             observe(api, model, status, prompt, output, entry[15], cost)
 
-    def cost(self, model: str, prompt: int, output: int) -> Decimal:
-        """The exact cost of an attempt billed on ``model``."""
+    def cost(self, model: str, prompt: int, output: int, extra: tuple[int, int, int, int] | None = None) -> Decimal:
+        """The exact cost of an attempt billed on ``model`` (``extra``: its cache and reasoning tokens)."""
+        if extra is not None:
+            cached, written, hour, reasoning = extra
+            return self._prices[model].cost(Usage(prompt, output, cached, written, min(reasoning, output), hour))
         return self.ledger.cost(model, prompt, output, self._prices[model])
 
-    def cost_text(self, model: str, prompt: int, output: int) -> str:
-        cost = self.cost(model, prompt, output)
+    def cost_text(self, model: str, prompt: int, output: int, extra: tuple[int, int, int, int] | None = None) -> str:
+        cost = self.cost(model, prompt, output, extra)
         return format(cost, "f") if cost else "0"
 
     def clear(self) -> None:
@@ -121,3 +132,11 @@ class Accounts:
         self.ledger.clear()
         self.metrics.clear()
         self._folded = 0
+
+
+def _cache_tuple(ctx: CallContext) -> tuple[int, int, int, int] | None:
+    """(cached, cache writes, of which 1 h, reasoning) tokens of an attempt, or None when all are 0."""
+    reasoning = ctx.reply.reasoning_tokens if ctx.reply is not None else 0
+    if not (ctx.cached_tokens or ctx.cache_write_tokens or reasoning):
+        return None
+    return ctx.cached_tokens, ctx.cache_write_tokens, ctx.cache_write_1h_tokens, reasoning

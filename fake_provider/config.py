@@ -31,6 +31,7 @@ from typing import Any
 
 from fake_provider.quotas import QuotaConfig
 from fake_provider.schedule import FaultSchedule
+from harness.catalogue import CatalogueModel, catalogue
 from harness.distributions import Distribution
 from harness.errors import ConfigError
 from harness.pricing import DEFAULT_PRICES, ModelPrice
@@ -80,28 +81,31 @@ class ModelConfig:
         return (self.name, *self.aliases)
 
 
-def _chat(name: str, api: str, window: int, max_out: int) -> ModelConfig:
-    return ModelConfig(name, api, DEFAULT_PRICES[name], window, max_out)
+def unknown_model(name: str, api: str, price: ModelPrice, embedding: bool) -> ModelConfig:
+    """The model that answers an undeclared name when ``accept_unknown_models`` is on."""
+    return ModelConfig(
+        name, api, price, kind="embedding" if embedding else "chat", max_output_tokens=1 if embedding else 16_384
+    )
+
+
+def _from_catalogue(model: CatalogueModel) -> ModelConfig:
+    embedding = model.kind == "embedding"
+    return ModelConfig(
+        model.name,
+        model.api,
+        DEFAULT_PRICES[model.name],
+        context_window=model.context_window,
+        max_output_tokens=1 if embedding else model.max_output_tokens or 16_384,
+        kind=model.kind,
+        dimensions=model.dimensions or 1536,
+        aliases=model.aliases,
+    )
 
 
 def default_models() -> tuple[ModelConfig, ...]:
-    """The six chat models of the price table in docs/wire.md, and text-embedding-3-small."""
-    return (
-        _chat("gpt-4o", "openai", 128_000, 16_384),
-        _chat("gpt-4o-mini", "openai", 128_000, 16_384),
-        _chat("claude-sonnet-4", "anthropic", 200_000, 64_000),
-        _chat("claude-haiku-4-5", "anthropic", 200_000, 64_000),
-        _chat("gemini-2.5-flash", "gemini", 1_048_576, 65_536),
-        _chat("gemini-1.5-flash", "gemini", 1_048_576, 8_192),
-        ModelConfig(
-            "text-embedding-3-small",
-            "openai",
-            DEFAULT_PRICES["text-embedding-3-small"],
-            context_window=8_191,
-            max_output_tokens=1,
-            kind="embedding",
-        ),
-    )
+    """Every model of the catalogue (``harness/catalogue.json``: current and recent models of the three
+    providers, with their dated ids and aliases, published prices and limits)."""
+    return tuple(_from_catalogue(m) for m in catalogue())
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +119,11 @@ class ProviderConfig:
     seed: int = 0  # same seed + same request → same answer
     quotas: QuotaConfig | None = None  # provider-side rate limits, in-flight limit, spend cap
     faults: FaultSchedule = field(default_factory=FaultSchedule, hash=False)  # the seeded fault schedule
+    #: serve any model name on any API at this price (None: an unknown model is the provider's 404)
+    unknown_model_price: ModelPrice | None = None
+    #: every answer carries its provider's rate-limit headers, a documented tier's when no quota is
+    #: configured (fake_provider.tiers); False: only configured quotas send them
+    rate_limit_headers: bool = True
 
     @classmethod
     def default(cls) -> ProviderConfig:
@@ -159,14 +168,40 @@ class ProviderConfig:
         use_defaults = t.bool("default_models", True)
         defaults = {m.name: m for m in default_models()} if use_defaults else {}
         declared = [_model_from_table(mt, defaults) for mt in t.tables("models", [])]
+        for model in declared:  # a declared alias of a default model becomes a model of its own
+            for base in list(defaults.values()):
+                if model.name in base.aliases:
+                    defaults[base.name] = replace(base, aliases=tuple(a for a in base.aliases if a != model.name))
         models = {**defaults, **{m.name: m for m in declared}}
         if not models:
             raise ConfigError(t.field("models"), "no models: declare at least one or keep default_models = true")
+        accept_unknown = t.bool("accept_unknown_models", False)
+        tier_headers = t.bool("rate_limit_headers", True)
+        unknown_price = (
+            _price(t.raw("unknown_model_price"), t.field("unknown_model_price"))
+            if t.has("unknown_model_price")
+            else None
+        )
+        if accept_unknown and unknown_price is None:
+            raise t.error(
+                "unknown_model_price", "required with accept_unknown_models = true: the price to bill them at"
+            )
+        if unknown_price is not None and not accept_unknown:
+            raise t.error("unknown_model_price", "only used with accept_unknown_models = true")
         quota_table = t.table("quotas", None)
-        quotas = None if quota_table is None else QuotaConfig.from_table(quota_table, models)
+        quotas = None if quota_table is None else QuotaConfig.from_table(quota_table, _names_index(models.values()))
         t.done()
         keyset = None if keys is None else frozenset(keys)
-        config = cls(tuple(models.values()), keyset, max_body, allow_faults, seed, quotas)
+        config = cls(
+            tuple(models.values()),
+            keyset,
+            max_body,
+            allow_faults,
+            seed,
+            quotas,
+            unknown_model_price=unknown_price,
+            rate_limit_headers=tier_headers,
+        )
         config.model_index()
         return config
 
@@ -221,6 +256,7 @@ def _price(value: object, where: str) -> ModelPrice:
         t.raw("output"),
         t.raw("cached_input", None),
         t.raw("cache_write", None),
+        t.raw("cache_write_1h", None),
         field=where,
     )
     t.done()
@@ -230,6 +266,9 @@ def _price(value: object, where: str) -> ModelPrice:
 def _model_from_table(t: Table, defaults: Mapping[str, ModelConfig]) -> ModelConfig:
     name = t.str("name")
     base = defaults.get(name)
+    if base is None:  # an alias of a default model starts from that model's figures
+        family = next((m for m in defaults.values() if name in m.aliases), None)
+        base = None if family is None else replace(family, name=name, aliases=())
     if base is None:
         api = t.choice("api", APIS)
         known_price = DEFAULT_PRICES.get(name)
@@ -257,9 +296,13 @@ def _model_from_table(t: Table, defaults: Mapping[str, ModelConfig]) -> ModelCon
         reasoning=t.bool("reasoning", base.reasoning),
     )
     t.done()
-    if kind == "embedding" and model.api != "openai":
-        raise t.error("kind", "embedding models are served on the OpenAI API only")
+    if kind == "embedding" and model.api == "anthropic":
+        raise t.error("kind", "Anthropic has no embeddings API: embedding models are OpenAI or Gemini models")
     return model
+
+
+def _names_index(models: Iterable[ModelConfig]) -> dict[str, ModelConfig]:
+    return {name: m for m in models for name in m.names}
 
 
 def _dist(t: Table, key: str, default: Distribution) -> Distribution:

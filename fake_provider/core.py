@@ -25,24 +25,32 @@ Example::
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import random
 import time
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
-from fake_provider import admission, plans, rejections
+from fake_provider import admission, listing, plans, prompt_cache, rejections
 from fake_provider.accounting import Accounts
-from fake_provider.config import ModelConfig, ProviderConfig
+from fake_provider.config import ModelConfig, ProviderConfig, unknown_model
 from fake_provider.context import CallContext, FaultSource
 from fake_provider.exchange import Exchange, ProviderRequest, count_prompt, load_json
 from fake_provider.fault import Fault, merge_faults, parse_fault_headers
 from fake_provider.generation import Generator
 from fake_provider.plan import Delivery, Plan
 from fake_provider.quotas import QuotaBook
+from fake_provider.responses import json_plan
 from fake_provider.schedule import FaultSchedule, key_label
+from fake_provider.shape_faults import drop_from_plan
+from fake_provider.tiers import TierBook, exhausted, merge_headers
 from harness.clock import Clock
-from harness.wire import anthropic, gemini, openai, openai_responses
+from harness.tokenizer import count_tokens
+from harness.wire import anthropic, anthropic_models, gemini, gemini_models, openai, openai_responses
 from harness.wire.formats import format_http_date
 from harness.wire.neutral import ChatCall, EmbeddingCall, RequestInvalid
 
@@ -54,15 +62,52 @@ _ROUTES = {
     openai.EMBEDDINGS_PATH: ("openai", "openai.embeddings", "POST"),
     openai.MODELS_PATH: ("openai", "openai.models", "GET"),
     openai_responses.RESPONSES_PATH: ("openai", "openai.responses", "POST"),
+    anthropic_models.COUNT_TOKENS_PATH: ("anthropic", "anthropic.count_tokens", "POST"),
     anthropic.MESSAGES_PATH: ("anthropic", "anthropic.messages", "POST"),
 }
-_GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
+#: a Gemini model method → (api, HTTP method)
+_GEMINI_METHODS = {
+    "generateContent": "gemini.generate",
+    "streamGenerateContent": "gemini.generate",
+    "countTokens": "gemini.count_tokens",
+    "embedContent": "gemini.embed",
+    "batchEmbedContents": "gemini.batch_embed",
+}
+#: the routes that describe models (listed, never faulted, limited or billed)
+_MODEL_ROUTES = (
+    "openai.models",
+    "openai.model",
+    "anthropic.models",
+    "anthropic.model",
+    "gemini.models",
+    "gemini.model",
+)
 _MAX_LOGGED_MODEL = 200  # characters of a requested model name kept in the log
 _RATE_LIMIT_REQUESTS = 60  # the requests limit a scheduled 429 reports when no quota is configured
+_MAX_ADOPTED = 10_000  # undeclared model names remembered (accept_unknown_models; the 404 hints)
+_log = logging.getLogger("fake_provider.models")
+
+
+def _models_owner(api: str, headers: Mapping[str, str], query: str) -> tuple[str, str]:
+    """Whose ``/v1/models[/{id}]`` a request means, by its credentials: Gemini's key header or ``?key=``,
+    Anthropic's ``x-api-key`` or ``anthropic-version``, else OpenAI's (the path alone cannot tell)."""
+    kind = "models" if api.endswith("models") else "model"
+    if gemini.API_KEY_HEADER in headers or "key=" in query:
+        return "gemini", f"gemini.{kind}"
+    if anthropic_models.is_anthropic_request(headers):
+        return "anthropic", f"anthropic.{kind}"
+    return "openai", f"openai.{kind}"
 
 
 def _header_faults(ctx: CallContext) -> Fault | None:
     return parse_fault_headers(ctx.headers)
+
+
+def _shaped(plan: Plan, fault: Fault | None) -> Plan:
+    """``plan`` less the headers and fields a ``drop`` fault leaves out."""
+    if fault is None or not (fault.drop_headers or fault.drop_fields):
+        return plan
+    return drop_from_plan(plan, fault.drop_headers, fault.drop_fields)
 
 
 class ProviderCore:
@@ -88,13 +133,21 @@ class ProviderCore:
         self.ledger = self.accounts.ledger
         self.metrics = self.accounts.metrics
         self.schedule: FaultSchedule = config.faults  # replaced by POST /_fake/faults
+        #: the documented tier's rate-limit headers on every answer (fake_provider.tiers); None: quotas' only
+        self.tiers = TierBook(clock()) if config.rate_limit_headers else None
         quotas = config.quotas
+        if quotas is not None and quotas.models:  # limits named by an alias apply to the model it reaches
+            named = tuple((self.models[n].name if n in self.models else n, lim) for n, lim in quotas.models)
+            quotas = replace(quotas, models=named)
         self.quotas = QuotaBook(quotas) if quotas is not None and quotas.enabled else None
         #: asked in order; the first failure wins, latencies add up (see fake_provider.fault.merge_faults)
         self.fault_sources: list[FaultSource] = [_header_faults] if config.allow_fault_headers else []
         self.fault_sources.append(self._scheduled)
         self.in_flight = 0  # exchanges handed out and not yet settled
+        self.prompt_cache = prompt_cache.PromptCache()
         self._key_labels: dict[str, str] = {}
+        self._adopted: dict[tuple[str, bool, str], ModelConfig] = {}  # accept_unknown_models: (api, embedding, name)
+        self._hinted: set[str] = set()  # unknown model names the log already explained
         self._run = 0  # runs since start (POST /_fake/reset starts a new one)
         self._arrivals = 0  # requests of this run; the schedule's draws and the request ids use it
         self._salt = self._run_salt()
@@ -111,6 +164,8 @@ class ProviderCore:
         headers = request.headers
         route = _ROUTES.get(request.path)
         provider, api, method = route if route is not None else self._other_route(request.path)
+        if api[:12] == "openai.model" or (api[:12] == "gemini.model" and request.path[:4] == "/v1/"):
+            provider, api = _models_owner(api, headers, request.query)  # three APIs share /v1/models
         rid = serial if provider == "gemini" else f"req_{serial}"
         ctx = CallContext(provider, api, self.clock(), self.wall_clock(), rid, serial, headers)
         ctx.arrival_number = arrival
@@ -120,14 +175,21 @@ class ProviderCore:
         if attempt is not None and attempt.isascii() and attempt.isdigit() and len(attempt) < 10:
             ctx.attempt = int(attempt)
         self.in_flight += 1
-        return Exchange(self, ctx, self._decide(request, ctx, method))
+        plan = self._decide(request, ctx, method)
+        if plan.status == 429:
+            plan = exhausted(ctx, plan)
+        return Exchange(self, ctx, plan)
 
     def _other_route(self, path: str) -> tuple[str, str, str]:
         found = gemini.parse_route(path)
         if found is not None:
-            return ("gemini", "gemini.generate", "POST") if found[1] in _GEMINI_METHODS else ("gemini", "unknown", "")
-        if path.startswith(openai.MODELS_PATH + "/"):
+            api = _GEMINI_METHODS.get(found[1])
+            return ("gemini", api, "POST") if api is not None else ("gemini", "unknown", "")
+        if path.startswith(openai.MODELS_PATH + "/") and "/" not in path[len(openai.MODELS_PATH) + 1 :]:
             return "openai", "openai.model", "GET"
+        listed = gemini_models.parse_models_path(path)
+        if listed is not None:
+            return "gemini", "gemini.models" if listed[1] is None else "gemini.model", "GET"
         guess = "anthropic" if "messages" in path else "gemini" if path.startswith("/v1beta") else "openai"
         return guess, "unknown", ""
 
@@ -141,7 +203,7 @@ class ProviderCore:
 
     def _invalid(self, ctx: CallContext, exc: RequestInvalid, status: int = 400) -> Plan:
         plan, ctx.error_type = plans.invalid_plan(ctx.provider, exc, ctx.request_id, status)
-        return plan
+        return replace(plan, headers=(*plan.headers, *ctx.extra_headers)) if ctx.extra_headers else plan
 
     def _decide(self, request: ProviderRequest, ctx: CallContext, method: str) -> Plan:
         provider = ctx.provider
@@ -158,15 +220,10 @@ class ProviderCore:
         denied = self._authenticate(request, ctx, query)
         if denied is not None:
             return denied
-        if ctx.api == "openai.models":
-            return self.generator.models_plan(ctx, self.config.models)
-        if ctx.api == "openai.model":
-            name = request.path[len(openai.MODELS_PATH) + 1 :]
-            model = self.models.get(name)
-            if model is None or model.api != "openai":
-                status, message, code = rejections.unknown_model(provider, ctx.api, name, False)
-                return self._error(ctx, status, message, code)
-            return self.generator.model_plan(ctx, name)
+        if self.tiers is not None:  # answers before a model is known report the key's untouched tier
+            ctx.extra_headers = self.tiers.headers(ctx.provider, ctx.client, "", ctx.arrival, ctx.wall)
+        if ctx.api in _MODEL_ROUTES:
+            return self._model_route(request, ctx, query)
         try:
             body = load_json(request.body)
         except (ValueError, RecursionError) as exc:
@@ -189,19 +246,32 @@ class ProviderCore:
             call = anthropic.parse_messages(body)
         elif api == "openai.embeddings":
             call = openai.parse_embeddings(body)
+        elif api == "anthropic.count_tokens":
+            return self._count_tokens(ctx, anthropic.parse_messages(body, count_only=True))
         else:
             model_name, gmethod = gemini.parse_route(request.path) or ("", "")
-            ctx.stream = _GEMINI_METHODS[gmethod]
-            if ctx.stream and query.get("alt", [""])[0] != "sse":
-                raise RequestInvalid("alt", "the fake provider streams with alt=sse only")
-            call = gemini.parse_generate(body, model_name, ctx.stream)
+            if api == "gemini.count_tokens":
+                inner = gemini_models.token_count_request(body)
+                return self._count_tokens(ctx, gemini.parse_generate(inner, model_name, False))
+            if api != "gemini.generate":
+                embed = gemini_models.parse_embed(body, model_name, api == "gemini.batch_embed")
+                call = EmbeddingCall(model_name, tuple(count_tokens(t) for t in embed.texts), False, embed.dimensions)
+            else:
+                ctx.stream = gmethod == "streamGenerateContent"
+                if ctx.stream and query.get("alt", [""])[0] != "sse":
+                    raise RequestInvalid("alt", "the fake provider streams with alt=sse only")
+                call = gemini.parse_generate(body, model_name, ctx.stream)
         ctx.call = call
         ctx.model_name = call.model[:_MAX_LOGGED_MODEL]
         model = self.models.get(call.model)
         embedding = type(call) is EmbeddingCall
         if model is None or model.api != provider or (model.kind == "embedding") != embedding:
-            status, message, code = rejections.unknown_model(provider, api, call.model, model is not None)
-            return self._error(ctx, status, message, code)
+            adopted = self._adopt(provider, embedding, call.model) if model is None else None
+            if adopted is None:
+                self._hint_unknown(provider, call.model, model is not None)
+                status, message, code = rejections.unknown_model(provider, api, call.model, model is not None)
+                return self._error(ctx, status, message, code)
+            model = adopted
         ctx.model = model
         if isinstance(call, EmbeddingCall):
             ctx.prompt_tokens = sum(call.token_counts)
@@ -216,10 +286,15 @@ class ProviderCore:
                 return self._error(ctx, status, message, code, param=param)
             if call.prefill and model.rejects_prefill:
                 return self._error(ctx, 400, anthropic.PREFILL_MESSAGE)
+        if self.tiers is not None:
+            self._count_tier(ctx, call, model)
         if self.quotas is not None:
+            tier_headers = ctx.extra_headers
             refusal = self._admit(ctx, call, model)
+            if tier_headers:  # the tier's families for the limits the quotas leave out
+                ctx.extra_headers = merge_headers(ctx.extra_headers, tier_headers)
             if refusal is not None:
-                return refusal
+                return replace(refusal, headers=merge_headers(refusal.headers, tier_headers))
         fault: Fault | None = None
         for source in self.fault_sources:
             found = source(ctx)  # a source sees the faults merged so far in ctx.fault
@@ -228,10 +303,84 @@ class ProviderCore:
         if fault is not None:
             failed = self._fault_plan(ctx, fault)
             if failed is not None:
-                return failed
+                return _shaped(failed, fault)
         if isinstance(call, EmbeddingCall):
-            return self.generator.embeddings_plan(ctx, call, request.body)
-        return self.generator.chat_plan(ctx, call, model)
+            return _shaped(self.generator.embeddings_plan(ctx, call, request.body), fault)
+        self._use_cache(ctx, call, model)
+        return _shaped(self.generator.chat_plan(ctx, call, model), fault)
+
+    def _model_route(self, request: ProviderRequest, ctx: CallContext, query: dict[str, Any]) -> Plan:
+        """A models list or lookup (an unknown model is the provider's 404; a bad page parameter its 400)."""
+        api = ctx.api
+        name: str | None = None
+        if api == "openai.model" or api == "anthropic.model" or api == "gemini.model":
+            name = request.path.split("/", 3)[3]
+        found = listing.model_route(api, self.config.models, self.models, name, query)
+        if isinstance(found, bytes):
+            return json_plan(ctx, found)
+        status, message, code = found
+        return self._error(ctx, status, message, code)
+
+    def _count_tokens(self, ctx: CallContext, call: ChatCall) -> Plan:
+        """Anthropic's count_tokens and Gemini's countTokens: the prompt as a call would count it; not billed."""
+        ctx.model_name = call.model[:_MAX_LOGGED_MODEL]
+        model = self.models.get(call.model)
+        if model is None or model.api != ctx.provider or model.kind != "chat":
+            self._hint_unknown(ctx.provider, call.model, model is not None)
+            status, message, code = rejections.unknown_model(ctx.provider, ctx.api, call.model, model is not None)
+            return self._error(ctx, status, message, code)
+        ctx.model = model
+        ctx.prompt_tokens = prompt = count_prompt(call.messages) + (call.extras.prompt_tokens if call.extras else 0)
+        if ctx.provider == "anthropic":
+            return json_plan(ctx, anthropic_models.count_tokens_body(prompt))
+        return json_plan(ctx, gemini_models.count_tokens_body(prompt))
+
+    def _adopt(self, provider: str, embedding: bool, name: str) -> ModelConfig | None:
+        """The model an undeclared name gets under ``accept_unknown_models`` (None when that is off)."""
+        price = self.config.unknown_model_price
+        if price is None:
+            return None
+        key = (provider, embedding, name)
+        model = self._adopted.get(key)
+        if model is None:
+            model = unknown_model(name, provider, price, embedding)
+            if len(self._adopted) < _MAX_ADOPTED:
+                self._adopted[key] = model
+            self.accounts.add_price(name, price)
+        return model
+
+    def _hint_unknown(self, provider: str, name: str, wrong_kind: bool) -> None:
+        """One log line per unknown model name: how to declare it (the answer itself stays the provider's 404)."""
+        if name in self._hinted or len(self._hinted) >= _MAX_ADOPTED:
+            return
+        self._hinted.add(name)
+        shown = name[:100].encode("unicode_escape").decode("ascii")
+        if wrong_kind:
+            _log.warning("model %r is not a %s model here: check its kind in [[provider.models]]", shown, provider)
+            return
+        _log.warning(
+            "unknown model %r (%s API): 404. Declare it in the scenario: [[provider.models]] name = %s, "
+            'api = "%s", price = { input = …, output = … } (USD per 1M tokens); or serve any name with '
+            "[provider] accept_unknown_models = true and unknown_model_price = { input = …, output = … }",
+            shown,
+            provider,
+            json.dumps(shown),
+            provider,
+        )
+
+    def _use_cache(self, ctx: CallContext, call: ChatCall, model: ModelConfig) -> None:
+        """The prompt cache's part in this answer (only answered requests read or write it)."""
+        extras = call.extras
+        if provider_marks := (extras.cache_marks if extras is not None else ()):
+            use = self.prompt_cache.explicit(ctx.client, model.name, provider_marks, ctx.arrival)
+        elif ctx.api in ("openai.chat", "gemini.generate") and ctx.prompt_tokens >= prompt_cache.MIN_TOKENS:
+            head = extras.tools_text if extras is not None else ""
+            use = self.prompt_cache.automatic(
+                ctx.client, model.name, call.messages, head, ctx.prompt_tokens, ctx.arrival
+            )
+        else:
+            return
+        ctx.cached_tokens, ctx.cache_write_tokens, ctx.cache_write_1h_tokens = use.read, use.written, use.written_1h
 
     def _authenticate(self, request: ProviderRequest, ctx: CallContext, query: dict[str, Any]) -> Plan | None:
         headers = request.headers
@@ -271,6 +420,16 @@ class ProviderCore:
         if isinstance(call, ChatCall):  # without max_tokens, a request counts as the answer it will get
             output = call.max_tokens or self.generator.output_tokens(ctx, call, model)
         return admission.admit(self.quotas, ctx, model.name, output, ctx.arrival, self.ledger.spent)
+
+    def _count_tier(self, ctx: CallContext, call: ChatCall | EmbeddingCall, model: ModelConfig) -> None:
+        """Count the request in its key's tier and put the tier's headers on its answer."""
+        assert self.tiers is not None
+        output = 0
+        if isinstance(call, ChatCall):
+            output = call.max_tokens or self.generator.answer(ctx, call, model).tokens
+        tiers, provider = self.tiers, ctx.provider
+        tiers.count(ctx.client, model.name, ctx.arrival, ctx.prompt_tokens, output)
+        ctx.extra_headers = tiers.headers(provider, ctx.client, model.name, ctx.arrival, ctx.wall)
 
     def _scheduled(self, ctx: CallContext) -> Fault | None:
         """The fault schedule as a fault source."""
@@ -381,9 +540,12 @@ class ProviderCore:
     def reset(self) -> None:
         """A new run: forget the log, the ledger, the metrics and the quota state; fault windows restart."""
         self.accounts.clear()
+        self.prompt_cache.clear()
         if self.quotas is not None:
             self.quotas.clear()
         self._run += 1
         self._salt = self._run_salt()
         self._arrivals = 0
         self.run_started = self.clock()
+        if self.tiers is not None:
+            self.tiers.clear(self.run_started)

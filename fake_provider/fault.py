@@ -79,6 +79,9 @@ class Fault:
     streams_only: bool = False  # a stream fault: requests that are not streamed do not match it
     #: "invalid_json" | "schema_violation": a 200 whose structured output or tool arguments break the contract
     output: str | None = None
+    # -- shape: the answer less some headers / JSON fields (fake_provider.shape_faults); stacks ----
+    drop_headers: tuple[str, ...] = ()  # response headers left out
+    drop_fields: tuple[str, ...] = ()  # dotted JSON paths left out of the body and every stream event
 
     @property
     def failure(self) -> bool:
@@ -111,7 +114,8 @@ class Fault:
 
 
 def merge_faults(first: Fault | None, second: Fault | None) -> Fault | None:
-    """The overlap rule: ``first``'s failure wins over ``second``'s; latencies add up; names join with "+"."""
+    """The overlap rule: ``first``'s failure wins over ``second``'s; latencies add up, dropped headers and
+    fields unite; names join with "+"."""
     if first is None:
         return second
     if second is None:
@@ -120,13 +124,15 @@ def merge_faults(first: Fault | None, second: Fault | None) -> Fault | None:
         owner, other = first, second
     else:
         owner, other = second, first
-    if not (other.extra_ttft_s or other.inter_token_s):
+    if not (other.extra_ttft_s or other.inter_token_s or other.drop_headers or other.drop_fields):
         return owner if owner is first else replace(owner, name=f"{first.name}+{second.name}")
     return replace(
         owner,
         name=f"{first.name}+{second.name}",
         extra_ttft_s=owner.extra_ttft_s + other.extra_ttft_s,
         inter_token_s=owner.inter_token_s + other.inter_token_s,
+        drop_headers=tuple(dict.fromkeys((*owner.drop_headers, *other.drop_headers))),
+        drop_fields=tuple(dict.fromkeys((*owner.drop_fields, *other.drop_fields))),
     )
 
 

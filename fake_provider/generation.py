@@ -9,7 +9,6 @@ distributions with the attempt number mixed in, so a retry draws its own. Faults
 from __future__ import annotations
 
 import hashlib
-import json
 
 from fake_provider import responses
 from fake_provider.config import ModelConfig
@@ -17,13 +16,11 @@ from fake_provider.context import CallContext
 from fake_provider.plan import Plan
 from fake_provider.replies import Reply, build_reply
 from fake_provider.textgen import Answer, TextGenerator, embedding_vector, request_digest
-from harness.wire import openai
+from harness.wire import gemini_models
 from harness.wire.neutral import ChatCall, EmbeddingCall
 
 __all__ = ["Generator"]
 
-_MODELS_CREATED = 1_700_000_000
-_OWNER = {"openai": "openai", "anthropic": "anthropic", "gemini": "google"}
 _CALL_ID_PREFIX = {"openai": "call_", "anthropic": "toolu_", "gemini": ""}
 
 
@@ -78,6 +75,8 @@ class Generator:
     def chat_plan(self, ctx: CallContext, call: ChatCall, model: ModelConfig) -> Plan:
         answer = self.answer(ctx, call, model)
         assert ctx.digest is not None
+        if ctx.reply is None and ctx.cached_tokens and ctx.api != "openai.responses":
+            ctx.reply = Reply(answer, [], None, 0, answer.finish)  # a text answer whose usage shows a cache read
         if ctx.reply is not None and ctx.fault is not None and ctx.fault.output is not None:
             window = model.context_window - ctx.prompt_tokens
             cap = min(call.max_tokens or model.max_output_tokens, model.max_output_tokens, window)
@@ -97,14 +96,7 @@ class Generator:
         if fault is not None:
             ttft += fault.extra_ttft_s + fault.headers_delay_s
         ctx.billable = True
+        if ctx.provider == "gemini":
+            body = gemini_models.embed_body(vectors, ctx.api == "gemini.batch_embed")
+            return responses.json_plan(ctx, body, ttft)
         return responses.embeddings_plan(ctx, vectors, call.base64, ttft)
-
-    @staticmethod
-    def models_plan(ctx: CallContext, models: tuple[ModelConfig, ...]) -> Plan:
-        listed = [(m.name, _MODELS_CREATED, _OWNER[m.api]) for m in models if m.api == "openai"]
-        return responses.json_plan(ctx, openai.models_body(listed))
-
-    @staticmethod
-    def model_plan(ctx: CallContext, name: str) -> Plan:
-        body = json.dumps({"id": name, "object": "model", "created": _MODELS_CREATED, "owned_by": "openai"})
-        return responses.json_plan(ctx, body.encode())

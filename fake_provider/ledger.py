@@ -84,8 +84,9 @@ class BillingLedger:
 
     def __init__(self, sync: Callable[[], None] = _nothing) -> None:
         self._sync = sync
-        # (seq, model, client, input, cached, output, cost): tuples of plain values, cheap to keep by the million
-        self._entries: list[tuple[int, str, str, int, int, int, Decimal]] = []
+        # (seq, model, client, input, cached, output, cost, cache writes, of which 1 h, reasoning): tuples of
+        # plain values, cheap to keep by the million
+        self._entries: list[tuple[int, str, str, int, int, int, Decimal, int, int, int]] = []
         self._by_model: dict[str, Totals] = {}
         self._by_key: dict[str, Totals] = {}
         self._total = Totals()
@@ -109,14 +110,27 @@ class BillingLedger:
             cost = price.cost(usage)
         else:
             cost = self.cost(model, usage.input_tokens, usage.output_tokens, price)
-        self.add_entry(seq, model, client, usage.input_tokens, usage.cached_input_tokens, usage.output_tokens, cost)
+        self.add_entry(
+            seq, model, client, usage.input_tokens, usage.cached_input_tokens, usage.output_tokens, cost,
+            usage.cache_write_tokens, usage.cache_write_1h_tokens, usage.reasoning_tokens,
+        )  # fmt: skip
         return cost
 
     def add_entry(
-        self, seq: int, model: str, client: str, input_tokens: int, cached: int, output: int, cost: Decimal
+        self,
+        seq: int,
+        model: str,
+        client: str,
+        input_tokens: int,
+        cached: int,
+        output: int,
+        cost: Decimal,
+        written: int = 0,
+        written_1h: int = 0,
+        reasoning: int = 0,
     ) -> None:
         """Record one billed attempt whose cost is known."""
-        self._entries.append((seq, model, client, input_tokens, cached, output, cost))
+        self._entries.append((seq, model, client, input_tokens, cached, output, cost, written, written_1h, reasoning))
         totals = self._by_model.get(model)
         if totals is None:
             totals = self._by_model[model] = Totals()
@@ -147,7 +161,10 @@ class BillingLedger:
     def entries(self) -> list[LedgerEntry]:
         """Every billed attempt, oldest first (built on read)."""
         self._sync()
-        return [LedgerEntry(s, m, c, Usage(i, o, cached), cost) for s, m, c, i, cached, o, cost in self._entries]
+        return [
+            LedgerEntry(s, m, c, Usage(i, o, cached, w, r, w1), cost)
+            for s, m, c, i, cached, o, cost, w, w1, r in self._entries
+        ]
 
     def spent(self, client: str) -> Decimal:
         """What the key ``client`` ("key:…") was billed so far."""

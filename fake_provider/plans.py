@@ -40,20 +40,18 @@ def request_id_headers(provider: str, request_id: str) -> tuple[tuple[str, str],
     return ()
 
 
-def _seconds(value: float) -> str:
-    return str(int(value)) if value == int(value) else f"{value:.3f}".rstrip("0")
-
-
 def retry_headers(retry_after_s: float | None, unit: str = "s") -> tuple[tuple[str, str], ...]:
-    """``retry-after`` (seconds), ``retry-after-ms``, or both."""
+    """``retry-after`` in whole seconds (at least 1, rounded up, as OpenAI specifies it) with ``retry-after-ms``
+    when the hint has a fraction; ``unit`` "ms": ``retry-after-ms`` alone; "both": both headers."""
     if retry_after_s is None:
         return ()
-    out: list[tuple[str, str]] = []
-    if unit in ("s", "both"):
-        out.append(("retry-after", _seconds(retry_after_s)))
-    if unit in ("ms", "both"):
-        out.append(("retry-after-ms", str(round(retry_after_s * 1000))))
-    return tuple(out)
+    ms = ("retry-after-ms", str(round(retry_after_s * 1000)))
+    if unit == "ms":
+        return (ms,)
+    seconds = ("retry-after", str(max(1, math.ceil(round(retry_after_s, 6)))))
+    if unit == "both" or retry_after_s != int(retry_after_s):
+        return (seconds, ms)
+    return (seconds,)
 
 
 def error_plan(
@@ -81,10 +79,15 @@ def error_plan(
         type_, default_code, default_message = openai.default_error(status)
         if code == "insufficient_quota":
             type_ = code
+            default_message = openai.INSUFFICIENT_QUOTA_MESSAGE
         type_ = error_type or type_
         code = code or default_code
         body = openai.error_body(message or default_message, type_, param, code)
-        headers += [JSON, *retry_headers(retry_after_s, retry_unit)]
+        headers += [
+            JSON,
+            ("openai-processing-ms", str(round(delay_s * 1000))),
+            *retry_headers(retry_after_s, retry_unit),
+        ]
         kind = code or type_
     elif provider == "anthropic":
         type_, default_message = anthropic.default_error(status)
@@ -121,7 +124,7 @@ def invalid_plan(provider: str, exc: RequestInvalid, request_id: str, status: in
     if provider == "openai":
         body = openai.invalid_body(exc)
         kind = exc.code or "invalid_request_error"
-        headers.append(JSON)
+        headers += [JSON, ("openai-processing-ms", "0")]
     elif provider == "anthropic":
         body = anthropic.invalid_body(exc, request_id)
         kind = "invalid_request_error"

@@ -36,17 +36,21 @@ _MISSING_KEY = {
         "Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
     ),
     "anthropic": "x-api-key header is required",
-    "gemini": "Method doesn't allow unregistered callers. Please use API Key or other form of API consumer identity.",
+    "gemini": (
+        "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or "
+        "other form of API consumer identity to call this API."
+    ),
 }
 _MISSING_CODE: dict[str, str | None] = {
     "openai": None,
     "anthropic": "authentication_error",
-    "gemini": "UNAUTHENTICATED",
+    "gemini": "PERMISSION_DENIED",
 }
 
 
 def missing_key(provider: str) -> Refusal:
-    return 401, _MISSING_KEY[provider], _MISSING_CODE[provider]
+    """No key at all: OpenAI's and Anthropic's 401, Google's 403 ``PERMISSION_DENIED``."""
+    return 403 if provider == "gemini" else 401, _MISSING_KEY[provider], _MISSING_CODE[provider]
 
 
 def bad_key(provider: str) -> Refusal:

@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.records import ProviderRecord
 
-__all__ = ["BILLED", "MODEL", "Entry", "RequestLog"]
+__all__ = ["BILLED", "CACHE", "MODEL", "Entry", "RequestLog"]
 
 _FIELDS = tuple(f.name for f in fields(ProviderRecord))
 
@@ -32,11 +32,13 @@ Entry = tuple[Any, ...]
 _RECORD_VALUES = len(_FIELDS) - 2  # everything but seq and cost_usd
 MODEL = _RECORD_VALUES  # index of the configured model's name in an entry
 BILLED = _RECORD_VALUES + 1  # index of the billed flag
+#: index of (cached, cache writes, of which 1 h, reasoning) tokens, or None when all are 0
+CACHE = _RECORD_VALUES + 2
 if _FIELDS[0] != "seq" or _FIELDS[-1] != "cost_usd":  # pragma: no cover - a contract change
     raise ImportError("harness.records.ProviderRecord changed its fields; update fake_provider.request_log")
 
 
-def _no_cost(model: str, prompt: int, output: int) -> str:
+def _no_cost(model: str, prompt: int, output: int, extra: tuple[int, int, int, int] | None = None) -> str:
     raise ValueError(f"the request log has no prices to bill model {model!r}")
 
 
@@ -45,9 +47,9 @@ class RequestLog:
 
     __slots__ = ("_cost", "_entries")
 
-    def __init__(self, cost: Callable[[str, int, int], str] = _no_cost) -> None:
+    def __init__(self, cost: Callable[[str, int, int, Any], str] = _no_cost) -> None:
         self._entries: list[Entry] = []  # record seq n sits at index n - 1
-        self._cost = cost  # (billed model, prompt tokens, output tokens) → cost_usd text
+        self._cost = cost  # (billed model, prompt tokens, output tokens, cache tuple or None) → cost_usd text
 
     @property
     def entries(self) -> list[Entry]:
@@ -69,7 +71,7 @@ class RequestLog:
         return self._materialise(seq, self._entries[seq - 1])
 
     def _materialise(self, seq: int, entry: Entry) -> ProviderRecord:
-        cost = self._cost(entry[MODEL], entry[11], entry[13]) if entry[BILLED] else "0"
+        cost = self._cost(entry[MODEL], entry[11], entry[13], entry[CACHE]) if entry[BILLED] else "0"
         return ProviderRecord(seq, *entry[:_RECORD_VALUES], cost)  # type: ignore[call-arg]
 
     def since(self, cursor: int = 0, limit: int | None = None) -> list[ProviderRecord]:
@@ -86,7 +88,7 @@ class RequestLog:
         end = None if limit is None else start + max(0, limit)
         lines = []
         for seq, entry in enumerate(self._entries[start:end], start + 1):
-            cost = self._cost(entry[MODEL], entry[11], entry[13]) if entry[BILLED] else "0"
+            cost = self._cost(entry[MODEL], entry[11], entry[13], entry[CACHE]) if entry[BILLED] else "0"
             lines.append(dumps(dict(zip(_FIELDS, (seq, *entry[:_RECORD_VALUES], cost), strict=True))) + "\n")
         return "".join(lines)
 

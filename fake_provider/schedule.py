@@ -50,6 +50,7 @@ __all__ = [
     "FAILURE_KINDS",
     "KINDS",
     "LATENCY_KINDS",
+    "SHAPE_KINDS",
     "FaultSchedule",
     "FaultSpec",
     "RequestTraits",
@@ -103,7 +104,8 @@ FAILURE_KINDS = (
     "schema_violation",
 )
 LATENCY_KINDS = ("latency", "queueing")
-KINDS = FAILURE_KINDS + LATENCY_KINDS
+SHAPE_KINDS = ("drop",)  # change the answer's shape, not its outcome or timing; stack like latency
+KINDS = FAILURE_KINDS + LATENCY_KINDS + SHAPE_KINDS
 STREAM_KINDS = frozenset({"stream_cut", "stream_stall", "malformed_chunk", "no_done", "stream_error"})
 #: faults of structured answers: requests without a contract (JSON output, a tool call) do not match them
 OUTPUT_KINDS = frozenset({"invalid_json", "schema_violation"})
@@ -168,6 +170,8 @@ class FaultSpec:
     ttft: Distribution | None = None  # latency: added before the first byte; queueing: the base
     inter_token: Distribution | None = None  # latency: added between stream chunks
     capacity: int = 0  # queueing: delay = base × (1 + in_flight / capacity)
+    drop_headers: tuple[str, ...] = ()  # drop: response headers left out
+    drop_fields: tuple[str, ...] = ()  # drop: dotted JSON paths left out
     params: Mapping[str, Any] = field(default_factory=dict)  # the declaration, for to_dict (keys hashed)
     targeted: bool = field(init=False, default=False, compare=False)  # has a target besides the window
     label: str = field(init=False, default="", compare=False)  # "kind#index", as the request log names it
@@ -264,6 +268,8 @@ class FaultSchedule:
         failure: Fault | None = None
         labels: list[str] = []
         ttft = inter = 0.0
+        drop_headers: tuple[str, ...] = ()
+        drop_fields: tuple[str, ...] = ()
         for spec in self.specs:
             if not spec.start_s <= t < spec.end_s or (spec.targeted and not spec.matches(ctx)):
                 continue
@@ -282,6 +288,11 @@ class FaultSchedule:
                 assert spec.ttft is not None
                 base = spec.ttft.at(unit_draw(seed, index, arrival, _TTFT))
                 ttft += base * (1.0 + in_flight / spec.capacity)
+                labels.append(spec.label)
+                continue
+            if kind == "drop":
+                drop_headers += spec.drop_headers
+                drop_fields += spec.drop_fields
                 labels.append(spec.label)
                 continue
             if failure is not None or decided:
@@ -304,13 +315,17 @@ class FaultSchedule:
             return None
         name = "+".join(labels)
         if failure is None:
-            return Fault(name, extra_ttft_s=ttft, inter_token_s=inter)
-        if ttft or inter or name != failure.name:
+            return Fault(
+                name, extra_ttft_s=ttft, inter_token_s=inter, drop_headers=drop_headers, drop_fields=drop_fields
+            )
+        if ttft or inter or drop_headers or drop_fields or name != failure.name:
             return replace(
                 failure,
                 name=name,
                 extra_ttft_s=failure.extra_ttft_s + ttft,
                 inter_token_s=failure.inter_token_s + inter,
+                drop_headers=drop_headers,
+                drop_fields=drop_fields,
             )
         return failure
 
@@ -474,6 +489,17 @@ def _parse_spec(t: Table, index: int) -> FaultSpec:
         spec["inter_token"] = _dist(t, "inter_token", params)
         if spec["ttft"] is None and spec["inter_token"] is None:
             raise t.error("ttft", "a latency fault needs ttft, inter_token or both")
+    elif kind == "drop":
+        headers = t.str_list("headers", [])
+        fields = t.str_list("fields", [])
+        params.update({k: list(v) for k, v in (("headers", headers), ("fields", fields)) if v})
+        if not headers and not fields:
+            raise t.error("headers", "a drop fault needs headers, fields or both (names to leave out)")
+        for path in fields:
+            if any(not part for part in path.split(".")):
+                raise t.error("fields", f"expected dotted JSON paths like usage.total_tokens, got {describe(path)}")
+        spec["drop_headers"] = tuple(h.lower() for h in headers)
+        spec["drop_fields"] = tuple(fields)
     else:  # queueing
         spec["ttft"] = _dist(t, "base", params, required=True)
         spec["capacity"] = params["capacity"] = t.int("capacity", min=1)

@@ -10,7 +10,8 @@ cached and cache-write ones (OpenAI's ``prompt_tokens``; Anthropic's ``input_tok
 generated token, including reasoning ones. Cost::
 
     (input - cached - cache_write) · input_price + cached · cached_price
-      + cache_write · cache_write_price + output · output_price          (prices per 1M tokens)
+      + (cache_write - cache_write_1h) · cache_write_price + cache_write_1h · cache_write_1h_price
+      + output · output_price                                             (prices per 1M tokens)
 
 Example::
 
@@ -29,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from harness.catalogue import catalogue
 from harness.errors import ConfigError
 
 __all__ = ["DEFAULT_PRICES", "ModelPrice", "PriceTable", "Usage", "parse_decimal"]
@@ -45,6 +47,7 @@ class Usage:
     cached_input_tokens: int = 0  # prompt tokens read from the provider's cache (subset of input)
     cache_write_tokens: int = 0  # prompt tokens written to the cache (subset of input; Anthropic)
     reasoning_tokens: int = 0  # generated tokens spent on reasoning (subset of output)
+    cache_write_1h_tokens: int = 0  # cache writes with the 1-hour TTL (subset of cache_write; Anthropic)
 
     @property
     def total_tokens(self) -> int:
@@ -57,6 +60,7 @@ class Usage:
             self.cached_input_tokens + other.cached_input_tokens,
             self.cache_write_tokens + other.cache_write_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
+            self.cache_write_1h_tokens + other.cache_write_1h_tokens,
         )
 
     def to_dict(self) -> dict[str, int]:
@@ -66,6 +70,7 @@ class Usage:
             "cached_input_tokens": self.cached_input_tokens,
             "cache_write_tokens": self.cache_write_tokens,
             "reasoning_tokens": self.reasoning_tokens,
+            "cache_write_1h_tokens": self.cache_write_1h_tokens,
         }
 
 
@@ -76,7 +81,8 @@ class ModelPrice:
     input: Decimal  # per 1M uncached prompt tokens
     output: Decimal  # per 1M generated tokens (reasoning included)
     cached_input: Decimal | None = None  # per 1M prompt tokens read from cache
-    cache_write: Decimal | None = None  # per 1M prompt tokens written to cache
+    cache_write: Decimal | None = None  # per 1M prompt tokens written to cache (Anthropic: the 5-minute TTL)
+    cache_write_1h: Decimal | None = None  # per 1M prompt tokens written with the 1-hour TTL (default: cache_write)
 
     @classmethod
     def per_million(
@@ -85,6 +91,7 @@ class ModelPrice:
         output: str | int | Decimal,
         cached_input: str | int | Decimal | None = None,
         cache_write: str | int | Decimal | None = None,
+        cache_write_1h: str | int | Decimal | None = None,
         *,
         field: str = "price",
     ) -> ModelPrice:
@@ -94,6 +101,7 @@ class ModelPrice:
             parse_decimal(output, f"{field}.output"),
             None if cached_input is None else parse_decimal(cached_input, f"{field}.cached_input"),
             None if cache_write is None else parse_decimal(cache_write, f"{field}.cache_write"),
+            None if cache_write_1h is None else parse_decimal(cache_write_1h, f"{field}.cache_write_1h"),
         )
 
     def cost(self, usage: Usage) -> Decimal:
@@ -104,8 +112,14 @@ class ModelPrice:
             raise ValueError(f"usage has more cached/cache-write tokens than input tokens: {usage}")
         cached_price = self.input if self.cached_input is None else self.cached_input
         write_price = self.input if self.cache_write is None else self.cache_write
+        hour = usage.cache_write_1h_tokens
+        hour_price = write_price if self.cache_write_1h is None else self.cache_write_1h
         total = (
-            plain * self.input + cached * cached_price + written * write_price + usage.output_tokens * self.output
+            plain * self.input
+            + cached * cached_price
+            + (written - hour) * write_price
+            + hour * hour_price
+            + usage.output_tokens * self.output
         )
         return total / _MILLION
 
@@ -115,6 +129,8 @@ class ModelPrice:
             out["cached_input"] = str(self.cached_input)
         if self.cache_write is not None:
             out["cache_write"] = str(self.cache_write)
+        if self.cache_write_1h is not None:
+            out["cache_write_1h"] = str(self.cache_write_1h)
         return out
 
 
@@ -132,16 +148,22 @@ def parse_decimal(value: object, field: str) -> Decimal:
     return result
 
 
-DEFAULT_PRICES: Mapping[str, ModelPrice] = {
-    # USD per 1M tokens: input / output / cached input (/ cache write), as in docs/wire.md
-    "gpt-4o": ModelPrice.per_million("2.50", "10.00", "1.25"),
-    "gpt-4o-mini": ModelPrice.per_million("0.15", "0.60", "0.075"),
-    "claude-sonnet-4": ModelPrice.per_million("3.00", "15.00", "0.30", "3.75"),
-    "claude-haiku-4-5": ModelPrice.per_million("1.00", "5.00", "0.10", "1.25"),
-    "gemini-2.5-flash": ModelPrice.per_million("0.30", "2.50", "0.03"),
-    "gemini-1.5-flash": ModelPrice.per_million("0.075", "0.30"),
-    "text-embedding-3-small": ModelPrice.per_million("0.02", "0"),
-}
+def _catalogue_prices() -> dict[str, ModelPrice]:
+    """Every catalogue model's price under its name and each of its aliases (``harness/catalogue.json``);
+    Anthropic's 1-hour cache writes cost twice the input price, as Anthropic publishes."""
+    prices: dict[str, ModelPrice] = {}
+    for model in catalogue():
+        figures = dict(model.price)
+        hour = str(Decimal(figures["input"]) * 2) if model.api == "anthropic" else None
+        price = ModelPrice.per_million(
+            figures["input"], figures["output"], figures.get("cached_input"), figures.get("cache_write"), hour
+        )
+        prices.update(dict.fromkeys(model.names, price))
+    return prices
+
+
+#: USD per 1M tokens of every model the catalogue knows, by name and alias (``harness.catalogue``)
+DEFAULT_PRICES: Mapping[str, ModelPrice] = _catalogue_prices()
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ def _to_dict(record: ProviderRecord | OutcomeRecord) -> dict[str, Any]:
         return {name: getattr(record, name) for name in _PROVIDER_FIELDS}
     if type(record) is OutcomeRecord:
         out = {name: getattr(record, name) for name in _OUTCOME_FIELDS}
-        out["attempts"] = [{name: getattr(a, name) for name in _ATTEMPT_FIELDS} for a in record.attempts]
+        out["attempts"] = tuple([{name: getattr(a, name) for name in _ATTEMPT_FIELDS} for a in record.attempts])
         return out
     return asdict(record)  # a subclass: its own fields
 

@@ -24,12 +24,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["MESSAGE_OVERHEAD", "REPLY_PRIMING", "count_messages", "count_tokens", "count_tokens_memo"]
+__all__ = ["MESSAGE_OVERHEAD", "REPLY_PRIMING", "TOKEN_PATTERN", "count_messages", "count_tokens", "count_tokens_memo"]
 
 MESSAGE_OVERHEAD = 3  # tokens per message for the chat template's delimiters
 REPLY_PRIMING = 3  # tokens that prime the assistant's reply, once per prompt
 
 _TOKEN = re.compile(r"[A-Za-z0-9]{1,4}|[^\sA-Za-z0-9]")
+TOKEN_PATTERN = _TOKEN  # one match per token (the prompt cache hashes prompts token by token)
 
 
 def count_tokens(text: str) -> int:

@@ -65,9 +65,16 @@ from harness.client.retry import (
     is_retryable,
 )
 from harness.client.stream_api import ChatStream
+from harness.client.structured import (
+    ReaskPolicy,
+    StructuredOutputInvalid,
+    StructuredResult,
+    StructuredStats,
+    chat_structured,
+)
 from harness.client.transport import HttpRequest, HttpResponse, Transport
 from harness.client.transports import AiohttpTransport
-from harness.client.types import ChatDelta, ChatRequest, ChatResponse, Message
+from harness.client.types import ChatDelta, ChatRequest, ChatResponse, Message, ResponseSchema, ToolCall, ToolSpec
 
 __all__ = [
     "ADAPTERS",
@@ -109,6 +116,7 @@ __all__ = [
     "Permit",
     "PolicyEvent",
     "RateLimiter",
+    "ReaskPolicy",
     "RedactedHeaders",
     "RedisBudgetLedger",
     "RedisCircuitBreaker",
@@ -118,6 +126,7 @@ __all__ = [
     "Reservation",
     "ResilientClient",
     "ResponseCache",
+    "ResponseSchema",
     "RetryBudget",
     "RetryBudgetConfig",
     "RetryConfig",
@@ -126,10 +135,16 @@ __all__ = [
     "RetryState",
     "SingleFlight",
     "StreamingConfig",
+    "StructuredOutputInvalid",
+    "StructuredResult",
+    "StructuredStats",
     "ThrottleConfig",
     "Timeouts",
+    "ToolCall",
+    "ToolSpec",
     "Transport",
     "TransportConfig",
+    "chat_structured",
     "client_event",
     "decorrelated_jitter",
     "equal_jitter",

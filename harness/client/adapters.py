@@ -17,12 +17,12 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from harness.client.config import ModelSpec
 from harness.client.types import ChatRequest, Message
 from harness.errors import ProviderError
-from harness.wire import anthropic, gemini, openai, openai_responses
+from harness.wire import anthropic, anthropic_tools, gemini, gemini_tools, openai, openai_responses, openai_tools
 from harness.wire.neutral import ChatResult, ErrorInfo, RateLimits, StreamEvent
 
 __all__ = [
@@ -89,6 +89,10 @@ class Adapter:
         return f"<{type(self).__name__}>"
 
 
+def _tools(request: ChatRequest) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(t.name, t.description, t.parameters) for t in request.tools]
+
+
 class OpenAIAdapter(Adapter):
     """OpenAI chat completions (``POST /v1/chat/completions``); streams ask for usage."""
 
@@ -104,9 +108,16 @@ class OpenAIAdapter(Adapter):
         return openai.auth_headers(key)
 
     def body(self, spec: ModelSpec, messages: Sequence[Message], request: ChatRequest, stream: bool) -> bytes:
+        extra = None
+        if request.tools or request.response_schema is not None or request.json_mode:
+            schema = request.response_schema
+            extra = openai_tools.request_fields(
+                _tools(request), request.tool_choice,
+                None if schema is None else (schema.name, schema.schema, schema.strict), request.json_mode,
+            )  # fmt: skip
         return openai.build_chat_body(
             spec.name, messages, max_tokens=request.max_tokens, temperature=request.temperature, stream=stream,
-            stop=request.stop, include_usage=True,
+            stop=request.stop, include_usage=True, extra=extra,
         )  # fmt: skip
 
     def parse_plain(self, body: bytes, headers: Mapping[str, str]) -> ChatResult:
@@ -166,9 +177,12 @@ class AnthropicAdapter(Adapter):
         return anthropic.auth_headers(key)
 
     def body(self, spec: ModelSpec, messages: Sequence[Message], request: ChatRequest, stream: bool) -> bytes:
+        extra = None
+        if request.tools or request.thinking_budget is not None:
+            extra = anthropic_tools.request_fields(_tools(request), request.tool_choice, request.thinking_budget)
         return anthropic.build_messages_body(
             spec.name, messages, max_tokens=request.max_tokens or spec.default_max_tokens,
-            temperature=request.temperature, stream=stream, stop=request.stop,
+            temperature=request.temperature, stream=stream, stop=request.stop, extra=extra,
         )  # fmt: skip
 
     def parse_plain(self, body: bytes, headers: Mapping[str, str]) -> ChatResult:
@@ -202,9 +216,17 @@ class GeminiAdapter(Adapter):
         return gemini.auth_headers(key)
 
     def body(self, spec: ModelSpec, messages: Sequence[Message], request: ChatRequest, stream: bool) -> bytes:
+        top = config = None
+        if request.tools or request.response_schema is not None or request.json_mode or request.thinking_budget:
+            schema = request.response_schema
+            top, config = gemini_tools.request_fields(
+                _tools(request), request.tool_choice, None if schema is None else schema.schema, request.json_mode,
+                request.thinking_budget,
+            )  # fmt: skip
         return gemini.build_generate_body(
-            messages, max_tokens=request.max_tokens, temperature=request.temperature, stop=request.stop
-        )
+            messages, max_tokens=request.max_tokens, temperature=request.temperature, stop=request.stop,
+            extra=top, extra_config=config,
+        )  # fmt: skip
 
     def parse_plain(self, body: bytes, headers: Mapping[str, str]) -> ChatResult:
         return gemini.parse_response_body(body, headers)

@@ -279,12 +279,14 @@ class AttemptRunner:
                     sink = None if lr.sink is None else (lambda text: lr.deliver(text, clock()))
                     first = await consume_stream(response, assembler, deadlines, timer, sink)
                     text, finish, usage = assembler.text, assembler.finish, assembler.usage
+                    tool_calls, thinking = assembler.tool_calls(), assembler.thinking
                     provider_id = assembler.request_id
                     if usage is None:  # complete by its end marker, but the provider sent no usage
                         usage = Usage(lr.prompt_tokens(), count_tokens(text))
                 else:
                     result = adapter.parse_plain(raw, headers_in)
                     text, finish, usage = result.text, result.finish_reason, result.usage
+                    tool_calls, thinking = result.tool_calls, result.thinking
                     provider_id = result.request_id
             except asyncio.CancelledError:
                 if timer is not None and timer.expired():
@@ -353,7 +355,7 @@ class AttemptRunner:
             # the configured name of the model that answered (a provider may report a dated snapshot name)
             lr.prefix + text, spec.name, spec.provider, neutral, usage, cost, lr.id, len(attempts),
             request_ids, now - lr.t_start, None if first_seen is None else first_seen - lr.t_start, lr.cost,
-            "provider",
+            "provider", tool_calls, thinking,
         )  # fmt: skip
 
     # ------------------------------------------------------------------------------------ booking

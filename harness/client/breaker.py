@@ -321,6 +321,7 @@ class CircuitBreaker:
         self._probes: dict[int, float] = {}  # probe permit id -> issued at
         self._successes = 0  # probe successes in this half-open period
         self._ids = itertools.count(1)
+        self._open_watchers: dict[int, Callable[[], None]] = {}  # called when the circuit opens
 
     @property
     def state(self) -> str:
@@ -387,6 +388,16 @@ class CircuitBreaker:
         schedule, trip = self.config.open_backoff, self.trips + 1
         return open_period(self.config, retry_after_s, lambda: schedule.delay(trip, self._last_open_s, self._rng))
 
+    def notify_open(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (once) the next time the circuit opens; returns a function that forgets it.
+
+        The client waits for a retry's backoff with one of these: when other requests trip the circuit
+        meanwhile, the wait ends and the request goes to the next model instead of sleeping on.
+        """
+        key = next(self._ids)
+        self._open_watchers[key] = callback
+        return lambda: self._open_watchers.pop(key, None) and None
+
     def blocked_until(self) -> float | None:
         """Until when a call would be refused (open, or every half-open probe slot taken); None: admitted."""
         if self._state == "closed":
@@ -435,6 +446,9 @@ class CircuitBreaker:
         data: dict[str, object] = {"from": before, "to": to, "reason": reason}
         if to == "open":
             data["open_until"] = self.open_until
+            watchers, self._open_watchers = self._open_watchers, {}
+            for callback in watchers.values():
+                callback()
         self._on_event(PolicyEvent("breaker.state", self.name, self._clock(), data))
 
     def __repr__(self) -> str:

@@ -40,6 +40,7 @@ from decimal import Decimal
 from typing import Any
 
 from harness.client.attempt import AttemptRunner
+from harness.client.breaker import Breaker
 from harness.client.cache import ResponseCache, request_key
 from harness.client.coalesce import SingleFlight
 from harness.client.config import ClientConfig
@@ -361,12 +362,37 @@ class ResilientClient:
                 if self.retry_budget is not None and not self.retry_budget.try_spend():
                     raise RetryBudgetExhausted(f"the retry budget refused a retry on {route.name}", err) from err
                 lr.wait_before_next(decision.delay_s)
-                await self._sleep(decision.delay_s)
+                if await self._backoff(decision.delay_s, breaker, lr, rest):
+                    if self.retry_budget is not None:
+                        self.retry_budget.refund()
+                    raise err  # the circuit opened while we waited: the next model, now
                 previous = decision.delay_s
             try:
                 return await self._attempts.run(lr, route)
             except ProviderError as again:
                 err = again
+
+    async def _backoff(
+        self, delay: float, breaker: Breaker | None, lr: LogicalRequest, rest: tuple[Route, ...]
+    ) -> bool:
+        """Wait ``delay`` before a retry; True when the model's circuit opened meanwhile (other requests
+        tripped it) and a later model could take the request: stop waiting and fall over."""
+        watch = getattr(breaker, "notify_open", None)
+        if watch is None or not rest or not self._alternative(lr, rest):
+            await self._sleep(delay)
+            return False
+        opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        forget = watch(lambda: None if opened.done() else opened.set_result(None))
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        try:
+            await asyncio.wait((sleeper, opened), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            forget()
+            if not sleeper.done():
+                sleeper.cancel()
+            if not opened.done():
+                opened.cancel()
+        return opened.done() and not opened.cancelled()
 
     @staticmethod
     def _max_tokens(lr: LogicalRequest, route: Route) -> int:

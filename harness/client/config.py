@@ -134,7 +134,7 @@ class ModelSpec:
             pt = t.table("price")
             price = ModelPrice.per_million(
                 pt.raw("input"), pt.raw("output"), pt.raw("cached_input", None), pt.raw("cache_write", None),
-                field=pt.path,
+                pt.raw("cache_write_1h", None), field=pt.path,
             )  # fmt: skip
             pt.done()
         limits = t.raw("limits", default=None)

@@ -60,23 +60,26 @@ def estimate_max_cost(prices: PriceTable, model: str, input_tokens: int, max_out
     price = prices.find(model)
     if price is None:
         raise ConfigError("prices", f"no price for model {model!r}; add it to the price table")
-    dearest_input = max(p for p in (price.input, price.cached_input, price.cache_write) if p is not None)
+    dearest_input = max(
+        p for p in (price.input, price.cached_input, price.cache_write, price.cache_write_1h) if p is not None
+    )
     return (max(0, input_tokens) * dearest_input + max(0, max_output_tokens) * price.output) / _MILLION
 
 
 class _IntPrice:
     """One model's prices as integers at a common exponent: costs in integer arithmetic, exactly as Decimal."""
 
-    __slots__ = ("cached", "exponent", "input", "output", "write")
+    __slots__ = ("cached", "exponent", "hour", "input", "output", "write")
 
     def __init__(self, price: ModelPrice) -> None:
         cached = price.input if price.cached_input is None else price.cached_input
         write = price.input if price.cache_write is None else price.cache_write
-        prices = (price.input, cached, write, price.output)
-        # the exponent of ModelPrice.cost's sum before its division: the smallest of the four prices'
+        hour = write if price.cache_write_1h is None else price.cache_write_1h
+        prices = (price.input, cached, write, hour, price.output)
+        # the exponent of ModelPrice.cost's sum before its division: the smallest of the prices'
         exponent = min(int(p.as_tuple().exponent) for p in prices)
         self.exponent = exponent
-        self.input, self.cached, self.write, self.output = (int(p.scaleb(-exponent)) for p in prices)
+        self.input, self.cached, self.write, self.hour, self.output = (int(p.scaleb(-exponent)) for p in prices)
 
 
 def _coefficient(price: _IntPrice, usage: Usage) -> tuple[int, int]:
@@ -91,7 +94,14 @@ def _coefficient(price: _IntPrice, usage: Usage) -> tuple[int, int]:
     plain = usage.input_tokens - cached - written
     if plain < 0:
         raise ValueError(f"usage has more cached/cache-write tokens than input tokens: {usage}")
-    c = plain * price.input + cached * price.cached + written * price.write + usage.output_tokens * price.output
+    hour = usage.cache_write_1h_tokens
+    c = (
+        plain * price.input
+        + cached * price.cached
+        + (written - hour) * price.write
+        + hour * price.hour
+        + usage.output_tokens * price.output
+    )
     exponent = price.exponent - 6
     for _ in range(6):
         if c % 10:
@@ -104,12 +114,12 @@ def _coefficient(price: _IntPrice, usage: Usage) -> tuple[int, int]:
 class _Sum:
     """What one attribution (model, user, feature, key) was charged: an exact sum and its usage."""
 
-    __slots__ = ("cached", "coefficient", "exponent", "input", "output", "reasoning", "write")
+    __slots__ = ("cached", "coefficient", "exponent", "hour", "input", "output", "reasoning", "write")
 
     def __init__(self) -> None:
         self.coefficient = 0  # the cost is coefficient · 10^exponent, as Decimal addition would keep it
         self.exponent = 0
-        self.input = self.output = self.cached = self.write = self.reasoning = 0  # token sums
+        self.input = self.output = self.cached = self.write = self.reasoning = self.hour = 0  # token sums
 
     def add(self, coefficient: int, exponent: int, usage: Usage) -> None:
         if exponent == self.exponent:
@@ -124,12 +134,13 @@ class _Sum:
         self.cached += usage.cached_input_tokens
         self.write += usage.cache_write_tokens
         self.reasoning += usage.reasoning_tokens
+        self.hour += usage.cache_write_1h_tokens
 
     def cost(self) -> Decimal:
         return Decimal(self.coefficient).scaleb(self.exponent)
 
     def usage(self) -> Usage:
-        return Usage(self.input, self.output, self.cached, self.write, self.reasoning)
+        return Usage(self.input, self.output, self.cached, self.write, self.reasoning, self.hour)
 
 
 class CostTracker:

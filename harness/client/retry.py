@@ -252,6 +252,11 @@ class RetryBudget:
         self.refused += 1
         return False
 
+    def refund(self) -> None:
+        """Give back the token of a retry that was not sent after all."""
+        self.balance = min(self.reserve, self.balance + 1.0)
+        self.retries -= 1
+
     def __repr__(self) -> str:
         return (
             f"RetryBudget(ratio={self.ratio}, reserve={self.reserve}, balance={self.balance:.2f}, "

@@ -30,7 +30,7 @@ from harness.client.transport import HttpResponse
 from harness.errors import DeadlineExceeded, FirstTokenTimeout, StreamBroken, StreamStalled
 from harness.pricing import Usage
 from harness.tokenizer import count_tokens
-from harness.wire.neutral import StreamEvent
+from harness.wire.neutral import StreamEvent, ToolCall
 
 __all__ = ["AttemptClock", "Deadline", "DeadlineWatch", "StreamAssembler", "consume_stream", "deadline_error"]
 
@@ -38,7 +38,10 @@ __all__ = ["AttemptClock", "Deadline", "DeadlineWatch", "StreamAssembler", "cons
 class StreamAssembler:
     """Accumulates one attempt's stream: text, finish reason, usage, ids; judges completeness."""
 
-    __slots__ = ("_adapter", "_reader", "answer_model", "done", "finish", "model", "parts", "request_id", "usage")
+    __slots__ = (
+        "_adapter", "_reader", "_tools", "answer_model", "done", "finish", "model", "parts", "request_id",
+        "thinking", "usage",
+    )  # fmt: skip
 
     def __init__(self, adapter: Adapter, model: str, request_id: str | None = None) -> None:
         self._adapter = adapter
@@ -50,6 +53,8 @@ class StreamAssembler:
         self.done = False  # the provider's end marker arrived
         self.request_id = request_id  # the provider's id for the attempt (header, else the stream's own)
         self.answer_model: str | None = None  # the model the stream says answered
+        self._tools: dict[int, list[str]] = {}  # tool calls by index: [id, name, arguments so far]
+        self.thinking = ""  # reasoning text deltas so far
 
     @property
     def provider(self) -> str:
@@ -90,6 +95,15 @@ class StreamAssembler:
             if event.text:
                 out.append(event.text)
                 self.parts.append(event.text)
+            if event.tools:
+                for delta in event.tools:
+                    index = delta.index if delta.index >= 0 else len(self._tools)  # -1: a whole new call
+                    entry = self._tools.setdefault(index, ["", "", ""])
+                    entry[0] = delta.id or entry[0]
+                    entry[1] = delta.name or entry[1]
+                    entry[2] += delta.arguments
+            if event.thinking:
+                self.thinking += event.thinking
             if event.finish_reason is not None:
                 self.finish = event.finish_reason
             if event.usage is not None:
@@ -102,6 +116,10 @@ class StreamAssembler:
                 self.done = True
         return out
 
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The tool calls the stream assembled, in order."""
+        return tuple(ToolCall(i, n, a) for _, (i, n, a) in sorted(self._tools.items()))
+
     def billed_usage(self, prompt_tokens: int) -> Usage:
         """What the provider bills for this stream if it broke now: the prompt and the output sent.
 
@@ -112,7 +130,10 @@ class StreamAssembler:
         usage = self.usage
         if usage is None:
             return Usage(prompt_tokens, counted)
-        return Usage(usage.input_tokens or prompt_tokens, max(usage.output_tokens, counted), usage.cached_input_tokens)
+        return Usage(
+            usage.input_tokens or prompt_tokens, max(usage.output_tokens, counted), usage.cached_input_tokens,
+            usage.cache_write_tokens, usage.reasoning_tokens, usage.cache_write_1h_tokens,
+        )  # fmt: skip
 
 
 class AttemptClock:

@@ -14,18 +14,48 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from harness.pricing import Usage
+from harness.wire.neutral import ToolCall
 
-__all__ = ["ChatDelta", "ChatRequest", "ChatResponse", "Message"]
+__all__ = ["ChatDelta", "ChatRequest", "ChatResponse", "Message", "ResponseSchema", "ToolCall", "ToolSpec"]
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One chat message; ``role`` is "system", "user" or "assistant"."""
+    """One chat message; ``role`` is "system", "user", "assistant" or "tool".
+
+    An assistant message that called tools carries them in ``tool_calls``; a tool result is a "tool"
+    message naming the call it answers (``tool_call_id``, and ``name``, the tool's name, which Gemini
+    needs).
+    """
 
     role: str
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+    #: an Anthropic prompt-cache breakpoint after this message: "5m" or "1h" (other APIs cache on their own)
+    cache_ttl: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call: its name, the JSON schema of its arguments, a description."""
+
+    name: str
+    parameters: dict[str, Any]
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSchema:
+    """Structured output: answer with JSON matching ``schema`` (``strict``: OpenAI's strict mode)."""
+
+    name: str
+    schema: dict[str, Any]
+    strict: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +73,11 @@ class ChatRequest:
     priority: str = "interactive"  # limiter lane: "interactive" goes before "batch"
     request_id: str | None = None  # logical id (sent as x-harness-request-id); generated when None
     client_id: str | None = None  # sent as x-client-id, so the provider log can tell clients apart
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str | None = None  # "auto", "required", "none" or a tool's name; None: the API's default
+    response_schema: ResponseSchema | None = None  # JSON output matching a schema
+    json_mode: bool = False  # JSON output without a schema (OpenAI json_object, Gemini application/json)
+    thinking_budget: int | None = None  # reasoning budget (Anthropic thinking, Gemini thinkingBudget)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +99,8 @@ class ChatResponse:
     #: provider bills for failed attempts (a stream cut midway bills its prompt and the tokens sent)
     total_cost_usd: Decimal | None = None
     source: str = "provider"  # "provider", "cache" (a cached answer) or "coalesced" (another caller's call)
+    tool_calls: tuple[ToolCall, ...] = ()  # the functions the model called (finish_reason "tool_calls")
+    thinking: str = ""  # reasoning text the provider returned (Anthropic thinking, Gemini thoughts)
 
 
 @dataclass(frozen=True, slots=True)

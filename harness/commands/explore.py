@@ -1,6 +1,6 @@
 """``harness explore``: property-based search of a scenario's ``[explore]`` space, in virtual time.
 
-    harness explore SCENARIO.toml [--examples N] [--max-time S] [--seed N] [--out DIR] [--db DIR | --no-db] [--quiet]
+    harness explore SCENARIO.toml [--examples N] [--max-time S] [--seed N] [--out DIR] [--quiet]
 
 Runs worlds drawn from the space (faults, load, seeds) and judges each against the scenario's gates and
 the invariants every world must keep. On a failure, Hypothesis shrinks the world to the smallest one that
@@ -20,9 +20,6 @@ from typing import Any
 
 __all__ = ["add_parser", "run"]
 
-DEFAULT_DB = Path(".hypothesis") / "harness-explore"
-
-
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "explore",
@@ -36,9 +33,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, metavar="N", help="the search's seed (default: the scenario's)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: reports/<name>-explore)")
-    db = parser.add_mutually_exclusive_group()
-    db.add_argument("--db", type=Path, metavar="DIR", help=f"Hypothesis's example database (default: {DEFAULT_DB})")
-    db.add_argument("--no-db", action="store_true", help="no example database: do not replay or keep failures")
     parser.add_argument("--quiet", action="store_true", help="no live progress")
     return parser
 
@@ -75,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         examples=args.examples,
         max_time_s=args.max_time,
         seed=args.seed,
-        database=None if args.no_db else (args.db or DEFAULT_DB),
+        database=None,
     )
     settings.check()  # ConfigError → exit 2 in harness.cli
     scenario = load_scenario(args.scenario)

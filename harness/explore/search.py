@@ -1,11 +1,11 @@
 """The search: Hypothesis draws worlds of a scenario's ``[explore]`` space, runs them, shrinks a failure.
 
 One property test is built per exploration, ``@given(world=worlds(space))``, and run programmatically
-with ``settings(max_examples=N, deadline=None, database=…)`` under ``@seed(N)``: the same seed gives the
+with ``settings(max_examples=N, deadline=None)`` under ``@seed(N)``: the same seed gives the
 same worlds in the same order. When a world fails, Hypothesis shrinks it (fewer, shorter, milder
 faults; fewer users; a shorter run; seed 0) and the smallest world that still fails the same way is
-the counterexample. Its example database (a folder) keeps failing worlds, so the next exploration of
-the same space tries them first.
+the counterexample. (Hypothesis's example database is not used: under a fixed seed it neither saves
+nor replays, so failures are not remembered between explorations; a counterexample file is.)
 
 Bounded: at most ``examples`` worlds are generated and, once ``max_time_s`` has passed, no world that
 has not already run is run again: generation stops and shrinking settles on the smallest failure found.

@@ -24,6 +24,7 @@ __all__ = [
     "METRIC_NAMES",
     "RETRY_AFTER_TOLERANCE_S",
     "answer_cost_error",
+    "client_retry_waits",
     "compute_metrics",
     "failover_wait",
     "herd_gate",
@@ -44,7 +45,8 @@ DEFAULT_BACKOFF_CAP_S = 8.0  # the official SDKs' cap, used when the client's is
 #: every metric compute_metrics returns (gates may name any of these), in summary.json order
 METRIC_NAMES: tuple[str, ...] = (
     "requests_logical", "attempts", "client_attempts", "success_rate", "lost_requests", "retry_amplification",
-    "herd_peak_100ms", "herd_gate_100ms", "herd_clients", "drain_time_s", "jitter_cv", "retry_delay_p50_s",
+    "herd_peak_100ms", "herd_gate_100ms", "herd_clients", "drain_time_s", "jitter_cv", "jitter_cv_provider",
+    "retry_delay_p50_s",
     "retry_after_violations", "auth_failures",
     "provider_429s", "provider_4xx", "provider_5xx", "limit_violations", "limit_violations_all",
     "goodput_tokens_per_min", "goodput_ratio",
@@ -131,14 +133,21 @@ def recovery_probe(records: Sequence[ProviderRecord], outages: Iterable[tuple[fl
     return worst
 
 
-def failover_wait(outcomes: Iterable[OutcomeRecord]) -> float | None:
-    """The longest pause of any logical request between an attempt's end and the next attempt on
-    another model (a backoff sleep before failing over shows here). None: no request failed over."""
+def failover_wait(outcomes: Iterable[OutcomeRecord], events: Iterable[ClientEvent] = ()) -> float | None:
+    """The longest pause of any logical request before an attempt on another model: from the previous
+    attempt's end or, when that model's circuit opened during the pause (the request was waiting out
+    a retry backoff), from that moment. A client that sleeps a backoff although the circuit is open, or
+    after its last retry, shows here. None: no request failed over."""
+    opens: dict[str, list[float]] = defaultdict(list)
+    for e in events:
+        if e.kind.startswith("breaker") and e.detail.endswith("open"):
+            opens[e.name].append(e.t)
     worst: float | None = None
     for o in outcomes:
         for a, b in itertools.pairwise(o.attempts):
             if a.model != b.model:
-                worst = max(worst or 0.0, b.t_start - a.t_end)
+                start = max([a.t_end, *(t for t in opens.get(a.model, ()) if a.t_end <= t <= b.t_start)])
+                worst = max(worst or 0.0, b.t_start - start)
     return worst
 
 
@@ -180,6 +189,20 @@ def retry_delays(chains: Iterable[Sequence[ProviderRecord]], k: int = 1, hinted:
                 continue
             delays.append(nxt.t - (prev.t + prev.duration_s))
     return delays
+
+
+def client_retry_waits(outcomes: Iterable[OutcomeRecord], k: int = 1) -> list[float]:
+    """The wait each logical request's client chose before its k-th retry on the same model, after a
+    failure without a retry hint, as its outcome log records it (``wait_s``; clients that do not
+    record waits contribute nothing)."""
+    waits = []
+    for o in outcomes:
+        attempts = o.attempts
+        if len(attempts) > k:
+            prev, nxt = attempts[k - 1], attempts[k]
+            if prev.wait_s is not None and prev.retry_after_s is None and prev.error and prev.model == nxt.model:
+                waits.append(prev.wait_s)
+    return waits
 
 
 def jitter_cv(delays: Sequence[float], min_samples: int = 20) -> float | None:
@@ -336,7 +359,14 @@ def compute_metrics(
         for prev, nxt in itertools.pairwise(chain)
         if not _ok(prev.status)
     ]
-    cv = jitter_cv(delays_plain)
+    # jitter strength: from the waits the client chose when its log has them. Measured at the provider,
+    # a delay also holds the answer's way back and the client process's scheduling lag, which over
+    # sockets with a thousand instances on one loop adds 0.1 s (idle machine) to seconds (loaded) to a
+    # first-retry delay of 0.25 s on average: σ/μ then measures the harness, not the client's jitter
+    # (jitter_cv_provider keeps that reading; the herd metric judges what reached the provider)
+    cv_provider = jitter_cv(delays_plain)
+    waits = client_retry_waits(outcomes, 1)
+    cv = jitter_cv(waits) if len(waits) >= len(delays_plain) / 2 and len(waits) >= 20 else cv_provider
     provider_429s = sum(1 for r in api_records if r.status == 429)
     provider_4xx = sum(1 for r in api_records if 400 <= r.status < 500 and r.status != 429)
     provider_5xx = sum(1 for r in api_records if r.status >= 500)
@@ -387,6 +417,7 @@ def compute_metrics(
         "herd_clients": herd_n,
         "drain_time_s": _round(drain),
         "jitter_cv": _round(cv),
+        "jitter_cv_provider": _round(cv_provider),
         "retry_delay_p50_s": _round(_percentile(all_delays, 50)),
         "retry_after_violations": retry_after_violations(chains),
         "auth_failures": auth_failures(api_records),
@@ -411,7 +442,7 @@ def compute_metrics(
         "breaker_opens": breaker_opens,
         "breaker_closes": breaker_closes,
         "recovery_probe_s": _round(recovery_probe(api_records, facts.outages)),
-        "failover_wait_max_s": _round(failover_wait(outcomes)),
+        "failover_wait_max_s": _round(failover_wait(outcomes, events)),
         "status_counts": dict(sorted(statuses.items())),
         "outcome_counts": dict(sorted(outcome_statuses.items())),
         "wall_s": round(facts.wall_s, 3),

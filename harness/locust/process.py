@@ -131,7 +131,7 @@ class LoadProcess:
         self.events = events  # Locust's events (request reports go there)
         self.bridge = bridge()
         self._target_users = target_users
-        self._apis = {m.name: m.api for m in scenario.provider.models}
+        self._apis = {name: m.api for m in scenario.provider.models for name in m.names}
         self._tap: dict[str, OutcomeRecord] = {}  # outcomes of requests whose sender has not read them yet
         self._logs: list[OutcomeLog] = []  # every reference client's outcome log (for its events)
         self._event_cursor: dict[int, int] = {}

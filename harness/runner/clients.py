@@ -102,7 +102,7 @@ def build_client(
     if isinstance(spec, SDKClientSpec):
         from harness.runner.sdk_clients import make_sdk_client  # the SDKs are an optional extra
 
-        apis = {m.name: m.api for m in scenario.provider.models}
+        apis = {name: m.api for m in scenario.provider.models for name in m.names}
         return make_sdk_client(spec, base_url, core, scenario.provider_prices(), clock, apis)
     config: ClientConfig = _keys_for_the_fake(spec.with_base_url(base_url, override=True))
     transport: Transport

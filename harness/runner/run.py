@@ -17,11 +17,13 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -73,8 +75,37 @@ def run_scenario(scenario: Scenario, options: RunOptions | None = None) -> RunRe
         raise ValueError(f"mode: expected one of {MODES}, got {options.mode!r}")
     started = time.perf_counter()
     if options.mode == "virtual":
-        return run_virtual(_run(scenario, options, started))
+        with collector_for_simulation():
+            return run_virtual(_run(scenario, options, started))
     return asyncio.run(_run(scenario, options, started))
+
+
+#: young-generation threshold during a simulation (CPython's default is 700 allocations)
+SIMULATION_GC_THRESHOLD = 10_000
+
+
+@contextlib.contextmanager
+def collector_for_simulation() -> Iterator[None]:
+    """The cyclic garbage collector tuned for a virtual-time run, restored afterwards.
+
+    A simulation allocates fast and almost nothing it allocates is cyclic garbage: with the default
+    threshold (a young collection every 700 net allocations) the collector took 5% of a 500-user storm
+    and more as the run grew. Here: what existed before the run (modules, the scenario, the caller's
+    objects) is frozen, so no collection walks it, and young collections come every 10,000
+    allocations (cycles are still collected, only in larger batches). Neither changes a result.
+    """
+    thresholds = gc.get_threshold()
+    frozen = gc.get_freeze_count() > 0  # a caller froze already: leave their freeze alone
+    if not frozen and gc.isenabled():
+        gc.collect()
+        gc.freeze()
+    gc.set_threshold(max(thresholds[0], SIMULATION_GC_THRESHOLD), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        if not frozen:
+            gc.unfreeze()
 
 
 def run_comparison(scenario: Scenario, options: RunOptions | None = None) -> list[RunResult]:

@@ -13,8 +13,9 @@ import bisect
 import functools
 import random
 from itertools import accumulate
+from typing import Any
 
-from harness.client.types import ChatRequest, Message
+from harness.client.types import ChatRequest, Message, ResponseSchema, ToolSpec
 from harness.scenario.load import LoadSpec
 from harness.tokenizer import MESSAGE_OVERHEAD, REPLY_PRIMING
 
@@ -70,6 +71,21 @@ def _corpus(seed: int) -> _Corpus:
     return _Corpus(seed)
 
 
+#: the tool a ``tools_share`` of the load offers, and the schema a ``structured_share`` asks for
+_ORDER = {"order_id": {"type": "string", "pattern": "^[A-Z]{2}[0-9]{6}$"}, "include_items": {"type": "boolean"}}
+LOOKUP_TOOL = ToolSpec(
+    "lookup_order", {"type": "object", "properties": _ORDER, "required": ["order_id"]}, "Look an order up by its id"
+)
+_VERDICT = {
+    "label": {"type": "string", "enum": ["ok", "spam", "abuse"]},
+    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+}
+VERDICT_SCHEMA = ResponseSchema(
+    "verdict",
+    {"type": "object", "properties": _VERDICT, "required": ["label", "confidence"], "additionalProperties": False},
+)
+
+
 def _picker(weights: tuple[tuple[str, float], ...]) -> tuple[tuple[str, ...], tuple[float, ...]]:
     names = tuple(n for n, _ in weights)
     total = sum(w for _, w in weights)
@@ -86,6 +102,7 @@ class Workload:
         self._models = _picker(spec.models or ((default_model, 1.0),))
         self._features = _picker(spec.features)
         self._corpus = _corpus(seed)
+        self._shared: Message | None = None
 
     @staticmethod
     def _pick(table: tuple[tuple[str, ...], tuple[float, ...]], u: float) -> str:
@@ -108,6 +125,14 @@ class Workload:
         prompt = Message("user", self._corpus.slice(content, rng.random()))
         prefill = spec.prefill_share > 0 and rng.random() < spec.prefill_share
         messages = (prompt, PREFILL) if prefill else (prompt,)
+        extra: dict[str, Any] = {}
+        # drawn only when asked for, so scenarios without these shares keep their request streams
+        if spec.cached_prefix_share > 0 and rng.random() < spec.cached_prefix_share:
+            messages = (self._prefix(), *messages)
+        if spec.tools_share > 0 and rng.random() < spec.tools_share:
+            extra["tools"] = (LOOKUP_TOOL,)
+        if spec.structured_share > 0 and rng.random() < spec.structured_share:
+            extra["response_schema"] = VERDICT_SCHEMA
         return ChatRequest(
             model=model,
             messages=messages,
@@ -119,4 +144,12 @@ class Workload:
             priority="batch" if batch else "interactive",
             request_id=f"req-{self.seed}-{index}",
             client_id=f"{self.client_id}-{slot}",
+            **extra,
         )
+
+    def _prefix(self) -> Message:
+        """The scenario's shared system prompt (a cache breakpoint after it for Anthropic)."""
+        if self._shared is None:
+            tokens = self.spec.cached_prefix_tokens - MESSAGE_OVERHEAD - 1  # "system" is one token … of two
+            self._shared = Message("system", self._corpus.slice(max(1, tokens - 1), 0.0), cache_ttl="5m")
+        return self._shared

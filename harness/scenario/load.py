@@ -69,6 +69,10 @@ class LoadSpec:
     features: tuple[tuple[str, float], ...] = (("default", 1.0),)
     batch_share: float = 0.0  # fraction of requests in the "batch" priority lane
     prefill_share: float = 0.0  # fraction of requests ending with an assistant prefill message
+    tools_share: float = 0.0  # fraction offering a tool (tool_choice "auto": the answer is a tool call)
+    structured_share: float = 0.0  # fraction asking for JSON output matching a schema
+    cached_prefix_share: float = 0.0  # fraction starting with the scenario's shared system prompt
+    cached_prefix_tokens: int = 1500  # that prompt's length (≥ 1,024 to be cacheable; Anthropic: a breakpoint)
 
     @classmethod
     def parse(cls, t: Table) -> LoadSpec:
@@ -106,6 +110,9 @@ class LoadSpec:
         kw["features"] = _weights(t, "features", (("default", 1.0),))
         kw["batch_share"] = t.float("batch_share", 0.0, min=0, max=1)
         kw["prefill_share"] = t.float("prefill_share", 0.0, min=0, max=1)
+        for key in ("tools_share", "structured_share", "cached_prefix_share"):
+            kw[key] = t.float(key, 0.0, min=0, max=1)
+        kw["cached_prefix_tokens"] = t.int("cached_prefix_tokens", 1500, min=1, max=100_000)
         t.done()
         return cls(**kw)  # type: ignore[arg-type]
 

@@ -85,7 +85,7 @@ class Scenario:
 
     def provider_prices(self) -> PriceTable:
         """The prices the provider bills with (what an app pricing an SDK's usage would use)."""
-        return PriceTable({m.name: m.price for m in self.provider.models})
+        return PriceTable({name: m.price for m in self.provider.models for name in m.names})
 
     @property
     def client_kind(self) -> str:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.errors import ConfigError
-from harness.testing.options import run_settings
+from harness.testing.options import allow_large, run_settings
 from harness.testing.runs import failure_message, run_and_report, shown_path
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class ScenarioFile(pytest.File):
         from harness.scenario.model import load_scenario
 
         try:
-            scenario = load_scenario(self.path)
+            scenario = load_scenario(self.path, allow_large=allow_large(self.config))
         except ConfigError as exc:
             raise self.CollectError(f"invalid scenario: {exc}") from None
         names = self.config.stash.setdefault(_NAMES, {})

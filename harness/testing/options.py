@@ -5,6 +5,7 @@
 ``--harness-seed N``       override every scenario's seed
 ``--harness-reports DIR``  report folders go to ``DIR/<scenario-name>/`` (default ``reports``)
 ``--harness-examples N``   ``[explore]`` scenarios: worlds each property item tries (default: its ``examples``)
+``--harness-allow-large``  collect scenarios whose estimated work is above the ceilings
 ``harness_scenarios``      ini: when ``*.toml`` scenario files are collected — ``explicit``
                            (default: only below paths given on the command line), ``always``
                            (also from ``testpaths`` or the current directory), ``never``
@@ -19,7 +20,15 @@ import pytest
 
 from harness.testing.runs import RunSettings
 
-__all__ = ["COLLECT_POLICIES", "add_options", "collect_policy", "configure", "run_settings", "should_collect"]
+__all__ = [
+    "COLLECT_POLICIES",
+    "add_options",
+    "allow_large",
+    "collect_policy",
+    "configure",
+    "run_settings",
+    "should_collect",
+]
 
 COLLECT_POLICIES = ("explicit", "always", "never")
 _MAX_SEED = 2**63 - 1
@@ -47,6 +56,12 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="N",
         default=None,
         help="[explore] scenarios run as property items: worlds to try each (default: the space's examples)",
+    )
+    group.addoption(
+        "--harness-allow-large",
+        action="store_true",
+        default=False,
+        help="accept scenarios whose estimated work is above the ceilings (docs/scenarios.md, Bounds)",
     )
     parser.addini(
         "harness_scenarios",
@@ -95,6 +110,11 @@ def configure(config: pytest.Config) -> None:
 
 def run_settings(config: pytest.Config) -> RunSettings:
     return config.stash[_SETTINGS]
+
+
+def allow_large(config: pytest.Config) -> bool:
+    """``--harness-allow-large``: scenario files above the work ceilings are collected anyway."""
+    return bool(config.getoption("harness_allow_large"))
 
 
 def collect_policy(config: pytest.Config) -> str:

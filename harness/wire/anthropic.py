@@ -40,6 +40,7 @@ from harness.wire.neutral import (
     RequestInvalid,
     RoleContent,
     StreamEvent,
+    ToolDelta,
     message_pairs,
 )
 from harness.wire.sse import SSEParser, encode_event
@@ -90,11 +91,13 @@ _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 # ---------------------------------------------------------------------------------------- server side
-def parse_messages(body: object) -> ChatCall:
-    """Validate a messages body; raises :class:`RequestInvalid` naming the field."""
+def parse_messages(body: object, *, count_only: bool = False) -> ChatCall:
+    """Validate a messages body; raises :class:`RequestInvalid` naming the field.
+
+    ``count_only``: a ``/v1/messages/count_tokens`` body, which has no ``max_tokens``."""
     obj = checks.require_object(body, "")
     model = checks.get_str(obj, "model", required=True, nonempty=True)
-    max_tokens = checks.get_int(obj, "max_tokens", required=True, min=1)
+    max_tokens = None if count_only else checks.get_int(obj, "max_tokens", required=True, min=1)
     raw = checks.get_list(obj, "messages", required=True, nonempty=True)
     cache = anthropic_tools.CacheState(anthropic_tools.has_breakpoints(obj))
     tools, tool_tokens = anthropic_tools.parse_tools(obj, cache)
@@ -123,7 +126,8 @@ def parse_messages(body: object) -> ChatCall:
     stop = checks.get_str_or_list(obj, "stop_sequences", max_items=8191)
     prefill = messages[-1][0] == "assistant"
     after_result = results and not prefill
-    extras = anthropic_tools.parse_extras(obj, tools, tool_tokens, cache, after_result, max_tokens)
+    budget_cap = max_tokens if max_tokens is not None else 1 << 62  # count_tokens: no max_tokens to exceed
+    extras = anthropic_tools.parse_extras(obj, tools, tool_tokens, cache, after_result, budget_cap)
     return ChatCall(model, tuple(messages), max_tokens, stream, False, stop, temperature, prefill, extras)
 
 
@@ -297,15 +301,24 @@ def build_messages_body(
     temperature: float | None = None,
     stream: bool = False,
     stop: Sequence[str] = (),
+    extra: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """A messages body from neutral inputs; system messages move to the ``system`` field."""
+    """A messages body from neutral inputs; system messages move to the ``system`` field, tool results to
+    ``tool_result`` blocks; ``extra``: more fields (tools, thinking …)."""
     pairs = message_pairs(messages)
-    system = "\n".join(t for r, t in pairs if r == "system")
-    body: dict[str, Any] = {
-        "model": model,
-        "max_tokens": max_tokens,
-        "messages": [{"role": r, "content": t} for r, t in pairs if r != "system"],
-    }
+    system: str | list[dict[str, Any]] = "\n".join(t for r, t in pairs if r == "system")
+    rich = any(
+        getattr(m, "tool_calls", ()) or getattr(m, "tool_call_id", None) or getattr(m, "cache_ttl", None)
+        for m in messages
+    )
+    if rich:
+        wire = anthropic_tools.wire_messages([m for m in messages if not isinstance(m, tuple) and m.role != "system"])
+        system = anthropic_tools.wire_system([m for m in messages if not isinstance(m, tuple) and m.role == "system"])
+    else:
+        wire = [{"role": r, "content": t} for r, t in pairs if r != "system"]
+    body: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": wire}
+    if extra:
+        body.update(extra)
     if system:
         body["system"] = system
     if temperature is not None:
@@ -322,23 +335,28 @@ def _usage(data: object) -> Usage | None:
         return None
     cached = int(data.get("cache_read_input_tokens") or 0)
     written = int(data.get("cache_creation_input_tokens") or 0)
+    creation = data.get("cache_creation")
+    hour = int(creation.get("ephemeral_1h_input_tokens") or 0) if isinstance(creation, dict) else 0
     return Usage(
         input_tokens=int(data.get("input_tokens") or 0) + cached + written,
         output_tokens=int(data.get("output_tokens") or 0),
         cached_input_tokens=cached,
         cache_write_tokens=written,
+        cache_write_1h_tokens=hour,
     )
 
 
 def parse_message_body(body: bytes, headers: Mapping[str, str] | None = None) -> ChatResult:
     try:
         data = codec.loads(body)
-        text = "".join(b.get("text", "") for b in data["content"] if b.get("type") == "text")
+        text, calls, thinking = anthropic_tools.parse_blocks(data["content"])
         usage = _usage(data.get("usage")) or Usage()
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StreamBroken(f"malformed message body: {exc!r}"[:200]) from None
     request_id = headers.get(REQUEST_ID_HEADER) if headers is not None else None
-    return ChatResult(text, data.get("stop_reason"), usage, data.get("model"), request_id or data.get("id"))
+    return ChatResult(
+        text, data.get("stop_reason"), usage, data.get("model"), request_id or data.get("id"), calls, thinking
+    )
 
 
 class MessageStreamReader:
@@ -362,7 +380,18 @@ class MessageStreamReader:
         try:
             obj = codec.loads(data)
             if name == "content_block_delta":
-                return StreamEvent(text=obj["delta"].get("text") or "")
+                delta = obj["delta"]
+                kind = delta.get("type")
+                if kind == "input_json_delta":
+                    return StreamEvent(tools=(ToolDelta(int(obj["index"]), arguments=delta["partial_json"]),))
+                if kind == "thinking_delta":
+                    return StreamEvent(thinking=delta["thinking"])
+                return StreamEvent(text=delta.get("text") or "")
+            if name == "content_block_start":
+                block = obj["content_block"]
+                if block.get("type") == "tool_use":
+                    return StreamEvent(tools=(ToolDelta(int(obj["index"]), block["id"], block["name"]),))
+                return None
             if name == "message_start":
                 message = obj["message"]
                 usage = _usage(message.get("usage"))

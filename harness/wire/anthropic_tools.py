@@ -248,3 +248,57 @@ def parse_blocks(blocks: Sequence[dict[str, Any]]) -> tuple[str, tuple[ToolCall,
         if b.get("type") == "tool_use"
     )
     return text, calls, thinking
+
+
+def _input(arguments: str) -> Any:
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def wire_messages(messages: Sequence[Any]) -> list[dict[str, Any]]:
+    """Messages with ``tool_use`` blocks (assistant tool calls) and ``tool_result`` blocks (tool messages,
+    consecutive ones in one user message, as the API wants them)."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "tool":
+            block = {"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": m.content}
+            if out and out[-1]["role"] == "user" and isinstance(out[-1]["content"], list) and all(
+                b.get("type") == "tool_result" for b in out[-1]["content"]
+            ):
+                out[-1]["content"].append(block)
+            else:
+                out.append({"role": "user", "content": [block]})
+        elif getattr(m, "tool_calls", ()):
+            blocks: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
+            blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": _input(c.arguments)}
+                       for c in m.tool_calls]  # fmt: skip
+            out.append({"role": "assistant", "content": blocks})
+        else:
+            out.append({"role": m.role, "content": m.content})
+        ttl = getattr(m, "cache_ttl", None)
+        if ttl:
+            content = out[-1]["content"]
+            if isinstance(content, str):
+                content = out[-1]["content"] = [{"type": "text", "text": content}]
+            content[-1]["cache_control"] = _control(ttl)
+    return out
+
+
+def _control(ttl: str) -> dict[str, str]:
+    return {"type": "ephemeral"} if ttl == "5m" else {"type": "ephemeral", "ttl": ttl}
+
+
+def wire_system(messages: Sequence[Any]) -> str | list[dict[str, Any]]:
+    """The ``system`` field: text, or text blocks when a system message carries a cache breakpoint."""
+    if not any(getattr(m, "cache_ttl", None) for m in messages):
+        return "\n".join(m.content for m in messages)
+    blocks: list[dict[str, Any]] = []
+    for m in messages:
+        block: dict[str, Any] = {"type": "text", "text": m.content}
+        if m.cache_ttl:
+            block["cache_control"] = _control(m.cache_ttl)
+        blocks.append(block)
+    return blocks

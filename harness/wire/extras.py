@@ -76,6 +76,8 @@ class Extras:
     cache_marks: tuple[CacheMark, ...] = ()
     #: prompt tokens the tool definitions and the output schema add to the messages' own
     prompt_tokens: int = 0
+    #: the tool definitions and schema as text (what automatic prompt caching hashes before the messages)
+    tools_text: str = ""
 
     @property
     def calls_tools(self) -> bool:

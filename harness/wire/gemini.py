@@ -41,6 +41,8 @@ from harness.wire.neutral import (
     RequestInvalid,
     RoleContent,
     StreamEvent,
+    ToolCall,
+    ToolDelta,
     message_pairs,
 )
 from harness.wire.sse import DataEventReader
@@ -70,6 +72,7 @@ __all__ = [
     "quota_details",
     "response_body",
     "retry_details",
+    "with_retry_info",
 ]
 
 API_KEY_HEADER = "x-goog-api-key"
@@ -259,6 +262,18 @@ def retry_details(retry_after_s: float | None, quota_metric: str = "generate_con
     return details
 
 
+def with_retry_info(body: bytes, retry_after_s: float) -> bytes:
+    """An error body with a ``google.rpc.RetryInfo`` detail (unchanged when it has one already)."""
+    data = json.loads(body)
+    details = data["error"].setdefault("details", [])
+    if any(str(d.get("@type", "")).endswith("google.rpc.RetryInfo") for d in details if isinstance(d, dict)):
+        return body
+    details.append(
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format_google_duration(retry_after_s)}
+    )
+    return _dumps(data).encode()
+
+
 def invalid_body(exc: RequestInvalid) -> bytes:
     if exc.param is None:
         message = f"Invalid JSON payload received. {exc.message}"
@@ -343,15 +358,22 @@ def build_generate_body(
     max_tokens: int | None = None,
     temperature: float | None = None,
     stop: Sequence[str] = (),
+    extra: Mapping[str, Any] | None = None,
+    extra_config: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """A generateContent body from neutral inputs (system → systemInstruction, assistant → model)."""
+    """A generateContent body from neutral inputs (system → systemInstruction, assistant → model, tool results
+    → functionResponse parts); ``extra`` / ``extra_config``: more top-level / generationConfig fields."""
     pairs = message_pairs(messages)
     system = "\n".join(t for r, t in pairs if r == "system")
-    body: dict[str, Any] = {
-        "contents": [
+    if any(getattr(m, "tool_calls", ()) or getattr(m, "tool_call_id", None) for m in messages):
+        contents = gemini_tools.wire_contents([m for m in messages if not isinstance(m, tuple) and m.role != "system"])
+    else:
+        contents = [
             {"role": "model" if r == "assistant" else "user", "parts": [{"text": t}]} for r, t in pairs if r != "system"
         ]
-    }
+    body: dict[str, Any] = {"contents": contents}
+    if extra:
+        body.update(extra)
     if system:
         body["systemInstruction"] = {"parts": [{"text": system}]}
     config: dict[str, Any] = {}
@@ -361,6 +383,8 @@ def build_generate_body(
         config["temperature"] = temperature
     if stop:
         config["stopSequences"] = list(stop)
+    if extra_config:
+        config.update(extra_config)
     if config:
         body["generationConfig"] = config
     return codec.dumps(body)
@@ -378,23 +402,25 @@ def _usage(data: object) -> Usage | None:
     )
 
 
-def _candidate(obj: dict[str, Any]) -> tuple[str, str | None]:
+def _candidate(obj: dict[str, Any]) -> tuple[str, str | None, tuple[ToolCall, ...], str]:
+    """``(text, finish reason, function calls, thoughts)`` of the first candidate."""
     candidates = obj.get("candidates") or []
     if not candidates:
-        return "", None
+        return "", None, (), ""
     first = candidates[0]
     parts = (first.get("content") or {}).get("parts") or []
-    return "".join(p.get("text", "") for p in parts if not p.get("thought")), first.get("finishReason")
+    text, calls, thoughts = gemini_tools.parse_parts(parts, str(obj.get("responseId") or "call"))
+    return text, first.get("finishReason"), calls, thoughts
 
 
 def parse_response_body(body: bytes, headers: Mapping[str, str] | None = None) -> ChatResult:
     try:
         data = codec.loads(body)
-        text, finish = _candidate(data)
+        text, finish, calls, thoughts = _candidate(data)
         usage = _usage(data.get("usageMetadata")) or Usage()
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StreamBroken(f"malformed generateContent body: {exc!r}"[:200]) from None
-    return ChatResult(text, finish, usage, data.get("modelVersion"), data.get("responseId"))
+    return ChatResult(text, finish, usage, data.get("modelVersion"), data.get("responseId"), calls, thoughts)
 
 
 class GenerateStreamReader(DataEventReader[StreamEvent]):
@@ -408,9 +434,12 @@ class GenerateStreamReader(DataEventReader[StreamEvent]):
             obj = codec.loads(data)
             if "error" in obj:
                 return StreamEvent(error=_error_info(int(obj["error"].get("code") or 0), obj, None))
-            text, finish = _candidate(obj)
+            text, finish, calls, thoughts = _candidate(obj)
             usage = _usage(obj.get("usageMetadata"))
-            return StreamEvent(text, finish, usage, None, False, obj.get("responseId"), obj.get("modelVersion"))
+            tools = tuple(ToolDelta(-1, c.id, c.name, c.arguments) for c in calls)  # -1: a whole new call
+            return StreamEvent(
+                text, finish, usage, None, False, obj.get("responseId"), obj.get("modelVersion"), tools, thoughts
+            )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StreamBroken(f"malformed stream chunk: {exc!r}"[:200]) from None
 

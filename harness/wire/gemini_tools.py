@@ -147,6 +147,7 @@ def parse_extras(obj: dict[str, Any], config: dict[str, Any], config_key: str, a
         return None
     extras = Extras(after_tool_result=after_result)
     extras.tools, extras.prompt_tokens = _tools(obj)
+    extras.tools_text = canonical(obj["tools"]) if extras.prompt_tokens else ""
     _tool_config(obj, extras)
     mime = checks.get_str(config, mime_key, config_key) or "text/plain"
     if mime not in _MIME_TYPES:
@@ -170,6 +171,7 @@ def parse_extras(obj: dict[str, Any], config: dict[str, Any], config_key: str, a
         extras.schema = schema
         if schema is not None:
             extras.prompt_tokens += count_tokens(canonical(schema))
+            extras.tools_text += canonical(schema)
     elif mime == "text/x.enum":
         if schema is None or not schema.get("enum"):
             raise RequestInvalid(f"{config_key}.response_schema", "text/x.enum needs a schema with an enum",
@@ -230,3 +232,33 @@ def parse_parts(parts: Sequence[dict[str, Any]], prefix: str) -> tuple[str, tupl
         fc = p["functionCall"]
         calls.append(ToolCall(str(fc.get("id") or f"{prefix}-{i}"), str(fc["name"]), _compact(fc.get("args") or {})))
     return text, tuple(calls), thoughts
+
+
+def wire_contents(messages: Sequence[Any]) -> list[dict[str, Any]]:
+    """Contents with ``functionCall`` parts (assistant tool calls) and ``functionResponse`` parts (tool
+    messages, consecutive ones in one user content)."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "tool":
+            try:
+                result = json.loads(m.content)
+            except ValueError:
+                result = m.content
+            response = result if isinstance(result, dict) else {"result": result}
+            part = {"functionResponse": {"name": getattr(m, "name", None) or "", "response": response}}
+            if out and out[-1]["role"] == "user" and all("functionResponse" in p for p in out[-1]["parts"]):
+                out[-1]["parts"].append(part)
+            else:
+                out.append({"role": "user", "parts": [part]})
+        elif getattr(m, "tool_calls", ()):
+            parts: list[dict[str, Any]] = [{"text": m.content}] if m.content else []
+            for c in m.tool_calls:
+                try:
+                    args = json.loads(c.arguments)
+                except ValueError:
+                    args = {}
+                parts.append({"functionCall": {"name": c.name, "args": args if isinstance(args, dict) else {}}})
+            out.append({"role": "model", "parts": parts})
+        else:
+            out.append({"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]})
+    return out

@@ -10,6 +10,8 @@ Server side (the fake provider): :func:`parse_chat`, :func:`parse_embeddings`, :
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import json
 from array import array
 from collections.abc import Callable, Mapping, Sequence
@@ -46,6 +48,7 @@ from harness.wire.neutral import (
     RequestInvalid,
     RoleContent,
     StreamEvent,
+    ToolDelta,
 )
 from harness.wire.sse import DataEventReader, SSEMessage
 
@@ -78,6 +81,7 @@ __all__ = [
     "parse_rate_limits",
     "rate_limit_error",
     "rate_limit_headers",
+    "system_fingerprint",
 ]
 
 CHAT_PATH = "/v1/chat/completions"
@@ -245,6 +249,12 @@ def _usage_json(prompt: int, output: int) -> str:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def system_fingerprint(model: str) -> str:
+    """The backend configuration id a completion reports (``fp_`` + 10 hex digits), stable per model."""
+    return "fp_" + hashlib.blake2b(model.encode("utf-8", "surrogatepass"), digest_size=5).hexdigest()
+
+
 def chat_body(
     completion_id: str, model: str, created: int, text: str, finish: str, prompt_tokens: int, output_tokens: int
 ) -> bytes:
@@ -253,7 +263,8 @@ def chat_body(
         f'{{"id":"{completion_id}","object":"chat.completion","created":{created},"model":{_dumps(model)},'
         f'"choices":[{{"index":0,"message":{{"role":"assistant","content":{json_string(text)},"refusal":null,'
         f'"annotations":[]}},"logprobs":null,"finish_reason":"{finish}"}}],'
-        f'"usage":{_usage_json(prompt_tokens, output_tokens)},"service_tier":"default","system_fingerprint":null}}'
+        f'"usage":{_usage_json(prompt_tokens, output_tokens)},"service_tier":"default",'
+        f'"system_fingerprint":"{system_fingerprint(model)}"}}'
     ).encode()
 
 
@@ -266,7 +277,8 @@ class ChatStreamEncoder:
         self.include_usage = include_usage
         self._head = (
             f'data: {{"id":"{completion_id}","object":"chat.completion.chunk","created":{created},'
-            f'"model":{_dumps(model)},"service_tier":"default","system_fingerprint":null,"choices":['
+            f'"model":{_dumps(model)},"service_tier":"default","system_fingerprint":"{system_fingerprint(model)}",'
+            '"choices":['
         )
         self._tail = '],"usage":null}\n\n' if include_usage else "]}\n\n"
 
@@ -456,15 +468,20 @@ def build_chat_body(
     stream: bool = False,
     stop: Sequence[str] = (),
     include_usage: bool = True,
+    extra: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """A chat completions body from neutral inputs (roles: system, user, assistant, tool)."""
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": [
+    """A chat completions body from neutral inputs (roles: system, user, assistant, tool); ``extra``: more
+    fields (tools, response_format …, see :func:`harness.wire.openai_tools.request_fields`)."""
+    if any(getattr(m, "tool_calls", ()) or getattr(m, "tool_call_id", None) for m in messages):
+        wire = openai_tools.wire_messages(messages)
+    else:
+        wire = [
             {"role": m[0], "content": m[1]} if isinstance(m, tuple) else {"role": m.role, "content": m.content}
             for m in messages
-        ],
-    }
+        ]
+    body: dict[str, Any] = {"model": model, "messages": wire}
+    if extra:
+        body.update(extra)
     if max_tokens is not None:
         body["max_tokens"] = max_tokens
     if temperature is not None:
@@ -502,7 +519,10 @@ def parse_chat_body(body: bytes, headers: Mapping[str, str] | None = None) -> Ch
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise StreamBroken(f"malformed chat completion body: {exc!r}"[:200]) from None
     request_id = headers.get(REQUEST_ID_HEADER) if headers is not None else None
-    return ChatResult(text, choice.get("finish_reason"), usage, data.get("model"), request_id or data.get("id"))
+    calls = openai_tools.parse_tool_calls(choice["message"]) if choice["message"].get("tool_calls") else ()
+    return ChatResult(
+        text, choice.get("finish_reason"), usage, data.get("model"), request_id or data.get("id"), calls
+    )
 
 
 _DONE_EVENT = StreamEvent(done=True)
@@ -536,7 +556,7 @@ class ChatStreamReader(DataEventReader[StreamEvent]):
                     if type(choices) is list and len(choices) == 1:
                         choice = choices[0]
                         delta = choice["delta"]
-                        if choice["finish_reason"] is None and type(delta) is dict:
+                        if choice["finish_reason"] is None and type(delta) is dict and "tool_calls" not in delta:
                             text = delta.get("content") or ""
                             append(StreamEvent(text, None, None, None, False, obj.get("id"), obj.get("model")))
                             continue
@@ -544,7 +564,6 @@ class ChatStreamReader(DataEventReader[StreamEvent]):
                 pass
             append(slow(payload.decode("utf-8", "replace")))  # anything else: the reader of record
         return out
-
 
     @staticmethod
     def _event(data: str) -> StreamEvent:
@@ -558,11 +577,17 @@ class ChatStreamReader(DataEventReader[StreamEvent]):
             choices = obj["choices"]
             text = ""
             finish = None
+            tools: tuple[ToolDelta, ...] = ()
             if choices:
                 choice = choices[0]
-                text = (choice.get("delta") or {}).get("content") or ""
+                delta = choice.get("delta") or {}
+                text = delta.get("content") or ""
                 finish = choice.get("finish_reason")
-            return StreamEvent(text, finish, _usage(obj.get("usage")), None, False, obj.get("id"), obj.get("model"))
+                if "tool_calls" in delta:
+                    tools = openai_tools.stream_tool_deltas(delta)
+            return StreamEvent(
+                text, finish, _usage(obj.get("usage")), None, False, obj.get("id"), obj.get("model"), tools
+            )
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise StreamBroken(f"malformed stream event: {exc!r}"[:200]) from None
 

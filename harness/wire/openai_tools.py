@@ -200,9 +200,10 @@ def parse_extras(obj: dict[str, Any], messages: Sequence[Message], has_tool_mess
         raise RequestInvalid("reasoning_effort", f"Invalid value: '{effort[:40]}'. Supported values are: {shown}.",
                              checks.VALUE_CODE)  # fmt: skip
     extras.reasoning_effort = effort
-    extras.prompt_tokens = count_tokens(canonical(obj["tools"])) if extras.tools else 0
+    extras.tools_text = canonical(obj["tools"]) if extras.tools else ""
     if extras.schema is not None:
-        extras.prompt_tokens += count_tokens(canonical(extras.schema))
+        extras.tools_text += canonical(extras.schema)
+    extras.prompt_tokens = count_tokens(extras.tools_text)
     return extras
 
 
@@ -299,3 +300,23 @@ def stream_tool_deltas(delta: dict[str, Any]) -> tuple[ToolDelta, ...]:
         out.append(ToolDelta(int(item.get("index", 0)), item.get("id"), function.get("name"),
                              function.get("arguments") or ""))  # fmt: skip
     return tuple(out)
+
+
+def wire_messages(messages: Sequence[Any]) -> list[dict[str, Any]]:
+    """Chat messages with tool calls (assistant) and tool results (``tool`` with ``tool_call_id``)."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if isinstance(m, tuple):
+            out.append({"role": m[0], "content": m[1]})
+            continue
+        item: dict[str, Any] = {"role": m.role, "content": m.content}
+        calls = getattr(m, "tool_calls", ())
+        if calls:
+            item["content"] = m.content or None
+            item["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls
+            ]
+        if m.role == "tool":
+            item["tool_call_id"] = getattr(m, "tool_call_id", None) or ""
+        out.append(item)
+    return out

@@ -36,13 +36,13 @@ async def test_plain_message(server: RunningServer) -> None:
 
 async def test_streaming(server: RunningServer) -> None:
     plain = await client(server).messages.create(
-        model="claude-sonnet-4",
+        model="claude-sonnet-4-20250514",
         max_tokens=6,
         system="Be brief.",
         messages=MESSAGES,  # type: ignore[arg-type]
     )
     async with client(server).messages.stream(
-        model="claude-sonnet-4",
+        model="claude-sonnet-4-20250514",
         max_tokens=6,
         system="Be brief.",
         messages=MESSAGES,  # type: ignore[arg-type]

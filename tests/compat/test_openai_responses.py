@@ -73,6 +73,7 @@ async def test_plain_response_is_an_sdk_response_in_strict_mode(
     assert response.usage.input_tokens == PROMPT
     record = assert_usage_matches_log_and_ledger(server, PROMPT, response.usage.output_tokens)
     assert record.api == "openai.responses"
+    assert record.max_tokens == max_output_tokens
     assert record.request_id == result.headers["x-request-id"]
     if max_output_tokens:
         assert response.usage.output_tokens == max_output_tokens

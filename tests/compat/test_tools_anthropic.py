@@ -41,7 +41,7 @@ def _schema(name: str) -> dict[str, object]:
 
 async def test_tool_use_round_trip(server: RunningServer) -> None:
     api = client(server).messages
-    first = await api.create(model="claude-sonnet-4", max_tokens=400, messages=ASK, tools=TOOLS)  # type: ignore[arg-type]
+    first = await api.create(model="claude-sonnet-4-0", max_tokens=400, messages=ASK, tools=TOOLS)  # type: ignore[arg-type]
     assert_strict(Message, first.model_dump(mode="json", exclude_unset=True))
     assert first.stop_reason == "tool_use"
     uses = [b for b in first.content if b.type == "tool_use"]
@@ -52,7 +52,7 @@ async def test_tool_use_round_trip(server: RunningServer) -> None:
     assert_usage_matches_log_and_ledger(server, first.usage.input_tokens, first.usage.output_tokens)
     results = [{"type": "tool_result", "tool_use_id": u.id, "content": "12 in north"} for u in uses]
     history = [*ASK, {"role": "assistant", "content": first.content}, {"role": "user", "content": results}]
-    second = await api.create(model="claude-sonnet-4", max_tokens=20, messages=history, tools=TOOLS)  # type: ignore[arg-type]
+    second = await api.create(model="claude-sonnet-4-0", max_tokens=20, messages=history, tools=TOOLS)  # type: ignore[arg-type]
     assert second.stop_reason in ("end_turn", "max_tokens")
     assert [b.type for b in second.content] == ["text"]
 
@@ -62,7 +62,7 @@ async def test_a_tool_result_without_its_tool_use_is_refused(server: RunningServ
            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_x",
                                          "content": "1"}]}]  # fmt: skip
     with pytest.raises(anthropic.BadRequestError, match="must have a corresponding `tool_use` block"):
-        await client(server).messages.create(model="claude-sonnet-4", max_tokens=20, messages=bad, tools=TOOLS)  # type: ignore[arg-type]
+        await client(server).messages.create(model="claude-sonnet-4-0", max_tokens=20, messages=bad, tools=TOOLS)  # type: ignore[arg-type]
 
 
 async def test_streamed_tool_use_as_input_json_delta(server: RunningServer) -> None:
@@ -86,7 +86,7 @@ async def test_streamed_tool_use_as_input_json_delta(server: RunningServer) -> N
 
 async def test_streamed_thinking_with_a_signature(server: RunningServer) -> None:
     api = client(server).messages
-    kwargs = {"model": "claude-sonnet-4", "max_tokens": 3000, "messages": ASK,
+    kwargs = {"model": "claude-sonnet-4-0", "max_tokens": 3000, "messages": ASK,
               "thinking": {"type": "enabled", "budget_tokens": 1024}}  # fmt: skip
     thinking, text, signatures = "", "", []
     async with api.stream(**kwargs) as stream:  # type: ignore[arg-type]
@@ -132,9 +132,33 @@ async def test_streamed_thinking_with_a_signature(server: RunningServer) -> None
 )  # fmt: skip
 async def test_invalid_asks_are_anthropics_400(server: RunningServer, kwargs: dict[str, object], needle: str) -> None:
     with pytest.raises(anthropic.BadRequestError) as caught:
-        await client(server).messages.create(model="claude-sonnet-4", messages=ASK, **kwargs)  # type: ignore[call-overload]
+        await client(server).messages.create(model="claude-sonnet-4-0", messages=ASK, **kwargs)  # type: ignore[call-overload]
     body = caught.value.body
     assert isinstance(body, dict)
     assert body["type"] == "error"
     assert body["error"]["type"] == "invalid_request_error"
     assert needle in body["error"]["message"]
+
+
+async def test_prompt_caching_writes_then_reads_and_bills_at_cache_prices(server: RunningServer) -> None:
+    api = client(server).messages
+    control = {"type": "ephemeral", "ttl": "1h"}
+    system = [{"type": "text", "text": " ".join(["policy"] * 1400), "cache_control": control}]
+    first = await api.create(model="claude-sonnet-4-0", max_tokens=5, system=system, messages=ASK)  # type: ignore[arg-type]
+    second = await api.create(model="claude-sonnet-4-0", max_tokens=5, system=system,  # type: ignore[arg-type]
+                              messages=[{"role": "user", "content": "And ABC-9999?"}])  # fmt: skip
+    assert_strict(Message, first.model_dump(mode="json", exclude_unset=True))
+    written = first.usage.cache_creation_input_tokens
+    assert written is not None
+    assert written > 1400
+    assert first.usage.cache_creation is not None
+    assert first.usage.cache_creation.ephemeral_1h_input_tokens == written
+    assert (second.usage.cache_read_input_tokens, second.usage.cache_creation_input_tokens) == (written, 0)
+    price = server.core.models["claude-sonnet-4-0"].price
+    entries = server.core.ledger.entries
+    for entry, message in zip(entries, (first, second), strict=True):
+        assert entry.usage.output_tokens == message.usage.output_tokens
+        assert entry.cost_usd == price.cost(entry.usage)
+    assert entries[0].usage.cache_write_1h_tokens == written
+    assert entries[1].usage.cached_input_tokens == written
+    assert entries[1].cost_usd < entries[0].cost_usd

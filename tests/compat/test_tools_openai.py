@@ -234,3 +234,22 @@ async def test_logprobs_are_deterministic_and_bounded(server: RunningServer) -> 
         assert token.top_logprobs[0].token == token.token
         assert [t.logprob for t in token.top_logprobs] == sorted((t.logprob for t in token.top_logprobs), reverse=True)
     assert results[0].choices[0].logprobs == results[1].choices[0].logprobs
+
+
+async def test_repeated_long_prefixes_report_cached_tokens(server: RunningServer) -> None:
+    api = client(server).chat.completions
+    system = {"role": "system", "content": " ".join(["guideline"] * 1300)}
+    first = await api.create(model="gpt-4o", max_tokens=4, messages=[system, *ASK])  # type: ignore[list-item]
+    second = await api.create(model="gpt-4o", max_tokens=4, messages=[system, {"role": "user", "content": "Rome?"}])  # type: ignore[list-item]
+    assert first.usage is not None
+    assert second.usage is not None
+    assert first.usage.prompt_tokens_details is not None
+    assert second.usage.prompt_tokens_details is not None
+    assert first.usage.prompt_tokens_details.cached_tokens == 0
+    cached = second.usage.prompt_tokens_details.cached_tokens
+    assert cached is not None
+    assert cached >= 1024
+    assert (cached - 1024) % 128 == 0
+    entry = server.core.ledger.entries[-1]
+    assert entry.usage.cached_input_tokens == cached
+    assert entry.cost_usd == server.core.models["gpt-4o"].price.cost(entry.usage)

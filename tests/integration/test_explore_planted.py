@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 )
 def test_a_planted_bug_is_found_shrunk_and_replayed(space: str, gate: str, tmp_path: Path) -> None:
     out = tmp_path / "explore"
-    code = main(["explore", str(PLANTED / f"{space}.toml"), "--examples", "200", "--no-db", "--quiet",
+    code = main(["explore", str(PLANTED / f"{space}.toml"), "--examples", "200", "--quiet",
                  "--out", str(out)])  # fmt: skip
     assert code == 1
     found = json.loads((out / "exploration.json").read_text())
@@ -58,23 +58,11 @@ def test_the_same_seed_explores_the_same_worlds_and_finds_the_same_counterexampl
     texts = []
     for i in range(2):
         out = tmp_path / f"run{i}"
-        code = main(["explore", str(PLANTED / "ignores_hints.toml"), "--seed", "5", "--no-db", "--quiet",
+        code = main(["explore", str(PLANTED / "ignores_hints.toml"), "--seed", "5", "--quiet",
                      "--out", str(out)])  # fmt: skip
         assert code == 1
         found = json.loads((out / "exploration.json").read_text())
-        texts.append(((out / "counterexample.toml").read_text(), found["worlds"], found["shrink_steps"]))
+        # the header comment names this run's own output folder; the world itself must be the same, byte for byte
+        body = [line for line in (out / "counterexample.toml").read_text().splitlines() if not line.startswith("#")]
+        texts.append((body, found["worlds"], found["shrink_steps"]))
     assert texts[0] == texts[1]
-
-
-def test_the_example_database_replays_a_failure_first(tmp_path: Path) -> None:
-    db = tmp_path / "db"
-    worlds = []
-    for i in range(2):
-        out = tmp_path / f"run{i}"
-        code = main(["explore", str(PLANTED / "no_retry_budget.toml"), "--db", str(db), "--quiet", "--out", str(out)])
-        assert code == 1
-        worlds.append(json.loads((out / "exploration.json").read_text()))
-    assert any(db.rglob("*")), "the failing world was saved"
-    # the second run starts from the saved minimal world: it fails at once and has nothing left to shrink
-    assert worlds[1]["worlds"] < worlds[0]["worlds"]
-    assert worlds[1]["counterexample"]["world"] == worlds[0]["counterexample"]["world"]

@@ -156,6 +156,9 @@ CASES: list[tuple[str, dict[str, Any], str, bool]] = [
     ("reset", {"kind": "reset"}, "openai", False),
     ("silence", {"kind": "silence", "silence_s": 0.2}, "anthropic", True),
     ("slow_headers", {"kind": "slow_headers", "seconds": 0.25}, "gemini", False),
+    # shape
+    ("drop-plain", {"kind": "drop", "headers": ["request-id"], "fields": ["usage.output_tokens"]}, "anthropic", False),
+    ("drop-stream", {"kind": "drop", "headers": ["x-request-id"], "fields": ["choices.delta.content"]}, "openai", True),
     # structured answers that break their contract
     ("invalid_json-openai", {"kind": "invalid_json"}, "openai", True),
     ("invalid_json-gemini", {"kind": "invalid_json"}, "gemini", False),

@@ -173,7 +173,7 @@ async def test_socket_and_memory_performers_agree(http: aiohttp.ClientSession) -
         (openai.CHAT_PATH, CHAT, {}),
         (
             anthropic.MESSAGES_PATH,
-            {"model": "claude-sonnet-4", "max_tokens": 5, "messages": [{"role": "user", "content": "a"}]},
+            {"model": "claude-sonnet-4-20250514", "max_tokens": 5, "messages": [{"role": "user", "content": "a"}]},
             {},
         ),
         (openai.CHAT_PATH, CHAT, {"x-fake-status": "429; retry_after=1"}),
@@ -233,3 +233,38 @@ async def test_stopping_the_server_ends_a_long_silence_and_records_it() -> None:
         await task
     (record,) = server.core.log
     assert (record.status, record.finish, record.fault) == (0, "client_gone", "header:silence")
+
+
+async def _chunked_frames(url: str, body: dict[str, object]) -> list[bytes]:
+    """The chunked-encoding frames of one response, read off a raw socket."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    data = json.dumps(body).encode()
+    head = (
+        f"POST {openai.CHAT_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+    )
+    writer.write(head.encode() + data)
+    await reader.readuntil(b"\r\n\r\n")
+    frames = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n"))[:-2], 16)
+        if size == 0:
+            break
+        frames.append(await reader.readexactly(size))
+        await reader.readexactly(2)
+    writer.close()
+    return frames
+
+
+async def test_events_due_together_leave_in_one_write(server: RunningServer, http: aiohttp.ClientSession) -> None:
+    body = {**CHAT, "stream": True}
+    frames = await _chunked_frames(server.url, body)
+    assert len(frames) == 1  # role, 6 text events, the finish and [DONE]: all due at once, one write
+    async with http.post(f"{server.url}{openai.CHAT_PATH}", json=body, headers=KEY) as resp:
+        read = await resp.read()
+    same_events = openai.ChatStreamReader().feed(b"".join(frames))
+    assert [e.text for e in openai.ChatStreamReader().feed(read)] == [e.text for e in same_events]
+    drip = await _chunked_frames(server.url, {**body, "model": "drip"})
+    assert len(drip) == 6  # role with the first text, then one write per later chunk; finish and [DONE] with the last
+    assert [r.output_tokens for r in server.core.log] == [6, 6, 6]

@@ -70,6 +70,16 @@ def test_an_invalid_scenario_is_a_collection_error_naming_the_field(project: pyt
     assert "harness/scenario" not in out  # no frames from the loader
 
 
+def test_a_scenario_above_the_ceilings_is_refused_unless_allowed(project: pytest.Pytester) -> None:
+    project.makefile(".toml", huge=scenario_toml("huge").replace("users = 2", "users = 100000"))
+    result = project.runpytest("huge.toml", "--collect-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*invalid scenario: load.users: 100,000 users, above the ceiling of 20,000*"])
+    allowed = project.runpytest("huge.toml", "--collect-only", "--harness-allow-large")
+    assert allowed.ret == pytest.ExitCode.OK
+    allowed.stdout.fnmatch_lines(["*ScenarioItem huge*"])
+
+
 def test_broken_toml_that_reads_like_a_scenario_is_reported(project: pytest.Pytester) -> None:
     project.makefile(".toml", broken="version = 1\n[load\nusers = 2\n")
     result = project.runpytest("broken.toml")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Markdown files the harness writes into a report folder (they exist after a run, not in git)
-GENERATED = {"summary.md", "comparison.md", "exploration.md"}  # written into report folders
+GENERATED = {"summary.md", "comparison.md", "exploration.md", "report.md"}  # report.md: what harness smoke writes
 _CITED = re.compile(r"[A-Za-z0-9_./-]*[A-Za-z0-9_-]\.md\b")
 _TEXT = (".py", ".md", ".toml", ".txt", ".cfg", ".ini", ".yml", ".yaml", ".html", ".css", ".js")
 

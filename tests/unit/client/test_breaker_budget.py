@@ -140,7 +140,8 @@ def test_cost_tracker_attributes_exact_decimals() -> None:
     assert tracker.totals("user") == {"ana": Decimal("0.00027"), "bo": Decimal("0.00135")}
     assert tracker.total == Decimal("0.00162")
     assert "sk-secret" not in repr(tracker.to_dict())
-    assert estimate_max_cost(PriceTable.default(), "claude-sonnet-4", 1000, 100) == Decimal("0.00525")
+    # the estimate assumes every prompt token is a 1-hour cache write (the dearest input)
+    assert estimate_max_cost(PriceTable.default(), "claude-sonnet-4-20250514", 1000, 100) == Decimal("0.0075")
 
 
 def test_budget_soft_event_hard_refusal_and_settle() -> None:

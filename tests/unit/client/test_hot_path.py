@@ -29,7 +29,10 @@ from harness.tokenizer import count_messages
 # ------------------------------------------------------------------------------------ constructors
 def test_positional_makers_build_the_same_frozen_objects() -> None:
     usage = Usage(3, 4)
-    args = ("t", "m", "openai", "stop", usage, Decimal("0.1"), "id", 1, ("x",), 0.5, None, Decimal("0.1"), "provider")
+    args = (
+        "t", "m", "openai", "stop", usage, Decimal("0.1"), "id", 1, ("x",), 0.5, None, Decimal("0.1"),
+        "provider", (), "",
+    )  # fmt: skip
     made = positional_maker(ChatResponse)(*args)
     assert made == ChatResponse(*args)
     assert hash(made) == hash(ChatResponse(*args))

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from fake_provider.config import ModelConfig, ProviderConfig, default_models
 from fake_provider.textgen import _WORDS, TextGenerator, embedding_vector, request_digest
+from harness.catalogue import catalogue
 from harness.errors import ConfigError
 from harness.pricing import ModelPrice
 from harness.tokenizer import count_tokens
@@ -21,17 +22,26 @@ def config(text: str) -> ProviderConfig:
     return ProviderConfig.from_table(Table(tomllib.loads(text).get("provider", {}), "provider"))
 
 
-def test_defaults_are_the_wire_price_table_models() -> None:
-    names = [m.name for m in default_models()]
-    assert names == [
-        "gpt-4o",
-        "gpt-4o-mini",
-        "claude-sonnet-4",
-        "claude-haiku-4-5",
-        "gemini-2.5-flash",
-        "gemini-1.5-flash",
-        "text-embedding-3-small",
-    ]
+def test_defaults_are_the_catalogue_models_with_their_dated_ids_and_aliases() -> None:
+    index = ProviderConfig().model_index()
+    assert [m.name for m in default_models()] == [m.name for m in catalogue()]
+    for alias, name in [
+        ("gpt-4o-2024-08-06", "gpt-4o"),
+        ("gpt-4o-mini-2024-07-18", "gpt-4o-mini"),
+        ("claude-sonnet-4-0", "claude-sonnet-4-20250514"),
+        ("claude-3-5-haiku-latest", "claude-3-5-haiku-20241022"),
+        ("claude-opus-4-1", "claude-opus-4-1-20250805"),
+        ("claude-sonnet-4-5", "claude-sonnet-4-5-20250929"),
+        ("gemini-2.5-flash-001", "gemini-2.5-flash"),
+        ("gemini-flash-latest", "gemini-3.8-flash"),
+    ]:
+        assert index[alias] is index[name], alias
+    for name in ["gpt-4.1-mini", "gpt-5-mini", "o3-mini", "gemini-2.0-flash", "gemini-2.5-pro"]:
+        assert name in index
+    assert "claude-sonnet-4" not in index  # not an id Anthropic serves
+    sonnet = index["claude-sonnet-4-0"]
+    assert (sonnet.api, sonnet.context_window, sonnet.max_output_tokens) == ("anthropic", 200_000, 64_000)
+    assert (sonnet.price.input, sonnet.price.output, sonnet.price.cache_write) == (3, 15, Decimal("3.75"))
     mini = ProviderConfig().model_index()["gpt-4o-mini"]
     assert (mini.api, mini.price.input, mini.price.output) == ("openai", Decimal("0.15"), Decimal("0.60"))
     assert ProviderConfig().max_body_bytes == 4 * 1024 * 1024
@@ -101,7 +111,7 @@ def test_a_table_overrides_a_default_model_and_declares_a_new_one() -> None:
         ),
         ("[[provider.models]]\nname = 'gpt-4o'\ncontext_windw = 5", "provider.models[0].context_windw"),
         (
-            "[[provider.models]]\nname = 'e'\napi='gemini'\nkind='embedding'\nprice={input=1,output=0}",
+            "[[provider.models]]\nname = 'e'\napi='anthropic'\nkind='embedding'\nprice={input=1,output=0}",
             "provider.models[0].kind",
         ),
         ("[[provider.models]]\nname = 'gpt-4o'\naliases = ['gpt-4o-mini']", "provider.models"),

@@ -114,8 +114,9 @@ def test_a_scheduled_429_carries_the_hint_and_the_providers_rate_limit_headers(p
 
 @pytest.mark.parametrize(
     ("retry_format", "headers"),
-    [("seconds", {"retry-after": "1.5"}), ("ms", {"retry-after-ms": "1500"}),
-     ("both", {"retry-after": "1.5", "retry-after-ms": "1500"})],
+    # retry-after is whole seconds, rounded up (OpenAI's spec); a fraction also goes in retry-after-ms
+    [("seconds", {"retry-after": "2", "retry-after-ms": "1500"}), ("ms", {"retry-after-ms": "1500"}),
+     ("both", {"retry-after": "2", "retry-after-ms": "1500"})],
 )  # fmt: skip
 def test_retry_hint_formats(retry_format: str, headers: dict[str, str]) -> None:
     core = make_core(

@@ -240,10 +240,13 @@ def test_reset_forgets_the_quota_state() -> None:
     assert core.quotas.in_flight == {next(iter(core.quotas.in_flight)): 1}
 
 
-def test_no_quotas_no_headers() -> None:
+def test_no_quotas_the_tiers_headers_unless_turned_off() -> None:
     core = make_core(QuotaConfig())
     assert core.quotas is None
-    assert not [k for k in headers(chat(core)) if "ratelimit" in k]
+    limits = openai.parse_rate_limits(headers(chat(core)), WALL)
+    assert (limits.requests_limit, limits.requests_remaining) == (10_000, 9_999)  # OpenAI usage tier 5
+    quiet = make_core(QuotaConfig(), rate_limit_headers=False)
+    assert not [k for k in headers(chat(quiet)) if "ratelimit" in k]
 
 
 def test_idle_key_model_pairs_are_dropped_when_keys_flood_in(monkeypatch: pytest.MonkeyPatch) -> None:

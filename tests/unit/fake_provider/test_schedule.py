@@ -33,6 +33,7 @@ EVERY_KIND: list[dict[str, Any]] = [
     {"kind": "queueing", "always": True, "base": 0.1, "capacity": 32},
     {"kind": "invalid_json", "always": True, "fraction": 0.3},
     {"kind": "schema_violation", "start_s": 0, "duration_s": 60, "apis": ["openai.chat"]},
+    {"kind": "drop", "always": True, "headers": ["x-ratelimit-remaining-tokens"], "fields": ["usage.total_tokens"]},
 ]
 
 

@@ -107,6 +107,35 @@ def test_jitter_cv_of_full_jitter_is_near_one_over_root_three() -> None:
     assert jitter_cv([1.0] * 3) is None  # too few samples to say
 
 
+@pytest.mark.parametrize("lag", [0.0, 0.15, 3.0])
+def test_jitter_cv_reads_the_clients_waits_not_the_harness_lag(lag: float) -> None:
+    """Over sockets the provider sees wait + the answer's way back + the client loop's lag: with a
+    0.25 s mean first-retry wait, 0.15 s of lag alone would pull σ/μ from 0.577 to about 0.36."""
+    rng = random.Random(5)
+    records, outcomes = [], []
+    for i in range(400):
+        wait = rng.uniform(0, 0.5)  # full jitter, base 0.5: the client's choice
+        arrival = 1.0 + wait + lag * rng.uniform(0.9, 1.1)
+        lid = f"l{i}"
+        records += [rec(0.0, 503, lid=lid, duration_s=1.0), rec(arrival, 200, lid=lid, attempt=1, duration_s=0.1)]
+        attempts = (
+            AttemptRecord(0, 0.0, 1.0, "gpt-4o-mini", 503, "ServerError", None, None, wait, "0"),
+            AttemptRecord(1, arrival, arrival + 0.1, "gpt-4o-mini", 200, None, None, None, None, "0"),
+        )
+        outcomes.append(outcome(lid, t1=arrival + 0.1, attempts=attempts))
+    m = compute_metrics(facts(), records, outcomes)
+    assert m["jitter_cv"] == pytest.approx(0.577, abs=0.04)
+    provider_cv = m["jitter_cv_provider"]
+    assert isinstance(provider_cv, float)
+    if lag == 0.0:
+        assert provider_cv == pytest.approx(m["jitter_cv"], abs=1e-6)
+    elif lag == 0.15:
+        assert provider_cv < 0.45  # what real time reported for outage_recovery on an idle machine
+    # a client that logs no waits (a third-party SDK) is judged from the provider's log
+    bare = [outcome(o.id, t1=o.t_end) for o in outcomes]
+    assert compute_metrics(facts(), records, bare)["jitter_cv"] == provider_cv
+
+
 def test_limit_violations_use_a_sliding_window() -> None:
     burst = [rec(float(i), 200) for i in range(11)]  # 11 requests in 11 s
     assert limit_violations(burst, LimitFact("rpm", 10)) == 1

@@ -46,7 +46,7 @@ def test_sdk_clients_are_chosen_by_kind() -> None:
         ({"load": {"users": "many"}}, r'^load\.users: expected an integer in \[1, 1000000\], got "many"$'),
         ({"faults": [{"kind": "outage", "start_s": 0, "duration_s": -5}]}, r"^faults\[0\]\.duration_s: "),
         ({"faults": [{"kind": "meteor"}]}, r"^faults\[0\]\.kind: expected one of"),
-        ({"load": {"users": 1, "models": {"gpt-5": 1}}}, r"^load\.models\.gpt-5: unknown model"),
+        ({"load": {"users": 1, "models": {"gpt-9": 1}}}, r"^load\.models\.gpt-9: unknown model"),
         (
             {"client": {"models": [{"name": "gpt-4o-mini", "provider": "anthropic"}]}},
             r"^client\.models\[0\]\.provider: 'gpt-4o-mini' speaks 'openai' at the provider",

@@ -17,7 +17,7 @@ from harness.runner.sdk_clients import SDKClientSpec, make_sdk_client
 from harness.vtime import run
 
 MODELS = {"openai-sdk": "gpt-4o-mini", "anthropic-sdk": "claude-haiku-4-5", "litellm": "gpt-4o-mini"}
-APIS = {m.name: m.api for m in ProviderConfig().models}
+APIS = {name: m.api for m in ProviderConfig().models for name in m.names}
 
 
 def first_attempt_429(ctx: CallContext) -> Fault | None:

@@ -65,9 +65,9 @@ def test_the_sdk_request_parses_into_a_neutral_call() -> None:
 
 
 def test_the_sdk_reads_a_plain_message_and_so_do_we() -> None:
-    body = wire.message_body("msg_abc", "claude-sonnet-4", "Hi there", "stop_sequence", "END", 11, 3)
+    body = wire.message_body("msg_abc", "claude-sonnet-4-0", "Hi there", "stop_sequence", "END", 11, 3)
     message = sdk(lambda r: httpx2.Response(200, content=body)).messages.create(
-        model="claude-sonnet-4", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+        model="claude-sonnet-4-0", max_tokens=5, messages=[{"role": "user", "content": "x"}]
     )
     assert message.content[0].type == "text"
     assert message.content[0].text == "Hi there"

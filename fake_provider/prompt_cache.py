@@ -1,0 +1,130 @@
+"""The prompt cache: which prompt prefixes a key has sent lately, so repeated prefixes are read from cache.
+
+Two kinds, as on the real services (rules in ``docs/fake-provider.md``):
+
+* **Explicit breakpoints** (Anthropic ``cache_control``): each breakpoint names the prompt up to its
+  block. The longest breakpoint whose prefix is cached and unexpired is *read* (its TTL refreshed);
+  the tokens from there to the last breakpoint are *written* (``cache_creation_input_tokens``), each
+  stretch with the TTL of the breakpoint that ends it (``5m`` or ``1h``). Prefixes shorter than
+  :data:`MIN_TOKENS` are not cached.
+* **Automatic** (OpenAI ``cached_tokens``, Gemini implicit ``cachedContentTokenCount``): a prompt of
+  :data:`MIN_TOKENS` or more is cut into prefixes at 1024 tokens and every 128 after; the longest one
+  seen lately is read, and every one is remembered for :data:`AUTO_TTL_S` (refreshed on a hit). Writes
+  are free and not reported, as on those APIs.
+
+Entries are per key (``client``) and model, in the provider core's clock; the cache is bounded (the
+oldest entries go first) and emptied by ``reset``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from harness.tokenizer import MESSAGE_OVERHEAD, TOKEN_PATTERN
+from harness.wire.extras import CacheMark
+
+__all__ = ["AUTO_TTL_S", "MIN_TOKENS", "CacheUse", "PromptCache"]
+
+MIN_TOKENS = 1024  # shortest cacheable prefix
+AUTO_STEP = 128  # automatic caching grows the cached prefix in steps of this many tokens
+AUTO_TTL_S = 300.0
+_MAX_ENTRIES = 200_000
+
+
+class CacheUse:
+    """What one request read from and wrote to the cache (prompt tokens)."""
+
+    __slots__ = ("read", "written", "written_1h")
+
+    def __init__(self, read: int = 0, written: int = 0, written_1h: int = 0) -> None:
+        self.read, self.written, self.written_1h = read, written, written_1h
+
+
+class PromptCache:
+    """Prefix digests by (key, model) with their expiry times."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple[str, str, bytes], float] = OrderedDict()
+
+    def _alive(self, key: tuple[str, str, bytes], now: float) -> bool:
+        expiry = self._entries.get(key)
+        return expiry is not None and expiry > now
+
+    def _store(self, key: tuple[str, str, bytes], expiry: float) -> None:
+        entries = self._entries
+        entries[key] = max(expiry, entries.get(key, 0.0))
+        entries.move_to_end(key)
+        while len(entries) > _MAX_ENTRIES:
+            entries.popitem(last=False)
+
+    def explicit(self, client: str, model: str, marks: Sequence[CacheMark], now: float) -> CacheUse:
+        """Anthropic: read the longest live breakpoint, write from there to the last one."""
+        usable = [m for m in marks if m.tokens >= MIN_TOKENS]
+        if not usable:
+            return CacheUse()
+        read = 0
+        for mark in reversed(usable):
+            key = (client, model, mark.digest)
+            if self._alive(key, now):
+                read = mark.tokens
+                self._store(key, now + mark.ttl_s)
+                break
+        use = CacheUse(read)
+        edge = read
+        for mark in usable:
+            if mark.tokens <= read:
+                continue
+            stretch = mark.tokens - edge
+            use.written += stretch
+            if mark.ttl_s > 300:
+                use.written_1h += stretch
+            edge = mark.tokens
+            self._store((client, model, mark.digest), now + mark.ttl_s)
+        return use
+
+    def automatic(
+        self, client: str, model: str, messages: Sequence[tuple[str, str]], head: str, prompt: int, now: float
+    ) -> CacheUse:
+        """OpenAI / Gemini: the longest remembered prefix (≥ 1024 tokens, in steps of 128) is read."""
+        if prompt < MIN_TOKENS:
+            return CacheUse()
+        read = 0
+        for tokens, digest in _prefixes(messages, head):
+            key = (client, model, digest)
+            if self._alive(key, now):
+                read = tokens
+            self._store(key, now + AUTO_TTL_S)
+        return CacheUse(read)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _prefixes(messages: Sequence[tuple[str, str]], head: str) -> list[tuple[int, bytes]]:
+    """(tokens, digest) of the prompt's prefixes at 1024, 1152, … tokens (the prompt as the tokenizer counts it:
+    ``head`` (tool definitions), then per message its template tokens, role and text)."""
+    hasher = hashlib.blake2b(digest_size=16)
+    out: list[tuple[int, bytes]] = []
+    count = 0
+    boundary = MIN_TOKENS
+
+    def take(tokens: list[str]) -> None:
+        nonlocal count, boundary
+        for token in tokens:
+            hasher.update(token.encode("utf-8", "surrogatepass") + b"\x1f")
+            count += 1
+            if count == boundary:
+                out.append((count, hasher.digest()))
+                boundary += AUTO_STEP
+
+    take(TOKEN_PATTERN.findall(head))
+    for role, text in messages:
+        take([f"\x1e{role}"] * MESSAGE_OVERHEAD + TOKEN_PATTERN.findall(role) + TOKEN_PATTERN.findall(text))
+    return out

@@ -1,0 +1,72 @@
+"""Every shipped scenario keeps its gates in real time too (``harness run --real-time``, over sockets).
+
+The runs are real time, so they take their scenarios' own durations (the longest, tpm_saturation,
+300 s). To keep the suite bounded they run as concurrent ``harness run`` processes, at most
+``PARALLEL`` at a time, longest first: all but one scenario offer a few requests a second and spend
+their time waiting, so running them side by side changes nothing they measure. outage_recovery (a
+thousand client instances on one loop) runs alone at the end, so no other run shares its CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = sorted((ROOT / "scenarios").rglob("*.toml"))
+PARALLEL = 4
+ALONE = {"outage_recovery"}  # CPU-heavy: nothing else runs beside it
+
+
+def _duration(path: Path) -> float:
+    found = re.search(r"^duration_s\s*=\s*([\d.]+)", path.read_text(encoding="utf-8"), re.M)
+    return float(found.group(1)) if found else 60.0
+
+
+def _run_all(paths: list[Path], out: Path, parallel: int) -> dict[Path, subprocess.CompletedProcess[str]]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    pending = sorted(paths, key=_duration, reverse=True)
+    running: dict[Path, tuple[subprocess.Popen[str], float]] = {}
+    done: dict[Path, subprocess.CompletedProcess[str]] = {}
+    while pending or running:
+        while pending and len(running) < parallel:
+            path = pending.pop(0)
+            cmd = [str(Path(sys.executable).with_name("harness")), "run", str(path), "--real-time", "--quiet", "--out",
+                   str(out / path.stem)]  # fmt: skip
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            running[path] = (proc, time.monotonic() + 3 * _duration(path) + 180)
+        for path, (proc, give_up) in list(running.items()):
+            if proc.poll() is None and time.monotonic() > give_up:
+                proc.kill()
+            if proc.poll() is not None:
+                stdout = proc.stdout.read() if proc.stdout else ""
+                done[path] = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, "")
+                del running[path]
+        time.sleep(0.5)
+    return done
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_every_shipped_scenario_passes_in_real_time(tmp_path: Path) -> None:
+    light = [p for p in SHIPPED if p.stem not in ALONE]
+    done = _run_all(light, tmp_path, PARALLEL)
+    done |= _run_all([p for p in SHIPPED if p.stem in ALONE], tmp_path, 1)
+    failures = []
+    for path, result in sorted(done.items()):
+        summary_file = tmp_path / path.stem / "summary.json"
+        if result.returncode != 0 or not summary_file.is_file():
+            failures.append(f"{path.relative_to(ROOT)}: exit {result.returncode}\n{result.stdout[-1500:]}")
+            continue
+        summary = json.loads(summary_file.read_text())
+        assert summary["mode"] == "real-time"
+        assert summary["passed"] is True
+    assert not failures, "\n\n".join(failures)
+    assert len(done) == len(SHIPPED)

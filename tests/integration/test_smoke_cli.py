@@ -1,0 +1,189 @@
+"""``harness smoke`` end to end against the fake provider (these tests have no internet).
+
+The fake provider is what ``--base-url`` points at, with quotas like a first tier so its answers carry
+rate-limit headers. Every command runs through ``harness.cli.main`` exactly as typed on a shell.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.smoke.fake import TIER_QUOTAS
+from harness.testing.server import FakeProvider
+
+KEYS = {
+    "openai": ("OPENAI_API_KEY", "sk-smoke-test-Kq7Zr2Xw9Lp4Mn8Vb3Jt"),
+    "anthropic": ("ANTHROPIC_API_KEY", "sk-ant-smoke-Hd5Gf8Qa1Ws6Ey2Rk9Tu"),
+    "gemini": ("GEMINI_API_KEY", "AIzaSmokeTest-Pz4Xc7Vb2Nm5Lk8Jh3G"),
+}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for variable, key in KEYS.values():
+        monkeypatch.setenv(variable, key)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    return
+
+
+def _fake(provider: str, faults: list[dict[str, object]] | None = None) -> FakeProvider:
+    return FakeProvider.start({"provider": {"quotas": TIER_QUOTAS[provider]}, "faults": faults or []})
+
+
+def _report(out: Path) -> dict[str, object]:
+    return json.loads((out / "report.json").read_text())  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+def test_the_battery_passes_against_the_fake_provider(
+    provider: str, env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "smoke"
+    with _fake(provider) as fake:
+        code = main(["smoke", "--provider", provider, "--base-url", fake.url, "--out", str(out)])
+        ledger = fake.ledger()
+        log = fake.requests()
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    report = _report(out)
+    assert report["passed"] is True
+    checks = {c["name"]: c["status"] for c in report["checks"]}  # type: ignore[attr-defined, index]
+    expected = {"plain", "rate_limits", "stream", "must_fail", "burst", "cost", "cap"}
+    assert set(checks) == expected
+    assert checks["rate_limits"] == ("skip" if provider == "gemini" else "pass")
+    assert all(status == "pass" for name, status in checks.items() if name != "rate_limits")
+    # the client's spend is the provider's bill, to the last digit; the 404 cost nothing
+    assert Decimal(report["spent_usd"]) == Decimal(ledger["total"]["cost_usd"])  # type: ignore[arg-type]
+    assert sum(1 for r in log if r.status == 404) == 1
+    assert sum(1 for r in log if r.status == 200) == 2 + 4  # plain, stream and a burst of four
+    shapes = json.loads((out / "shapes.json").read_text())
+    assert set(shapes["exchanges"]) == {"chat", "chat_stream", "error_unknown_model"}
+    assert shapes["exchanges"]["chat_stream"]["events"]
+    assert (out / "report.md").read_text().startswith(f"# smoke: {provider}")
+    assert "PASSED" in printed
+
+
+def test_a_cap_below_the_worst_case_sends_nothing(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with _fake("openai") as fake:
+        code = main(["smoke", "--provider", "openai", "--base-url", fake.url, "--max-cost-usd", "0.0001",
+                     "--out", str(tmp_path / "x")])  # fmt: skip
+        log = fake.requests()
+    err = capsys.readouterr().err
+    assert code == 2
+    assert log == []
+    assert len(err.strip().splitlines()) == 1
+    assert "--max-cost-usd" in err
+    assert "nothing was sent" in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_missing_key_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert main(["smoke", "--provider", "anthropic"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err]
+    assert "ANTHROPIC_API_KEY is not set" in err
+    assert "Traceback" not in err
+
+
+def test_a_500_storm_fails_with_a_reason_per_check(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "storm"
+    with _fake("openai", [{"kind": "http", "status": 500, "always": True}]) as fake:
+        code = main(["smoke", "--provider", "openai", "--base-url", fake.url, "--out", str(out)])
+    assert code == 1
+    report = _report(out)
+    failed = {c["name"]: c["detail"] for c in report["checks"] if c["status"] == "fail"}  # type: ignore[attr-defined, index]
+    assert set(failed) == {"plain", "rate_limits", "stream", "burst", "cost"}
+    for name in ("plain", "stream"):
+        assert failed[name].startswith("ServerError (HTTP 500"), failed[name]
+    assert "4 of 4 failed" in failed["burst"]
+    assert failed["rate_limits"] == "no successful answer to read rate-limit headers from"
+    assert failed["cost"] == "no answer to price"
+    # the unknown model is refused before any fault applies, and the cap held (nothing was billed)
+    passed = {c["name"] for c in report["checks"] if c["status"] == "pass"}  # type: ignore[attr-defined, index]
+    assert passed == {"must_fail", "cap"}
+    assert "FAILED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+def test_the_fake_provider_matches_the_shipped_reference(
+    provider: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test that holds the fake provider to the reference shapes (no key needed)."""
+    for variable, _ in KEYS.values():
+        monkeypatch.delenv(variable, raising=False)
+    out = tmp_path / "ref"
+    code = main(["smoke", "--provider", provider, "--compare-fake", "--reference", "--out", str(out)])
+    compare = _report(out)["compare"]
+    assert compare["unaccepted"] == 0, compare["differences"]  # type: ignore[index]
+    assert compare["stale_accepted"] == [], "remove these acceptances from the reference: the fake no longer differs"  # type: ignore[index]
+    assert code == 0
+
+
+def test_compare_fake_names_a_dropped_header_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    drop = {
+        "kind": "drop",
+        "always": True,
+        "headers": ["x-ratelimit-remaining-tokens"],
+        "fields": ["usage.total_tokens"],
+    }
+    out = tmp_path / "drop"
+    with _fake("openai", [drop]) as fake:
+        code = main(["smoke", "--provider", "openai", "--compare-fake", "--reference", "--fake-url", fake.url,
+                     "--out", str(out)])  # fmt: skip
+    assert code == 1
+    differences = {d["where"]: d for d in _report(out)["compare"]["differences"]}  # type: ignore[index]
+    assert differences["chat: header x-ratelimit-remaining-tokens"]["fake"] == "missing"
+    assert differences["chat_stream: header x-ratelimit-remaining-tokens"]["fake"] == "missing"
+    assert differences["chat: body usage.total_tokens"] == {
+        "where": "chat: body usage.total_tokens", "reference": "integer", "fake": "missing"
+    }  # fmt: skip
+    assert "chat_stream: event chat.completion.chunk usage.total_tokens" in differences
+    printed = capsys.readouterr().out
+    assert "x-ratelimit-remaining-tokens" in printed
+    assert "usage.total_tokens" in printed
+
+
+def test_compare_fake_against_the_live_run_uses_the_in_process_fake(env: None, tmp_path: Path) -> None:
+    """The provider here is a fake with a field planted away: the in-process fake differs from it by that field."""
+    drop = {"kind": "drop", "always": True, "fields": ["choices.message.refusal", "choices.delta.refusal"]}
+    out = tmp_path / "live"
+    with _fake("openai", [drop]) as fake:
+        code = main(["smoke", "--provider", "openai", "--base-url", fake.url, "--compare-fake", "--out", str(out)])
+    report = _report(out)
+    wheres = {d["where"]: d for d in report["compare"]["differences"]}  # type: ignore[index]
+    assert wheres["chat: body choices[].message.refusal"]["reference"] == "missing"
+    assert code == 1
+    assert (out / "shapes.json").exists()
+    assert (out / "fake-shapes.json").exists()
+
+
+def test_no_key_or_piece_of_one_in_any_output(env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A provider whose error messages echo the key whole, masked (as OpenAI's 401 does) and cut to a prefix."""
+    _, key = KEYS["openai"]
+    echo = f"Incorrect API key provided: {key[:12]}****{key[-4:]}. Your key {key} and prefix {key[:10]}"
+    faults = [{"kind": "stream_error", "after": 2, "always": True, "message": echo}]
+    out = tmp_path / "secret"
+    with _fake("openai", faults) as fake:
+        code = main(["smoke", "--provider", "openai", "--base-url", fake.url, "--out", str(out), "--compare-fake"])
+    captured = capsys.readouterr()
+    assert code == 1
+    texts = {p.name: p.read_text() for p in out.iterdir()}
+    texts["stdout"], texts["stderr"] = captured.out, captured.err
+    assert set(texts) >= {"report.json", "report.md", "shapes.json", "fake-shapes.json"}
+    for piece in (key, key[:12], key[:8], key[-8:], key[4:14]):
+        for name, text in texts.items():
+            assert piece not in text, f"{piece!r} in {name}"
+    assert "[redacted]" in texts["report.json"]  # the echo reached the report, scrubbed

@@ -1,0 +1,87 @@
+"""The prompt cache: Anthropic breakpoints (TTL 5 m / 1 h, the 1,024-token floor, at most four) and
+OpenAI / Gemini automatic caching (1,024 tokens, steps of 128), in the provider core's clock."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from fake_provider.config import ProviderConfig
+from fake_provider.core import ProviderCore, ProviderRequest
+from fake_provider.plan import Delivery
+from harness.clock import ManualClock
+
+LONG = " ".join(["word"] * 1500)
+KEYS = {"authorization": "Bearer k", "x-api-key": "k", "x-goog-api-key": "k"}
+
+
+def post(core: ProviderCore, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    ex = core.handle(ProviderRequest("POST", path, headers=KEYS, body=json.dumps(body).encode()))
+    ex.finish(Delivery(status=ex.plan.status, tokens_sent=ex.plan.body_tokens))
+    return ex.plan.status, json.loads(ex.plan.body)
+
+
+def anthropic(core: ProviderCore, ttl: str | None, question: str = "hi") -> dict[str, Any]:
+    control = {"type": "ephemeral", **({"ttl": ttl} if ttl else {})}
+    body = {"model": "claude-sonnet-4-0", "max_tokens": 5, "messages": [{"role": "user", "content": question}],
+            "system": [{"type": "text", "text": LONG, "cache_control": control}]}  # fmt: skip
+    status, answer = post(core, "/v1/messages", body)
+    assert status == 200
+    return dict(answer["usage"])
+
+
+@pytest.mark.parametrize(("ttl", "alive_s"), [(None, 300), ("5m", 300), ("1h", 3600)])
+def test_breakpoints_write_then_read_within_the_ttl(ttl: str | None, alive_s: float) -> None:
+    clock = ManualClock()
+    core = ProviderCore(ProviderConfig(), clock=clock)
+    first = anthropic(core, ttl)
+    written = first["cache_creation_input_tokens"]
+    assert written > 1500
+    assert first["cache_read_input_tokens"] == 0
+    assert first["cache_creation"]["ephemeral_1h_input_tokens"] == (written if ttl == "1h" else 0)
+    clock.advance(alive_s - 1)
+    second = anthropic(core, ttl, "another question")  # a read refreshes the TTL
+    assert (second["cache_read_input_tokens"], second["cache_creation_input_tokens"]) == (written, 0)
+    clock.advance(alive_s - 1)
+    assert anthropic(core, ttl)["cache_read_input_tokens"] == written
+    clock.advance(alive_s + 1)
+    assert anthropic(core, ttl)["cache_creation_input_tokens"] == written  # expired: written again
+    core.reset()
+    assert anthropic(core, ttl)["cache_read_input_tokens"] == 0
+
+
+def test_short_prefixes_are_not_cached_and_five_breakpoints_are_refused() -> None:
+    core = ProviderCore(ProviderConfig(), clock=ManualClock())
+    control = {"type": "ephemeral"}
+    short = {"model": "claude-sonnet-4-0", "max_tokens": 5, "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "short", "cache_control": control}]}]}  # fmt: skip
+    for _ in range(2):
+        assert post(core, "/v1/messages", short)[1]["usage"]["cache_read_input_tokens"] == 0
+    blocks = [{"type": "text", "text": f"b{i}", "cache_control": control} for i in range(5)]
+    status, error = post(core, "/v1/messages", {**short, "messages": [{"role": "user", "content": blocks}]})
+    assert status == 400
+    assert error["error"]["message"] == "A maximum of 4 blocks with cache_control may be provided. Found 5."
+
+
+@pytest.mark.parametrize("api", ["openai", "gemini"])
+def test_automatic_caching_reads_the_longest_repeated_prefix(api: str) -> None:
+    core = ProviderCore(ProviderConfig(), clock=ManualClock())
+
+    def ask(question: str) -> int:
+        if api == "openai":
+            messages = [{"role": "system", "content": LONG}, {"role": "user", "content": question}]
+            body = {"model": "gpt-4o-mini", "max_tokens": 3, "messages": messages}
+            usage = post(core, "/v1/chat/completions", body)[1]["usage"]
+            return int(usage["prompt_tokens_details"]["cached_tokens"])
+        body = {"systemInstruction": {"parts": [{"text": LONG}]}, "contents": [{"parts": [{"text": question}]}],
+                "generationConfig": {"maxOutputTokens": 3}}  # fmt: skip
+        usage = post(core, "/v1beta/models/gemini-2.5-flash:generateContent", body)[1]["usageMetadata"]
+        return int(usage.get("cachedContentTokenCount", 0))
+
+    assert ask("first") == 0
+    cached = ask("second")
+    assert cached >= 1024
+    assert (cached - 1024) % 128 == 0
+    assert ask("a short one") == cached

@@ -1,0 +1,32 @@
+"""The load's tool, structured-output and cached-prefix shares: drawn from the seed, and only when asked for."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from harness.runner.workload import LOOKUP_TOOL, VERDICT_SCHEMA, Workload
+from harness.scenario.load import LoadSpec
+from harness.tokenizer import count_messages
+
+
+def test_zero_shares_leave_the_request_stream_unchanged() -> None:
+    plain = Workload(LoadSpec(stream_share=0.3), seed=5, default_model="gpt-4o-mini")
+    spec = replace(LoadSpec(stream_share=0.3), tools_share=0.0, structured_share=0.0, cached_prefix_share=0.0)
+    same = Workload(spec, seed=5, default_model="gpt-4o-mini")
+    assert [plain.request(i) for i in range(50)] == [same.request(i) for i in range(50)]
+
+
+def test_shares_add_tools_schemas_and_one_shared_prefix() -> None:
+    spec = replace(LoadSpec(), tools_share=0.5, structured_share=0.25, cached_prefix_share=0.75)
+    work = Workload(spec, seed=5, default_model="gpt-4o-mini")
+    requests = [work.request(i) for i in range(400)]
+    tools = sum(r.tools == (LOOKUP_TOOL,) for r in requests)
+    schemas = sum(r.response_schema == VERDICT_SCHEMA for r in requests)
+    prefixed = [r for r in requests if r.messages[0].role == "system"]
+    assert 160 <= tools <= 240
+    assert 70 <= schemas <= 130
+    assert 250 <= len(prefixed) <= 350
+    assert len({r.messages[0] for r in prefixed}) == 1  # one shared prefix, so the provider can cache it
+    assert prefixed[0].messages[0].cache_ttl == "5m"
+    assert abs(count_messages([("system", prefixed[0].messages[0].content)]) - 1500) <= 4
+    assert [work.request(i) for i in range(20)] == requests[:20]  # a pure function of (seed, index)
