@@ -26,7 +26,7 @@ def test_preflight_is_every_call_at_max_tokens_plus_the_prompt_allowance() -> No
 
 def test_a_dearer_model_costs_more_in_the_worst_case() -> None:
     cheap = preflight(SmokeSettings.create("anthropic", "claude-haiku-4-5"))
-    dear = preflight(SmokeSettings.create("anthropic", "claude-sonnet-4"))
+    dear = preflight(SmokeSettings.create("anthropic", "claude-sonnet-4-0"))
     assert dear.total_usd > cheap.total_usd
 
 
