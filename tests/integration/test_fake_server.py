@@ -191,6 +191,9 @@ async def test_socket_and_memory_performers_agree(http: aiohttp.ClientSession) -
             assert socket_status == response.status
             assert socket_body == memory_body
             for name, value in response.headers.items():
+                if "ratelimit" in name and "reset" in name:  # counts down from each core's own window start
+                    assert name in socket_headers
+                    continue
                 assert socket_headers[name] == value
         assert [r.output_tokens for r in server.core.log] == [r.output_tokens for r in memory_core.log]
         assert [r.cost_usd for r in server.core.log] == [r.cost_usd for r in memory_core.log]

@@ -22,7 +22,6 @@ SMOKE = "scenarios/smoke.toml"
         (["--workers", "65"], "at most 64"),
         (["--master-port", "5557"], "--master-port goes with"),
         (["--expect-workers", "3"], "go with --master"),
-        (["--seed", "-1"], "--seed"),
         (["--redis", "http://user:secret@host"], "--redis"),
         (["--run-time", "100000"], "--run-time"),
         (["--users", "100001"], "--users"),
@@ -42,7 +41,7 @@ def test_mistakes_are_one_line_and_exit_2(
 
 
 @pytest.mark.parametrize(
-    "args", [["--users", "0"], ["--run-time", "soon"], ["--spawn-rate", "-1"], ["--web-port", "0"]]
+    "args", [["--users", "0"], ["--run-time", "soon"], ["--spawn-rate", "-1"], ["--web-port", "0"], ["--seed", "-1"]]
 )
 def test_malformed_options_are_argparse_errors(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
@@ -59,6 +58,6 @@ def test_a_bad_scenario_names_the_field(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["load", str(tmp_path / "missing.toml")]) == 2
     assert main(["load", str(bad), "--worker", "--master-host", "127.0.0.1"]) == 2  # a worker checks its file too
     sdk = tmp_path / "sdk.toml"
-    sdk.write_text('version = 1\n[client]\nkind = "openai-sdk"\n', encoding="utf-8")
+    sdk.write_text('version = 1\n[client]\nkind = "openai-sdk"\n[load]\nusers = 1\n', encoding="utf-8")
     assert main(["load", str(sdk), "--redis", "redis://127.0.0.1:6379/4"]) == 2
     assert "only the reference client keeps state in Redis" in capsys.readouterr().err
