@@ -53,7 +53,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from harness.testing.process import listening_process
+from harness.testing.process import listening_process, listening_server
 
 #: run as ``python -m`` for the helper processes (a server, a load generator), not by file path
 _MODULE = "harness.bench.provider_throughput"
@@ -300,28 +300,6 @@ server.listen(0, "127.0.0.1", () => console.log("listening on http://127.0.0.1:"
 """
 
 
-@contextlib.contextmanager
-def serving(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
-    """Like ``listening_process``, but yields ``(port, pid)``: the server's CPU time is read from /proc."""
-    with tempfile.TemporaryFile("w+") as errors:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, env=env, cwd=cwd)
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
-            if match is None:
-                errors.seek(0)
-                raise RuntimeError(f"{command[0]} did not start: {line!r} {errors.read()[-2000:]}")
-            yield int(match.group(1)), proc.pid
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid`` so far (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -353,22 +331,22 @@ def bench_stream_cpu(seconds: float, rounds: int, baseline: Path | None = None) 
         scenario.write_text(f'[[provider.models]]\nname = "gpt-4o-mini"\noutput_tokens = {CPU_STREAM_TOKENS * 10}\n')
         fake_cmd = [sys.executable, "-m", "fake_provider", "--port", "0", "--seed", "1", "--api-key", KEY]
         servers: dict[str, tuple[int, int]] = {}
-        servers["fake"] = stack.enter_context(serving([*fake_cmd, "--scenario", str(scenario)]))
+        servers["fake"] = stack.enter_context(listening_server([*fake_cmd, "--scenario", str(scenario)]))
         if baseline is not None:
             env = {**os.environ, "PYTHONPATH": str(baseline)}
             servers["fake_baseline"] = stack.enter_context(
-                serving([*fake_cmd, "--scenario", str(scenario)], env, baseline)
+                listening_server([*fake_cmd, "--scenario", str(scenario)], env, baseline)
             )
         sample = fetch(servers["fake"][0], CPU_STREAM_BODY)
         events = sample.count(b"data: ")
         event = b"data: " + b"x" * max(1, len(sample) // events - 8) + b"\n\n"
         Path(tmp, "event.txt").write_bytes(event)
         bare = [sys.executable, "-m", _MODULE, "--_bare", "sse", str(Path(tmp, "event.txt")), str(events)]
-        servers["bare_aiohttp"] = stack.enter_context(serving(bare))
+        servers["bare_aiohttp"] = stack.enter_context(listening_server(bare))
         node = shutil.which("node")
         if node is not None:
             servers["bare_node"] = stack.enter_context(
-                serving([node, "-e", NODE_SSE, str(Path(tmp, "event.txt")), str(events)])
+                listening_server([node, "-e", NODE_SSE, str(Path(tmp, "event.txt")), str(events)])
             )
         rates: dict[str, list[float]] = {name: [] for name in servers}
         cpu: dict[str, list[float]] = {name: [] for name in servers}

@@ -114,14 +114,7 @@ class RedisBudgetLedger:
 
     async def _call(self, script: Any, keys: list[str], args: Sequence[object]) -> Any:
         """Run an epoch-checked script; re-seed and run it again when Redis lost the state meanwhile."""
-        for _ in range(4):
-            reply = await self.link.run(script, [self.link.epoch_key, *keys], [*self.link.epoch_args(), *args])
-            if int(reply[0]) != -1:
-                if not self.link.epoch:
-                    self.link.epoch = text(reply[1])
-                return reply
-            await self._reseed(text(reply[1]), float(reply[2]))
-        raise RedisUnavailable(self.name, "the state keeps being lost")
+        return await self.link.run_checked(script, [self.link.epoch_key, *keys], args, self._reseed, self.name)
 
     # -- the Budgets API -------------------------------------------------------------------------------
     async def reserve_async(self, amount: Decimal, attribution: Attribution) -> BudgetReservation:

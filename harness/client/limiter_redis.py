@@ -216,14 +216,7 @@ class RedisRateLimiter:
     # -- internals -------------------------------------------------------------------------------------
     async def _call(self, script: Any, args: list[Any]) -> Any:
         """Run an epoch-checked script; re-seed and run it again when Redis lost the log meanwhile."""
-        for _ in range(4):
-            reply = await self.link.run(script, self._keys, [*self.link.epoch_args(), *args])
-            if int(reply[0]) != -1:
-                if not self.link.epoch:
-                    self.link.epoch = text(reply[1])
-                return reply
-            await self._reseed(text(reply[1]), float(reply[2]))
-        raise RedisUnavailable(self.name, "the state keeps being lost")
+        return await self.link.run_checked(script, self._keys, args, self._reseed, self.name)
 
     def _corrected(self, old: list[float], actual: tuple[float, ...]) -> list[float]:
         if self.config.refund_unused:

@@ -35,7 +35,7 @@ import asyncio
 import math
 import random
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -277,6 +277,25 @@ class RedisLink:
         self._epochs += 1
         known = self.epoch if epoch is None else epoch
         return [known, f"{self._token}.{self._epochs}", self.fallback.recovery_s]
+
+    async def run_checked(
+        self,
+        script: Any,
+        keys: Sequence[str],
+        args: Sequence[object],
+        reseed: Callable[[str, float], Awaitable[None]],
+        name: str,
+    ) -> Any:
+        """Run an epoch-checked script (``keys`` begin with the epoch key, ``args`` follow the epoch's);
+        call ``reseed(epoch, recovered_at)`` and run it again when Redis lost the state meanwhile."""
+        for _ in range(4):
+            reply = await self.run(script, keys, [*self.epoch_args(), *args])
+            if int(reply[0]) != -1:
+                if not self.epoch:
+                    self.epoch = text(reply[1])
+                return reply
+            await reseed(text(reply[1]), float(reply[2]))
+        raise RedisUnavailable(name, "the state keeps being lost")
 
     async def run(self, script: Any, keys: Sequence[str], args: Sequence[object]) -> Any:
         """Run one script; raises :class:`RedisUnavailable` when there is no answer (see the module docstring)."""

@@ -6,14 +6,10 @@ few seconds (and at the end), so a long exploration shows it is alive without fl
 
 from __future__ import annotations
 
-import time
-from types import TracebackType
-
 from rich.console import Console
-from rich.live import Live
-from rich.text import Text
 
 from harness.explore.search import ExploreProgress
+from harness.runner.progress import LiveLine
 
 __all__ = ["ExploreDisplay", "progress_line"]
 
@@ -32,41 +28,11 @@ def progress_line(p: ExploreProgress) -> str:
     return " | ".join(parts) + (f"\n  last: {p.last}" if p.last else "")
 
 
-class ExploreDisplay:
+class ExploreDisplay(LiveLine[ExploreProgress]):
     """A context manager whose :meth:`update` is the ``on_progress`` of :func:`harness.explore.explore`."""
 
     def __init__(self, title: str, console: Console, refresh_s: float = 0.25, plain_every_s: float = 10.0) -> None:
-        self.console = console
-        self.title = title
-        self.every_s = refresh_s if console.is_terminal else plain_every_s
-        self._live: Live | None = None
-        self._last: ExploreProgress | None = None
-        self._drawn = float("-inf")
+        super().__init__(title, console, refresh_s, plain_every_s)
 
-    def __enter__(self) -> ExploreDisplay:
-        if self.console.is_terminal:
-            self._live = Live(Text(f"{self.title}: starting"), console=self.console, transient=False)
-            self._live.__enter__()
-        return self
-
-    def update(self, progress: ExploreProgress) -> None:
-        self._last = progress
-        now = time.monotonic()
-        if now - self._drawn >= self.every_s:
-            self._drawn = now
-            self._draw(progress)
-
-    def _draw(self, progress: ExploreProgress) -> None:
-        line = f"{self.title}: {progress_line(progress)}"
-        if self._live is not None:
-            self._live.update(Text(line))
-        else:
-            self.console.print(line, highlight=False, soft_wrap=True)
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._last is not None:
-            self._draw(self._last)
-        if self._live is not None:
-            self._live.__exit__(exc_type, exc, tb)
+    def line(self, progress: ExploreProgress) -> str:
+        return progress_line(progress)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Generic, Self, TypeVar
 
 from rich.console import Console
 from rich.live import Live
@@ -18,7 +19,9 @@ from rich.text import Text
 
 from harness.runner.driver import Progress
 
-__all__ = ["LiveProgress", "render_line"]
+__all__ = ["LiveLine", "LiveProgress", "render_line"]
+
+P = TypeVar("P")
 
 
 def render_line(p: Progress, duration_s: float, state: str, mode: str) -> str:
@@ -46,37 +49,33 @@ def render_line(p: Progress, duration_s: float, state: str, mode: str) -> str:
     return " | ".join(parts)
 
 
-class LiveProgress:
-    """A context manager whose :meth:`update` can be passed to the driver as ``on_progress``."""
+class LiveLine(Generic[P]):
+    """One progress line kept live on a terminal (redrawn at most every ``refresh_s``), or printed as a
+    plain line every ``plain_every_s`` wall seconds elsewhere, and once more at the end.
 
-    def __init__(
-        self,
-        title: str,
-        duration_s: float,
-        mode: str,
-        state: Callable[[], str],
-        console: Console | None = None,
-        refresh_s: float = 0.25,
-        plain_every_s: float = 5.0,
-    ) -> None:
-        self.console = console or Console(stderr=True)
-        self.title = title  # the scenario name
-        self.duration_s = duration_s
-        self.mode = mode  # "virtual" or "real-time"
-        self.state = state  # the client's live state (breaker …)
+    A context manager whose :meth:`update` is the ``on_progress`` callback; subclasses say what the
+    line reads (:meth:`line`).
+    """
+
+    def __init__(self, title: str, console: Console, refresh_s: float, plain_every_s: float) -> None:
+        self.console = console
+        self.title = title
         self.refresh_s = refresh_s
-        self.plain_every_s = plain_every_s if not self.console.is_terminal else refresh_s
+        self.plain_every_s = plain_every_s if not console.is_terminal else refresh_s
         self._live: Live | None = None
         self._last_draw = float("-inf")
-        self._last: Progress | None = None
+        self._last: P | None = None
 
-    def __enter__(self) -> LiveProgress:
+    def line(self, progress: P) -> str:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
         if self.console.is_terminal:
             self._live = Live(Text(f"{self.title}: starting"), console=self.console, transient=False)
             self._live.__enter__()
         return self
 
-    def update(self, progress: Progress) -> None:
+    def update(self, progress: P) -> None:
         self._last = progress
         now = time.monotonic()
         if now - self._last_draw < self.plain_every_s:
@@ -84,8 +83,8 @@ class LiveProgress:
         self._last_draw = now
         self._draw(progress)
 
-    def _draw(self, progress: Progress) -> None:
-        line = f"{self.title}: " + render_line(progress, self.duration_s, self.state(), self.mode)
+    def _draw(self, progress: P) -> None:
+        line = f"{self.title}: {self.line(progress)}"
         if self._live is not None:
             self._live.update(Text(line))
         else:
@@ -98,3 +97,25 @@ class LiveProgress:
             self._draw(self._last)
         if self._live is not None:
             self._live.__exit__(exc_type, exc, tb)
+
+
+class LiveProgress(LiveLine[Progress]):
+    """A run's live line; :meth:`update` can be passed to the driver as ``on_progress``."""
+
+    def __init__(
+        self,
+        title: str,
+        duration_s: float,
+        mode: str,
+        state: Callable[[], str],
+        console: Console | None = None,
+        refresh_s: float = 0.25,
+        plain_every_s: float = 5.0,
+    ) -> None:
+        super().__init__(title, console or Console(stderr=True), refresh_s, plain_every_s)  # title: the scenario
+        self.duration_s = duration_s
+        self.mode = mode  # "virtual" or "real-time"
+        self.state = state  # the client's live state (breaker …)
+
+    def line(self, progress: Progress) -> str:
+        return render_line(progress, self.duration_s, self.state(), self.mode)
