@@ -23,22 +23,27 @@ from __future__ import annotations
 
 import random
 import re
+from fractions import Fraction
 from typing import Any
 
 from fake_provider.textgen import WORDS
-from harness.wire.schemas import resolve
+from harness.wire.schemas import NumericGrid, resolve
 
 __all__ = ["instance", "pattern_string"]
 
 _MAX_DEPTH = 12  # beyond this, optional properties are left out and arrays take their minimum length
 _FORMATS = {
-    "date-time": lambda r: f"2026-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}T{r.randint(0, 23):02d}:"
-    f"{r.randint(0, 59):02d}:{r.randint(0, 59):02d}Z",
+    "date-time": lambda r: (
+        f"2026-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}T{r.randint(0, 23):02d}:"
+        f"{r.randint(0, 59):02d}:{r.randint(0, 59):02d}Z"
+    ),
     "date": lambda r: f"2026-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}",
     "time": lambda r: f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d}Z",
     "email": lambda r: f"{r.choice(WORDS).lower()}{r.randint(1, 99)}@example.com",
-    "uuid": lambda r: f"{r.getrandbits(32):08x}-{r.getrandbits(16):04x}-4{r.getrandbits(12):03x}-"
-    f"a{r.getrandbits(12):03x}-{r.getrandbits(48):012x}",
+    "uuid": lambda r: (
+        f"{r.getrandbits(32):08x}-{r.getrandbits(16):04x}-4{r.getrandbits(12):03x}-"
+        f"a{r.getrandbits(12):03x}-{r.getrandbits(48):012x}"
+    ),
     "uri": lambda r: f"https://example.com/{r.choice(WORDS).lower()}",
     "hostname": lambda r: f"{r.choice(WORDS).lower()}.example.com",
     "ipv4": lambda r: f"10.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}",
@@ -147,43 +152,42 @@ class _Draw:
         rng = self.rng
         return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high)))
 
-    def _bounds(self, schema: dict[str, Any], step: float) -> tuple[float, float]:
-        low: float | None = schema.get("minimum")
-        high: float | None = schema.get("maximum")
-        ex_low, ex_high = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
-        if isinstance(ex_low, int | float) and not isinstance(ex_low, bool):
-            low = ex_low + step if low is None else max(low, ex_low + step)
-        if isinstance(ex_high, int | float) and not isinstance(ex_high, bool):
-            high = ex_high - step if high is None else min(high, ex_high - step)
-        if low is None and high is None:
-            return 0, 100
-        if low is None:
-            assert high is not None
-            return high - 100, high
-        if high is None:
-            return low, low + 100
-        return low, high
-
     def integer(self, schema: dict[str, Any]) -> int:
-        low, high = self._bounds(schema, 1)
-        ilow, ihigh = int(-(-low // 1)), int(high // 1)
-        multiple = schema.get("multipleOf")
-        if isinstance(multiple, int) and multiple > 0:
-            first, last = -(-ilow // multiple), ihigh // multiple
-            if first <= last:
-                return self.rng.randint(first, last) * multiple
-        return self.rng.randint(ilow, max(ilow, ihigh))
+        grid = NumericGrid(schema, True)
+        assert grid.step is not None
+        return int(self._multiple(grid, grid.step))
 
     def number(self, schema: dict[str, Any]) -> float | int:
-        multiple = schema.get("multipleOf")
-        low, high = self._bounds(schema, 0.01 if not multiple else float(multiple))
-        if isinstance(multiple, int | float) and multiple > 0:
-            first, last = -(-low // multiple), high // multiple
-            if first <= last:
-                k = self.rng.randint(int(first), int(last))
-                return k * multiple if isinstance(multiple, int) else round(k * multiple, 10)
-        value = round(self.rng.uniform(low, high), 2)
-        return min(max(value, low), high)
+        grid = NumericGrid(schema, False)
+        if grid.step is not None:
+            value = self._multiple(grid, grid.step)
+            return int(value) if value.denominator == 1 else float(value)
+        # a continuous range: a value with two decimals inside it, or its middle when it is narrower
+        low, high = _span(grid.low, grid.high, 100)
+        first = -(-low * 100 // 1) + (1 if grid.low_open and low * 100 % 1 == 0 else 0)
+        last = high * 100 // 1 - (1 if grid.high_open and high * 100 % 1 == 0 else 0)
+        if first <= last:
+            return float(Fraction(self.rng.randint(int(first), int(last)), 100))
+        if grid.empty:
+            raise ValueError("the schema's numeric range is empty")
+        return float((low + high) / 2)
+
+    def _multiple(self, grid: NumericGrid, step: Fraction) -> Fraction:
+        """A multiple of ``step`` in the grid (a span of about 100 when a side is unbounded)."""
+        span = max(1, int(100 / step))
+        first, last = _span(grid.low, grid.high, span)
+        if first > last:
+            raise ValueError("the schema's numeric range holds no multiple of its multipleOf")
+        return self.rng.randint(int(first), int(last)) * step
+
+
+def _span(low: Fraction | int | None, high: Fraction | int | None, width: int) -> tuple[Fraction, Fraction]:
+    """The bounds, with an unbounded side ``width`` away from the other (from 0 when both are open)."""
+    if low is None:
+        low = Fraction(0) if high is None else high - width
+    if high is None:
+        high = low + width
+    return Fraction(low), Fraction(high)
 
 
 # ------------------------------------------------------------------------------------------- patterns

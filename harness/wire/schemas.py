@@ -12,11 +12,21 @@ is the OpenAPI subset (upper-case type names, ``nullable``, ``propertyOrdering``
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
+from harness.wire.checks import VALUE_CODE
 from harness.wire.neutral import RequestInvalid
 
-__all__ = ["OPENAPI_FIELDS", "SUPPORTED", "check_openapi", "check_strict", "check_supported", "resolve"]
+__all__ = [
+    "OPENAPI_FIELDS",
+    "SUPPORTED",
+    "NumericGrid",
+    "check_openapi",
+    "check_strict",
+    "check_supported",
+    "resolve",
+]
 
 #: keywords the instance generator honours (annotations are accepted and ignored)
 SUPPORTED = frozenset(
@@ -108,8 +118,89 @@ def check_supported(schema: object, where: str = "schema", depth: int = 0) -> No
             raise RequestInvalid(None, f"{where}: {key} must be a non-empty array")
     if "properties" in schema and not isinstance(schema["properties"], dict):
         raise RequestInvalid(None, f"{where}: properties must be an object")
+    _check_ranges(schema, where, kinds)
     for name, child in _children(schema):
         check_supported(child, f"{where}.{name}", depth + 1)
+
+
+def _number(schema: dict[str, Any], key: str, where: str) -> Fraction | None:
+    value = schema.get(key)
+    if value is None or isinstance(value, bool):  # a draft-4 boolean exclusiveMinimum is not a bound
+        return None
+    if not isinstance(value, int | float) or value != value or value in (float("inf"), float("-inf")):
+        raise RequestInvalid(None, f"{where}: {key} must be a finite number, got {str(value)[:40]}")
+    return Fraction(value)
+
+
+class NumericGrid:
+    """The numbers a numeric schema allows: ``k · step`` for ``low ≤ k ≤ high`` (None: unbounded that side),
+    or, for a ``number`` without ``multipleOf`` (``step`` None), the interval between the bounds."""
+
+    __slots__ = ("high", "high_open", "low", "low_open", "step")
+
+    def __init__(self, schema: dict[str, Any], integer: bool, where: str = "schema") -> None:
+        low, high = _number(schema, "minimum", where), _number(schema, "maximum", where)
+        ex_low, ex_high = _number(schema, "exclusiveMinimum", where), _number(schema, "exclusiveMaximum", where)
+        self.low_open = self.high_open = False
+        if ex_low is not None and (low is None or ex_low >= low):
+            low, self.low_open = ex_low, True
+        if ex_high is not None and (high is None or ex_high <= high):
+            high, self.high_open = ex_high, True
+        multiple = _number(schema, "multipleOf", where)
+        if multiple is not None and multiple <= 0:
+            raise RequestInvalid(None, f"{where}: multipleOf must be greater than 0, got {schema['multipleOf']}")
+        self.step: Fraction | None
+        if integer:  # an integer multiple of p/q (in lowest terms) is a multiple of p
+            self.step = Fraction(multiple.numerator) if multiple is not None else Fraction(1)
+        else:
+            self.step = multiple
+        self.low: Fraction | int | None = low
+        self.high: Fraction | int | None = high
+        if self.step is not None:  # bounds as multiples of the step
+            self.low = None if low is None else _ceil(low / self.step, self.low_open)
+            self.high = None if high is None else _floor(high / self.step, self.high_open)
+
+    @property
+    def empty(self) -> bool:
+        if self.low is None or self.high is None:
+            return False
+        if self.step is not None:
+            return self.low > self.high
+        return self.low > self.high or (self.low == self.high and (self.low_open or self.high_open))
+
+
+def _ceil(x: Fraction, open_: bool) -> int:
+    k = -(-x.numerator // x.denominator)
+    return k + 1 if open_ and k == x else k
+
+
+def _floor(x: Fraction, open_: bool) -> int:
+    k = x.numerator // x.denominator
+    return k - 1 if open_ and k == x else k
+
+
+def _check_ranges(schema: dict[str, Any], where: str, kinds: list[Any]) -> None:
+    """Refuse a range no value can satisfy: an empty numeric range, or one that holds no multiple of
+    ``multipleOf``; a minimum length or item count above the maximum."""
+    names = {str(k).lower() for k in kinds}
+    numeric = [k for k in ("integer", "number") if k in names]
+    if not kinds and any(k in schema for k in ("minimum", "maximum", "multipleOf")):
+        numeric = ["number"]
+    for kind in numeric:
+        if NumericGrid(schema, kind == "integer", where).empty:
+            bounds = ", ".join(
+                f"{k} {schema[k]}"
+                for k in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum", "multipleOf")
+                if k in schema
+            )
+            what = f"no {'integer' if kind == 'integer' else 'number'}"
+            if "multipleOf" in schema:
+                what += f" that is a multiple of {schema['multipleOf']}"
+            raise RequestInvalid(None, f"{where}: {what} satisfies {bounds}")
+    for low_key, high_key in (("minLength", "maxLength"), ("minItems", "maxItems")):
+        low, high = schema.get(low_key), schema.get(high_key)
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            raise RequestInvalid(None, f"{where}: {low_key} {low} is greater than {high_key} {high}")
 
 
 def check_strict(schema: dict[str, Any], name: str) -> None:
@@ -164,5 +255,9 @@ def check_openapi(schema: object, where: str, depth: int = 0) -> None:
     if kind is not None and (not isinstance(kind, str) or kind.lower() not in _TYPES - {"null"}):
         raise RequestInvalid(f"{where}.type", f"Invalid value ({kind!r}): expected one of STRING, NUMBER, INTEGER, "
                              "BOOLEAN, ARRAY, OBJECT")  # fmt: skip
+    try:
+        _check_ranges(schema, where, [] if kind is None else [kind])
+    except RequestInvalid as exc:
+        raise RequestInvalid(where, exc.message, VALUE_CODE) from None
     for name, child in _children(schema):
         check_openapi(child, f"{where}.{name}", depth + 1)

@@ -128,6 +128,9 @@ async def test_streamed_thinking_with_a_signature(server: RunningServer) -> None
          "temperature` may only be set to 1"),
         ({"max_tokens": 100, "tools": TOOLS, "tool_choice": {"type": "tool", "name": "nope"}}, "not found"),
         ({"max_tokens": 100, "tools": [{"name": "t", "input_schema": {"type": "array"}}]}, "Input should be 'object'"),
+        ({"max_tokens": 100, "tools": [{"name": "t", "input_schema": {"type": "object", "properties": {
+            "n": {"type": "number", "minimum": 0.1, "maximum": 0.4, "multipleOf": 0.5}}}}]},
+         "no number that is a multiple of 0.5 satisfies"),
     ],
 )  # fmt: skip
 async def test_invalid_asks_are_anthropics_400(server: RunningServer, kwargs: dict[str, object], needle: str) -> None:

@@ -144,3 +144,19 @@ async def test_an_unknown_schema_field_is_geminis_400(server: RunningServer) -> 
     assert error["status"] == "INVALID_ARGUMENT"
     assert 'Unknown name "additionalProperties"' in error["message"]
     assert error["details"][0]["fieldViolations"][0]["field"] == "generationConfig.response_schema"
+
+
+@pytest.mark.parametrize("key", ["responseSchema", "responseJsonSchema"])
+async def test_a_range_without_a_value_is_geminis_400(server: RunningServer, key: str) -> None:
+    schema: dict[str, object] = {"type": "INTEGER", "minimum": 5, "maximum": 4}
+    if key == "responseJsonSchema":
+        schema = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 5, "maximum": 4}}}
+    body = {"contents": [{"parts": [{"text": "x"}]}],
+            "generationConfig": {"responseMimeType": "application/json", key: schema}}  # fmt: skip
+    async with aiohttp.ClientSession() as session, session.post(
+        f"{server.url}/v1beta/models/gemini-2.5-flash:generateContent", json=body, headers={"x-goog-api-key": "g"}
+    ) as response:
+        assert response.status == 400
+        error = (await response.json())["error"]
+    assert error["status"] == "INVALID_ARGUMENT"
+    assert "no integer satisfies minimum 5, maximum 4" in error["message"]

@@ -202,6 +202,12 @@ async def test_json_object_mode_needs_the_word_json(server: RunningServer) -> No
             "response_format.json_schema.schema",
             "'not' is not supported",
         ),
+        (  # a range that holds no multiple: refused, not answered with a value that breaks the schema
+            {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {
+                "n": {"type": "integer", "minimum": 1, "maximum": 2, "multipleOf": 3}}}}}], "tool_choice": "required"},
+            "tools[0].function.parameters",
+            "no integer that is a multiple of 3 satisfies minimum 1, maximum 2, multipleOf 3",
+        ),
     ],
 )  # fmt: skip
 async def test_invalid_asks_are_openais_400(

@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fake_provider.instances import instance, pattern_string
@@ -84,18 +84,74 @@ schemas = st.recursive(
 )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug (2026-12-07): a numeric range holding no multiple of multipleOf yields a non-multiple "
-    "instead of a 400 (CI seed: '1 is not a multiple of 3')",
-)
+def _satisfiable_number(schema: dict[str, Any]) -> bool:
+    """Brute force: some value on a fine grid of the schema's range validates (the ranges drawn are small)."""
+    low = schema.get("minimum", schema.get("exclusiveMinimum", -1000))
+    high = schema.get("maximum", schema.get("exclusiveMaximum", 1000))
+    step = 1 if schema["type"] == "integer" else 0.125
+    return any(
+        jsonschema.Draft202012Validator(schema).is_valid(low + i * step) for i in range(int((high - low) / step) + 1)
+    )
+
+
 @settings(max_examples=300, deadline=None)
 @given(schemas, st.binary(min_size=1, max_size=16))
+@example({"type": "integer", "minimum": 1, "maximum": 2, "multipleOf": 3}, b"\x00")  # the CI failure of 2026-12-07
 def test_every_instance_validates_and_repeats(schema: dict[str, Any], seed: bytes) -> None:
-    check_supported(schema)
+    refused = None
+    try:
+        check_supported(schema)
+    except RequestInvalid as exc:
+        refused = exc.message
+    if refused is not None:  # refused: only a schema no value satisfies (a numeric range without a multiple)
+        assert "satisfies" in refused
+        return
     value = instance(schema, seed)
     jsonschema.validate(value, schema)
     assert instance(schema, seed) == value
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "integer", "minimum": 1, "maximum": 2, "multipleOf": 3},
+        {"type": "integer", "exclusiveMinimum": 3, "exclusiveMaximum": 6, "multipleOf": 3},
+        {"type": "integer", "minimum": 5, "maximum": 4},
+        {"type": "number", "minimum": 0.1, "maximum": 0.4, "multipleOf": 0.5},
+        {"type": "number", "exclusiveMinimum": 1, "exclusiveMaximum": 1},
+        {"type": "integer", "minimum": 1, "maximum": 3, "multipleOf": 1.5},  # integers that are multiples of 1.5: 3k
+    ],
+)
+def test_ranges_without_a_value_are_refused(schema: dict[str, Any]) -> None:
+    satisfiable = _satisfiable_number(schema)
+    if satisfiable:
+        check_supported(schema)
+        jsonschema.validate(instance(schema, 1), schema)
+        return
+    with pytest.raises(RequestInvalid, match="satisfies"):
+        check_supported({"type": "object", "properties": {"n": schema}})
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "integer", "minimum": 1, "maximum": 4, "multipleOf": 3},
+        {"type": "integer", "minimum": 1, "maximum": 3, "multipleOf": 1.5},
+        {"type": "number", "minimum": 0.1, "maximum": 0.6, "multipleOf": 0.5},
+        {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 0.005},
+        {"type": "integer", "maximum": -50, "multipleOf": 7},
+    ],
+)
+def test_narrow_ranges_are_served(schema: dict[str, Any]) -> None:
+    check_supported(schema)
+    for seed in range(20):
+        jsonschema.validate(instance(schema, seed), schema)
+
+
+def test_length_and_item_bounds_the_wrong_way_round_are_refused() -> None:
+    for schema in ({"type": "string", "minLength": 5, "maxLength": 2}, {"type": "array", "minItems": 3, "maxItems": 1}):
+        with pytest.raises(RequestInvalid, match="is greater than"):
+            check_supported(schema)
 
 
 def test_refs_and_recursion_terminate() -> None:
