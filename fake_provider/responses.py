@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from fake_provider import reply_wire
+from fake_provider import reply_responses, reply_wire
 from fake_provider.context import CallContext
 from fake_provider.fault import Fault
 from fake_provider.plan import Chunk, Plan, StreamEnd
@@ -76,7 +76,9 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
     per_chunk = ctx.model.tokens_per_chunk
     reply = ctx.reply
     if reply is not None:
-        ctx.finish = finish = reply_wire.finish_reason(provider, reply)
+        responses_api = ctx.api == "openai.responses"
+        finish = reply_responses.finish_reason(reply) if responses_api else reply_wire.finish_reason(provider, reply)
+        ctx.finish = finish
     if not ctx.stream:
         return _plain(ctx, answer, ttft_s, inter_s, created, finish, per_chunk)
 
@@ -84,7 +86,15 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
     head: list[bytes] = []
     head_tokens = 0
     stream_error: _StreamError = _stream_error
-    if reply is not None:
+    if reply is not None and ctx.api == "openai.responses":
+        opening, content, terminator, seq_after, rsenc = reply_responses.stream_parts(ctx, reply, created, per_chunk)
+        head = [data for data, _ in opening]
+        head_tokens = sum(k for _, k in opening)
+        texts = [data for data, _ in content]
+        groups = [("", k) for _, k in content]
+        tail = terminator
+        stream_error = reply_responses.stream_error(rsenc, seq_after, 2, prompt)
+    elif reply is not None:
         parts, content, tail = reply_wire.stream_parts(ctx, reply, created, per_chunk)
         head = [data for data, _ in parts]
         head_tokens = sum(k for _, k in parts)
@@ -214,7 +224,10 @@ def _plain(
         n = reply.tokens
     latency = ttft_s + max(0, -(-n // per_chunk) - 1) * inter_s if inter_s else ttft_s
     headers: tuple[tuple[str, str], ...]
-    if reply is not None:
+    if reply is not None and ctx.api == "openai.responses":
+        body = reply_responses.plain_body(ctx, reply, created)
+        headers = (*request_id_headers(provider, ctx.request_id), JSON, processing_header(latency), *ctx.extra_headers)
+    elif reply is not None:
         body = reply_wire.plain_body(ctx, reply, created)
         headers = (*request_id_headers(provider, ctx.request_id), JSON, *ctx.extra_headers)
         if provider == "openai":

@@ -22,7 +22,16 @@ from typing import Any, Protocol
 from harness.client.config import ModelSpec
 from harness.client.types import ChatRequest, Message
 from harness.errors import ProviderError
-from harness.wire import anthropic, anthropic_tools, gemini, gemini_tools, openai, openai_responses, openai_tools
+from harness.wire import (
+    anthropic,
+    anthropic_tools,
+    gemini,
+    gemini_tools,
+    openai,
+    openai_responses,
+    openai_responses_tools,
+    openai_tools,
+)
 from harness.wire.neutral import ChatResult, ErrorInfo, RateLimits, StreamEvent
 
 __all__ = [
@@ -146,9 +155,17 @@ class OpenAIResponsesAdapter(OpenAIAdapter):
         return spec.root_url + openai_responses.RESPONSES_PATH
 
     def body(self, spec: ModelSpec, messages: Sequence[Message], request: ChatRequest, stream: bool) -> bytes:
+        extra = None
+        if request.tools or request.response_schema is not None or request.json_mode:
+            schema = request.response_schema
+            extra = openai_responses_tools.request_fields(
+                _tools(request), request.tool_choice,
+                None if schema is None else (schema.name, schema.schema, schema.strict), request.json_mode,
+            )  # fmt: skip
         return openai_responses.build_responses_body(
-            spec.name, messages, max_tokens=request.max_tokens, temperature=request.temperature, stream=stream
-        )
+            spec.name, messages, max_tokens=request.max_tokens, temperature=request.temperature, stream=stream,
+            extra=extra,
+        )  # fmt: skip
 
     def parse_plain(self, body: bytes, headers: Mapping[str, str]) -> ChatResult:
         return openai_responses.parse_responses_body(body, headers)

@@ -13,6 +13,10 @@ Every event is ``event: <type>`` + ``data: {"type": <type>, …, "sequence_numbe
 
 Server side: :func:`parse_responses`, :func:`response_body`, :class:`ResponseStreamEncoder`.
 Client side: :func:`build_responses_body`, :func:`parse_responses_body`, :class:`ResponseStreamReader`.
+Function tools and ``text.format`` (both sides): :mod:`harness.wire.openai_responses_tools`. A function
+call is a ``function_call`` output item, streamed as ``response.output_item.added`` (arguments empty) →
+``response.function_call_arguments.delta`` × n → ``response.function_call_arguments.done`` →
+``response.output_item.done``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 
 from harness.errors import StreamBroken
 from harness.pricing import Usage
-from harness.wire import checks, codec
+from harness.wire import checks, codec, openai_responses_tools
 from harness.wire.formats import json_string
 from harness.wire.neutral import (
     ChatCall,
@@ -34,7 +38,7 @@ from harness.wire.neutral import (
     RequestInvalid,
     RoleContent,
     StreamEvent,
-    message_pairs,
+    ToolDelta,
 )
 from harness.wire.sse import SSEParser
 
@@ -148,6 +152,8 @@ def parse_responses(body: object) -> ResponsesCall:
             message = _input_item(item, i)
             if message is not None:
                 messages.append(message)
+        if previous is None:  # with a previous response, the calls may be in it
+            openai_responses_tools.check_call_outputs(items)
     if not messages:
         raise RequestInvalid("input", "expected at least one message", checks.VALUE_CODE)
     max_tokens = checks.get_int(obj, "max_output_tokens", min=MIN_OUTPUT_TOKENS)
@@ -190,8 +196,11 @@ def parse_responses(body: object) -> ResponsesCall:
         "truncation": truncation or "disabled",
         "user": user,
     }
-    prefill = messages[-1][0] == "assistant"
-    return ResponsesCall(model, tuple(messages), max_tokens, stream, False, (), temperature, prefill, echo=echo)
+    extras = openai_responses_tools.parse_extras(obj, messages)
+    prefill = messages[-1][0] == "assistant" and extras is None
+    return ResponsesCall(
+        model, tuple(messages), max_tokens, stream, False, (), temperature, prefill, extras=extras, echo=echo
+    )
 
 
 def finish_status(finish: str) -> tuple[str, dict[str, str] | None]:
@@ -201,17 +210,24 @@ def finish_status(finish: str) -> tuple[str, dict[str, str] | None]:
     return "incomplete", {"reason": finish}
 
 
-def _usage(prompt: int, output: int) -> dict[str, Any]:
+def usage_json(prompt: int, output: int, cached: int = 0, reasoning: int = 0) -> dict[str, Any]:
+    """The response's ``usage`` (``output`` includes ``reasoning``)."""
     return {
         "input_tokens": prompt,
-        "input_tokens_details": {"cache_write_tokens": 0, "cached_tokens": 0},
+        "input_tokens_details": {"cache_write_tokens": 0, "cached_tokens": cached},
         "output_tokens": output,
-        "output_tokens_details": {"reasoning_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": reasoning},
         "total_tokens": prompt + output,
     }
 
 
-def _message_item(item_id: str, text: str | None, status: str) -> dict[str, Any]:
+def function_call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> dict[str, Any]:
+    """A ``function_call`` output item (``arguments``: the JSON text; "" while it streams)."""
+    return {"id": item_id, "type": "function_call", "status": status, "arguments": arguments, "call_id": call_id,
+            "name": name}  # fmt: skip
+
+
+def message_item(item_id: str, text: str | None, status: str) -> dict[str, Any]:
     content = [] if text is None else [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
     return {"id": item_id, "type": "message", "status": status, "role": "assistant", "content": content}
 
@@ -258,14 +274,33 @@ def response_body(
     output_tokens: int,
 ) -> bytes:
     """A whole ``response`` object: one assistant message with one ``output_text`` part, and usage."""
+    status, _ = finish_status(finish)
+    output = [message_item(item_id, text, status)]
+    return items_body(response_id, model, created, echo, output, finish, usage_json(prompt_tokens, output_tokens))
+
+
+def items_body(
+    response_id: str,
+    model: str,
+    created: int,
+    echo: Mapping[str, Any],
+    output: list[dict[str, Any]],
+    finish: str,
+    usage: dict[str, Any],
+) -> bytes:
+    """A whole ``response`` object with the given output items (messages, function calls) and usage."""
     status, incomplete = finish_status(finish)
-    output = [_message_item(item_id, text, status)]
-    usage = _usage(prompt_tokens, output_tokens)
     return _dumps(_response(response_id, model, created, echo, status, output, usage, incomplete)).encode()
 
 
 class ResponseStreamEncoder:
-    """The typed events of one streamed response, numbered in order (``sequence_number`` from 0)."""
+    """The typed events of one streamed response, numbered in order (``sequence_number`` from 0).
+
+    A text answer is :meth:`start`, :meth:`text` × n, :meth:`stop`. An answer with several output items
+    (function calls, a JSON message) is :meth:`opening`, then per item :meth:`message_added` /
+    :meth:`text` / :meth:`message_done` or :meth:`call_added` / :meth:`call_delta` / :meth:`call_done`,
+    then :meth:`final`.
+    """
 
     __slots__ = ("_created", "_echo", "_id", "_item", "_model", "_prefix", "seq")
 
@@ -282,40 +317,78 @@ class ResponseStreamEncoder:
     def _whole(self, status: str, output: list[dict[str, Any]], usage: dict[str, Any] | None, **kw: Any) -> str:
         return _dumps(_response(self._id, self._model, self._created, self._echo, status, output, usage, **kw))
 
+    def opening(self) -> bytes:
+        """response.created and response.in_progress."""
+        whole = self._whole("in_progress", [], None)
+        return self._event("response.created", f'"response":{whole},') + self._event(
+            "response.in_progress", f'"response":{whole},'
+        )
+
+    def message_added(self, index: int, item_id: str) -> bytes:
+        """output_item.added and content_part.added of a message at ``index``; :meth:`text` deltas follow."""
+        self._prefix = f'"item_id":"{item_id}","output_index":{index},"content_index":0,'
+        item = _dumps(message_item(item_id, None, "in_progress"))
+        part = '{"type":"output_text","text":"","annotations":[],"logprobs":[]}'
+        return self._event("response.output_item.added", f'"output_index":{index},"item":{item},') + self._event(
+            "response.content_part.added", f'{self._prefix}"part":{part},'
+        )
+
     def start(self) -> bytes:
         """created, in_progress, output_item.added and content_part.added, written together."""
-        whole = self._whole("in_progress", [], None)
-        item = _dumps(_message_item(self._item, None, "in_progress"))
-        part = '{"type":"output_text","text":"","annotations":[],"logprobs":[]}'
-        return (
-            self._event("response.created", f'"response":{whole},')
-            + self._event("response.in_progress", f'"response":{whole},')
-            + self._event("response.output_item.added", f'"output_index":0,"item":{item},')
-            + self._event("response.content_part.added", f'{self._prefix}"part":{part},')
-        )
+        return self.opening() + self.message_added(0, self._item)
 
     def text(self, delta: str) -> bytes:
         return self._event("response.output_text.delta", f'{self._prefix}"delta":{json_string(delta)},"logprobs":[],')
 
+    def message_done(self, index: int, item_id: str, text: str, status: str) -> tuple[bytes, dict[str, Any]]:
+        """The events closing a message, and the finished item (for the response's ``output``)."""
+        self._prefix = f'"item_id":"{item_id}","output_index":{index},"content_index":0,'
+        text_json = json_string(text)
+        part = f'{{"type":"output_text","text":{text_json},"annotations":[],"logprobs":[]}}'
+        item = message_item(item_id, text, status)
+        return (
+            self._event("response.output_text.done", f'{self._prefix}"text":{text_json},"logprobs":[],')
+            + self._event("response.content_part.done", f'{self._prefix}"part":{part},')
+            + self._event("response.output_item.done", f'"output_index":{index},"item":{_dumps(item)},')
+        ), item
+
+    def call_added(self, index: int, item_id: str, call_id: str, name: str) -> bytes:
+        """output_item.added of a function call, its arguments still empty."""
+        item = _dumps(function_call_item(item_id, call_id, name, "", "in_progress"))
+        return self._event("response.output_item.added", f'"output_index":{index},"item":{item},')
+
+    def call_delta(self, index: int, item_id: str, delta: str) -> bytes:
+        fields = f'"item_id":"{item_id}","output_index":{index},"delta":{json_string(delta)},'
+        return self._event("response.function_call_arguments.delta", fields)
+
+    def call_done(
+        self, index: int, item_id: str, call_id: str, name: str, arguments: str, status: str
+    ) -> tuple[bytes, dict[str, Any]]:
+        """function_call_arguments.done and output_item.done, and the finished item."""
+        item = function_call_item(item_id, call_id, name, arguments, status)
+        fields = f'"item_id":"{item_id}","output_index":{index},"arguments":{json_string(arguments)},'
+        return (
+            self._event("response.function_call_arguments.done", fields)
+            + self._event("response.output_item.done", f'"output_index":{index},"item":{_dumps(item)},')
+        ), item
+
+    def final(self, finish: str, output: list[dict[str, Any]], usage: dict[str, Any]) -> bytes:
+        """``response.completed`` (or ``.incomplete``) with the whole response: the stream's terminator."""
+        status, incomplete = finish_status(finish)
+        whole = self._whole(status, output, usage, incomplete=incomplete)
+        return self._event(f"response.{status}", f'"response":{whole},')
+
     def stop(self, text: str, finish: str, prompt_tokens: int, output_tokens: int) -> tuple[bytes, bytes]:
         """The closing events, and the last of them (``response.completed`` / ``.incomplete``) on its own:
         the stream's terminator, which the ``no_done`` fault leaves out."""
-        status, incomplete = finish_status(finish)
-        text_json = json_string(text)
-        part = f'{{"type":"output_text","text":{text_json},"annotations":[],"logprobs":[]}}'
-        item = _message_item(self._item, text, status)
-        closing = (
-            self._event("response.output_text.done", f'{self._prefix}"text":{text_json},"logprobs":[],')
-            + self._event("response.content_part.done", f'{self._prefix}"part":{part},')
-            + self._event("response.output_item.done", f'"output_index":0,"item":{_dumps(item)},')
-        )
-        whole = self._whole(status, [item], _usage(prompt_tokens, output_tokens), incomplete=incomplete)
-        return closing, self._event(f"response.{status}", f'"response":{whole},')
+        status, _ = finish_status(finish)
+        closing, item = self.message_done(0, self._item, text, status)
+        return closing, self.final(finish, [item], usage_json(prompt_tokens, output_tokens))
 
     def error(self, code: str, message: str, prompt_tokens: int, output_tokens: int) -> bytes:
         """A failure mid-stream: the ``error`` event, then ``response.failed``."""
         error = {"code": code, "message": message}
-        failed = self._whole("failed", [], _usage(prompt_tokens, output_tokens), error=error)
+        failed = self._whole("failed", [], usage_json(prompt_tokens, output_tokens), error=error)
         return self._event("error", f'"code":{_dumps(code)},"message":{_dumps(message)},"param":null,') + self._event(
             "response.failed", f'"response":{failed},'
         )
@@ -329,29 +402,38 @@ def build_responses_body(
     max_tokens: int | None = None,
     temperature: float | None = None,
     stream: bool = False,
+    extra: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """A Responses body from neutral inputs: system messages become ``instructions``, the rest ``input``.
+    """A Responses body from neutral inputs: system messages become ``instructions``, the rest ``input``;
+    an assistant's tool calls become ``function_call`` items and a tool result (a message with
+    ``tool_call_id``) a ``function_call_output``. ``extra``: tools and ``text.format``
+    (:func:`harness.wire.openai_responses_tools.request_fields`).
 
     ``max_tokens`` below the API's minimum (16) is raised to it; the Responses API has no stop sequences.
     """
-    pairs = message_pairs(messages)
-    system = "\n".join(t for r, t in pairs if r == "system")
+    system: list[str] = []
     items: list[dict[str, Any]] = []
-    for role, text in pairs:
+    for m in messages:
+        role, text = m if isinstance(m, tuple) else (m.role, m.content)
         if role == "system":
+            system.append(text)
             continue
-        if role == "tool":  # a tool result without its call id: sent as user text
+        calls = getattr(m, "tool_calls", ())
+        call_id = getattr(m, "tool_call_id", None)
+        if role == "tool" and call_id is None:  # a tool result without its call id: sent as user text
             role = "user"
-        items.append({"role": role, "content": text})
+        items += openai_responses_tools.input_items(role, text, calls, call_id)
     body: dict[str, Any] = {"model": model, "input": items, "store": False}
     if system:
-        body["instructions"] = system
+        body["instructions"] = "\n".join(system)
     if max_tokens is not None:
         body["max_output_tokens"] = max(MIN_OUTPUT_TOKENS, max_tokens)
     if temperature is not None:
         body["temperature"] = temperature
     if stream:
         body["stream"] = True
+    if extra:
+        body.update(extra)
     return codec.dumps(body)
 
 
@@ -370,8 +452,13 @@ def _read_usage(data: object) -> Usage | None:
 
 
 def _finish(data: dict[str, Any]) -> str | None:
-    """The finish reason of a response object: "completed", the incomplete reason, or "failed"."""
+    """The finish reason of a response object: "completed" ("tool_calls" when it called functions), the
+    incomplete reason, or "failed"."""
     status = data.get("status")
+    if status == "completed" and any(
+        isinstance(item, dict) and item.get("type") == "function_call" for item in data.get("output") or ()
+    ):
+        return "tool_calls"
     if status == "incomplete":
         details = data.get("incomplete_details") or {}
         return str(details.get("reason") or "max_output_tokens")
@@ -393,14 +480,17 @@ def parse_responses_body(body: bytes, headers: Mapping[str, str] | None = None) 
         text = _output_text(data)
         usage = _read_usage(data.get("usage")) or Usage()
         finish = _finish(data)
+        calls = openai_responses_tools.parse_calls(data.get("output") or ())
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StreamBroken(f"malformed response body: {exc!r}"[:200]) from None
     request_id = headers.get("x-request-id") if headers is not None else None
-    return ChatResult(text, finish, usage, data.get("model"), request_id or data.get("id"))
+    return ChatResult(text, finish, usage, data.get("model"), request_id or data.get("id"), calls)
 
 
 class ResponseStreamReader:
-    """Incremental reader of a Responses stream: text deltas, the final usage and finish, errors."""
+    """Incremental reader of a Responses stream: text deltas, function calls (a call is announced by
+    ``output_item.added``, its arguments come in ``function_call_arguments.delta``; the call's index is
+    its ``output_index``), the final usage and finish, errors."""
 
     __slots__ = ("_sse",)
 
@@ -422,6 +512,14 @@ class ResponseStreamReader:
             kind = obj["type"]
             if kind == "response.output_text.delta":
                 return StreamEvent(text=obj["delta"])
+            if kind == "response.function_call_arguments.delta":
+                return StreamEvent(tools=(ToolDelta(int(obj["output_index"]), arguments=obj["delta"]),))
+            if kind == "response.output_item.added":
+                item = obj["item"]
+                if item.get("type") != "function_call":
+                    return None
+                delta = ToolDelta(int(obj["output_index"]), str(item["call_id"]), str(item["name"]))
+                return StreamEvent(tools=(delta,))
             if kind == "response.created":
                 response = obj["response"]
                 return StreamEvent(request_id=response.get("id"), model=response.get("model"))

@@ -10,11 +10,13 @@ import jsonschema
 import pytest
 
 from fake_provider.schedule import FaultSchedule
+from harness.client import ModelSpec
 from harness.client.structured import ReaskPolicy, StructuredOutputInvalid, StructuredStats, chat_structured
 from harness.client.types import ChatRequest, Message, ResponseSchema, ToolSpec
-from tests.unit.client.test_client_support import World, config, provider, run
+from tests.unit.client.test_client_support import KEY, World, config, provider, run
 
-MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "gemini": "gemini-2.5-flash"}
+MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "gemini": "gemini-2.5-flash",
+          "responses": "gpt-4o-mini"}  # fmt: skip
 DAYS = {"type": "integer", "minimum": 1, "maximum": 3}
 WEATHER = ToolSpec(
     "get_weather",
@@ -25,6 +27,11 @@ ANSWER = {"type": "object", "properties": {"verdict": {"type": "string", "enum":
           "score": {"type": "number", "minimum": 0, "maximum": 1}}, "required": ["verdict", "score"],
           "additionalProperties": False}  # fmt: skip
 CASES = [(p, s) for p in MODELS for s in (False, True)]
+
+
+def spec(api: str) -> ModelSpec | str:
+    """The model of ``api`` ("responses": gpt-4o-mini over OpenAI's Responses API)."""
+    return ModelSpec(MODELS[api], "openai", api_keys=(KEY,), api="responses") if api == "responses" else MODELS[api]
 
 
 @pytest.mark.parametrize(("api", "stream"), CASES)
@@ -52,10 +59,10 @@ def test_tool_loop_call_result_answer(api: str, stream: bool) -> None:
         assert records[1].prompt_tokens > records[0].prompt_tokens  # the call and its result are in the prompt
         w.assert_costs_agree()
 
-    run(body, config(MODELS[api]))
+    run(body, config(spec(api)))
 
 
-@pytest.mark.parametrize(("api", "stream"), [(p, s) for p in ("openai", "gemini") for s in (False, True)])
+@pytest.mark.parametrize(("api", "stream"), [(p, s) for p in ("openai", "gemini", "responses") for s in (False, True)])
 def test_structured_output_matches_the_schema(api: str, stream: bool) -> None:
     async def body(w: World) -> None:
         schema = ResponseSchema("verdict", ANSWER, strict=True)
@@ -65,7 +72,7 @@ def test_structured_output_matches_the_schema(api: str, stream: bool) -> None:
         jsonschema.validate(json.loads(response.text), ANSWER)
         w.assert_costs_agree()
 
-    run(body, config(MODELS[api]))
+    run(body, config(spec(api)))
 
 
 def test_anthropic_thinking_comes_back_and_is_billed() -> None:
