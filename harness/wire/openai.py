@@ -223,11 +223,14 @@ def parse_embeddings(body: object) -> EmbeddingCall:
             "input", "expected a non-empty string, array of strings or of token arrays", "invalid_type"
         )
     counts: list[int] = []
+    texts: list[str | None] = []
     for i, item in enumerate(items):
         if isinstance(item, str):
             counts.append(count_tokens(item))
+            texts.append(item)
         elif isinstance(item, list) and item and all(isinstance(t, int) and not isinstance(t, bool) for t in item):
             counts.append(len(item))
+            texts.append(None)
         elif isinstance(item, int) and not isinstance(item, bool) and isinstance(raw, list):
             raise RequestInvalid(f"input[{i}]", "mixes token ids with other inputs", checks.TYPE_CODE)
         else:
@@ -237,7 +240,7 @@ def parse_embeddings(body: object) -> EmbeddingCall:
         raise RequestInvalid("encoding_format", f"expected 'float' or 'base64', got {fmt!r}", checks.VALUE_CODE)
     dimensions = checks.get_int(obj, "dimensions", min=1, max=8192)
     checks.get_str(obj, "user")
-    return EmbeddingCall(model, tuple(counts), fmt == "base64", dimensions)
+    return EmbeddingCall(model, tuple(counts), fmt == "base64", dimensions, tuple(texts))
 
 
 def _usage_json(prompt: int, output: int) -> str:
@@ -520,9 +523,7 @@ def parse_chat_body(body: bytes, headers: Mapping[str, str] | None = None) -> Ch
         raise StreamBroken(f"malformed chat completion body: {exc!r}"[:200]) from None
     request_id = headers.get(REQUEST_ID_HEADER) if headers is not None else None
     calls = openai_tools.parse_tool_calls(choice["message"]) if choice["message"].get("tool_calls") else ()
-    return ChatResult(
-        text, choice.get("finish_reason"), usage, data.get("model"), request_id or data.get("id"), calls
-    )
+    return ChatResult(text, choice.get("finish_reason"), usage, data.get("model"), request_id or data.get("id"), calls)
 
 
 _DONE_EVENT = StreamEvent(done=True)
