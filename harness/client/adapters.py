@@ -102,6 +102,16 @@ def _tools(request: ChatRequest) -> list[tuple[str, str, dict[str, Any]]]:
     return [(t.name, t.description, t.parameters) for t in request.tools]
 
 
+def _openai_fields(request: ChatRequest, build: Any) -> dict[str, Any] | None:
+    """The tools / structured-output fields of an OpenAI body (``build``: the wire module's request_fields)."""
+    if not (request.tools or request.response_schema is not None or request.json_mode):
+        return None
+    schema = request.response_schema
+    spec = None if schema is None else (schema.name, schema.schema, schema.strict)
+    fields: dict[str, Any] = build(_tools(request), request.tool_choice, spec, request.json_mode)
+    return fields
+
+
 class OpenAIAdapter(Adapter):
     """OpenAI chat completions (``POST /v1/chat/completions``); streams ask for usage."""
 
@@ -117,13 +127,7 @@ class OpenAIAdapter(Adapter):
         return openai.auth_headers(key)
 
     def body(self, spec: ModelSpec, messages: Sequence[Message], request: ChatRequest, stream: bool) -> bytes:
-        extra = None
-        if request.tools or request.response_schema is not None or request.json_mode:
-            schema = request.response_schema
-            extra = openai_tools.request_fields(
-                _tools(request), request.tool_choice,
-                None if schema is None else (schema.name, schema.schema, schema.strict), request.json_mode,
-            )  # fmt: skip
+        extra = _openai_fields(request, openai_tools.request_fields)
         return openai.build_chat_body(
             spec.name, messages, max_tokens=request.max_tokens, temperature=request.temperature, stream=stream,
             stop=request.stop, include_usage=True, extra=extra,
@@ -155,13 +159,7 @@ class OpenAIResponsesAdapter(OpenAIAdapter):
         return spec.root_url + openai_responses.RESPONSES_PATH
 
     def body(self, spec: ModelSpec, messages: Sequence[Message], request: ChatRequest, stream: bool) -> bytes:
-        extra = None
-        if request.tools or request.response_schema is not None or request.json_mode:
-            schema = request.response_schema
-            extra = openai_responses_tools.request_fields(
-                _tools(request), request.tool_choice,
-                None if schema is None else (schema.name, schema.schema, schema.strict), request.json_mode,
-            )  # fmt: skip
+        extra = _openai_fields(request, openai_responses_tools.request_fields)
         return openai_responses.build_responses_body(
             spec.name, messages, max_tokens=request.max_tokens, temperature=request.temperature, stream=stream,
             extra=extra,

@@ -16,11 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from harness.tokenizer import count_tokens
-from harness.wire import checks
-from harness.wire.extras import TOOL_NAME, Extras, Tool, canonical, check_tool_names
+from harness.wire import checks, openai_tools
+from harness.wire.extras import TOOL_NAME, Extras, Tool, check_tool_names
 from harness.wire.neutral import Message, RequestInvalid, ToolCall
-from harness.wire.schemas import check_strict, check_supported
 
 __all__ = ["EXTRA_KEYS", "input_items", "parse_calls", "parse_extras", "request_fields"]
 
@@ -31,22 +29,16 @@ _FORMATS = "'text', 'json_object', and 'json_schema'"
 
 # ---------------------------------------------------------------------------------------- server side
 def _check_schema(schema: dict[str, Any], param: str, strict_name: str | None) -> None:
+    """As chat completions checks a schema, the error naming ``param`` (the Responses field)."""
     try:
-        check_supported(schema, param)
-        if strict_name is not None:
-            check_strict(schema, strict_name)
+        openai_tools.check_schema(schema, param, strict_name)
     except RequestInvalid as exc:
-        raise RequestInvalid(param, exc.message, exc.code or checks.VALUE_CODE) from None
+        raise RequestInvalid(param, exc.message, exc.code) from None
 
 
 def _tools(obj: dict[str, Any]) -> tuple[Tool, ...]:
-    raw = checks.get_list(obj, "tools")
-    if not raw:
-        return ()
-    if len(raw) > 128:
-        raise RequestInvalid("tools", f"array too long. Expected an array with maximum length 128, but got {len(raw)}")
     tools = []
-    for i, item in enumerate(raw):
+    for i, item in enumerate(openai_tools.tool_items(obj)):
         where = f"tools[{i}]"
         tool = checks.require_object(item, where)
         kind = checks.get_str(tool, "type", where, required=True)
@@ -141,16 +133,8 @@ def parse_extras(obj: dict[str, Any], messages: Sequence[Message]) -> Extras | N
     extras.tools = _tools(obj)
     _tool_choice(obj, extras)
     extras.parallel_tools = checks.get_bool(obj, "parallel_tool_calls") is not False
-    roles = [role for role, _ in messages]
-    last_user = max((i for i, r in enumerate(roles) if r == "user"), default=-1)
-    last_tool = max((i for i, r in enumerate(roles) if r == "tool"), default=-1)
-    extras.after_tool_result = last_tool > last_user
     _text_format(obj, extras, messages)
-    if extras.tools:
-        extras.tools_text = canonical(obj["tools"])
-    if extras.schema is not None:
-        extras.tools_text += canonical(extras.schema)
-    extras.prompt_tokens = count_tokens(extras.tools_text)
+    openai_tools.sum_up(extras, obj.get("tools"), messages)
     if not extras.tools and extras.output == "text":
         return None
     return extras

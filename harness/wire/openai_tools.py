@@ -60,12 +60,31 @@ def message_text(msg: dict[str, Any], where: str, content: str) -> str:
     return "\n".join(parts)
 
 
-def _tools(obj: dict[str, Any]) -> tuple[Tool, ...]:
+def tool_items(obj: dict[str, Any]) -> list[Any]:
+    """The ``tools`` array (at most 128), or an empty list."""
     raw = checks.get_list(obj, "tools")
     if raw is None:
-        return ()
+        return []
     if len(raw) > 128:
         raise RequestInvalid("tools", f"array too long. Expected an array with maximum length 128, but got {len(raw)}")
+    return list(raw)
+
+
+def sum_up(extras: Extras, tools: object, messages: Sequence[Message]) -> None:
+    """What every OpenAI request with extras works out last: whether a tool result follows the last
+    user message (the ``auto`` rule), and the prompt tokens the tools (``tools``: as sent) and schema add."""
+    roles = [role for role, _ in messages]
+    last_user = max((i for i, r in enumerate(roles) if r == "user"), default=-1)
+    last_tool = max((i for i, r in enumerate(roles) if r == "tool"), default=-1)
+    extras.after_tool_result = last_tool > last_user
+    extras.tools_text = canonical(tools) if extras.tools else ""
+    if extras.schema is not None:
+        extras.tools_text += canonical(extras.schema)
+    extras.prompt_tokens = count_tokens(extras.tools_text)
+
+
+def _tools(obj: dict[str, Any]) -> tuple[Tool, ...]:
+    raw = tool_items(obj)
     tools = []
     for i, item in enumerate(raw):
         where = f"tools[{i}]"
@@ -85,13 +104,14 @@ def _tools(obj: dict[str, Any]) -> tuple[Tool, ...]:
         params = checks.get_object(function, "parameters", f"{where}.function")
         params = params if params is not None else {"type": "object", "properties": {}}
         strict = checks.get_bool(function, "strict", f"{where}.function")
-        _check_schema(params, f"{where}.function.parameters", name if strict else None)
+        check_schema(params, f"{where}.function.parameters", name if strict else None)
         tools.append(Tool(name, params))
     check_tool_names(tuple(tools), "tools")
     return tuple(tools)
 
 
-def _check_schema(schema: dict[str, Any], param: str, strict_name: str | None) -> None:
+def check_schema(schema: dict[str, Any], param: str, strict_name: str | None) -> None:
+    """A schema the generator can honour, and OpenAI's strict rules when ``strict_name`` is given."""
     try:
         check_supported(schema, param)
         if strict_name is not None:
@@ -157,7 +177,7 @@ def _response_format(obj: dict[str, Any], extras: Extras, messages: Sequence[Mes
     schema = checks.get_object(spec, "schema", "response_format.json_schema")
     schema = schema if schema is not None else {}
     strict = checks.get_bool(spec, "strict", "response_format.json_schema")
-    _check_schema(schema, "response_format.json_schema.schema", name if strict else None)
+    check_schema(schema, "response_format.json_schema.schema", name if strict else None)
     extras.output, extras.schema, extras.schema_name = "schema", schema, name
 
 
@@ -170,10 +190,6 @@ def parse_extras(obj: dict[str, Any], messages: Sequence[Message], has_tool_mess
     _tool_choice(obj, extras)
     parallel = checks.get_bool(obj, "parallel_tool_calls")
     extras.parallel_tools = parallel is not False
-    roles = [role for role, _ in messages]
-    last_user = max((i for i, r in enumerate(roles) if r == "user"), default=-1)
-    last_tool = max((i for i, r in enumerate(roles) if r == "tool"), default=-1)
-    extras.after_tool_result = last_tool > last_user
     _response_format(obj, extras, messages)
     logprobs = checks.get_bool(obj, "logprobs")
     top = checks.get_int(obj, "top_logprobs")
@@ -200,10 +216,7 @@ def parse_extras(obj: dict[str, Any], messages: Sequence[Message], has_tool_mess
         raise RequestInvalid("reasoning_effort", f"Invalid value: '{effort[:40]}'. Supported values are: {shown}.",
                              checks.VALUE_CODE)  # fmt: skip
     extras.reasoning_effort = effort
-    extras.tools_text = canonical(obj["tools"]) if extras.tools else ""
-    if extras.schema is not None:
-        extras.tools_text += canonical(extras.schema)
-    extras.prompt_tokens = count_tokens(extras.tools_text)
+    sum_up(extras, obj.get("tools"), messages)
     return extras
 
 

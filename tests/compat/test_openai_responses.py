@@ -20,6 +20,7 @@ from fake_provider.testing import RunningServer
 from harness.tokenizer import count_messages
 
 from .conftest import assert_usage_matches_log_and_ledger, track
+from .strict_types import _extras
 
 pytestmark = pytest.mark.compat
 
@@ -41,7 +42,9 @@ async def raw_post(server: RunningServer, body: dict[str, Any], headers: dict[st
 
 
 def sse_events(text: str) -> list[dict[str, Any]]:
-    """Each event's data, checked: an ``event:`` line naming the data's type, strict SDK validation."""
+    """Each event's data, checked: an ``event:`` line naming the data's type, strict SDK validation with no
+    field the SDK's type lacks (but ``store``, echoed by the API and missing from this SDK version's
+    Response), and sequence numbers 0, 1, 2 …"""
     events = []
     for block in text.split("\n\n"):
         if not block:
@@ -49,8 +52,10 @@ def sse_events(text: str) -> list[dict[str, Any]]:
         event_line, data_line = block.split("\n")
         data = json.loads(data_line.removeprefix("data: "))
         assert event_line == f"event: {data['type']}"
-        EVENTS.validate_python(data, strict=True)
+        parsed = EVENTS.validate_json(json.dumps(data), strict=True)
+        assert [p for p in _extras(parsed, "$") if not p.endswith(".store")] == [], data["type"]
         events.append(data)
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
     return events
 
 

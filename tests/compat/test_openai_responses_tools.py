@@ -12,28 +12,18 @@ from typing import Any
 import jsonschema
 import openai
 import pytest
-from openai.types.responses import Response, ResponseStreamEvent
-from pydantic import BaseModel, TypeAdapter
+from openai.types.responses import Response
+from pydantic import BaseModel
 
 from fake_provider.testing import RunningServer
 
 from .conftest import assert_usage_matches_log_and_ledger, track
-from .strict_types import _extras, assert_strict
-from .test_openai_responses import raw_post
+from .strict_types import assert_strict
+from .test_openai_responses import raw_post, sse_events
+from .test_tools_openai import WEATHER
 
 pytestmark = pytest.mark.compat
 
-EVENTS: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
-WEATHER = {
-    "type": "object",
-    "properties": {
-        "city": {"type": "string", "minLength": 2},
-        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-        "days": {"type": "integer", "minimum": 1, "maximum": 7},
-    },
-    "required": ["city", "unit", "days"],
-    "additionalProperties": False,
-}
 TIME = {"type": "object", "properties": {"zone": {"type": "string", "pattern": "^[A-Z][a-z]+/[A-Z][a-z]+$"}},
         "required": ["zone"]}  # fmt: skip
 TOOLS: list[dict[str, Any]] = [
@@ -48,22 +38,6 @@ CALL_EVENTS = ["response.output_item.added", "response.function_call_arguments.d
 
 def client(server: RunningServer) -> openai.AsyncOpenAI:
     return track(openai.AsyncOpenAI(base_url=server.openai_base_url, api_key="sk-test", max_retries=0))
-
-
-def strict_events(text: str) -> list[dict[str, Any]]:
-    """Each event's data: an ``event:`` line naming its type, strict SDK validation, no unknown field."""
-    events = []
-    for block in text.split("\n\n"):
-        if not block:
-            continue
-        event_line, data_line = block.split("\n")
-        data = json.loads(data_line.removeprefix("data: "))
-        assert event_line == f"event: {data['type']}"
-        parsed = EVENTS.validate_json(json.dumps(data), strict=True)
-        assert [p for p in _extras(parsed, "$") if not p.endswith(".store")] == [], data["type"]
-        events.append(data)
-    assert [e["sequence_number"] for e in events] == list(range(len(events)))
-    return events
 
 
 def assert_strict_response(data: dict[str, Any]) -> None:
@@ -114,7 +88,7 @@ async def test_function_call_then_output_then_answer(server: RunningServer) -> N
 async def test_streamed_function_calls_have_the_real_event_sequence(server: RunningServer) -> None:
     plain = await client(server).responses.create(model="gpt-4o-mini", input=ASK, tools=TOOLS, tool_choice="required")  # type: ignore[arg-type]
     body = {"model": "gpt-4o-mini", "input": ASK, "tools": TOOLS, "tool_choice": "required", "stream": True}
-    events = strict_events((await raw_post(server, body)).text)
+    events = sse_events((await raw_post(server, body)).text)
     calls = [item for item in plain.output if item.type == "function_call"]
     types = _collapse([e["type"] for e in events])
     assert types == ["response.created", "response.in_progress", *CALL_EVENTS * len(calls), "response.completed"]
@@ -200,7 +174,7 @@ async def test_text_format_plain_body_and_stream_are_strict(server: RunningServe
     (message,) = plain["output"]
     jsonschema.validate(json.loads(message["content"][0]["text"]), WEATHER)
     assert plain["text"]["format"] == fmt
-    events = strict_events((await raw_post(server, {**body, "stream": True})).text)
+    events = sse_events((await raw_post(server, {**body, "stream": True})).text)
     deltas = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
     assert deltas == message["content"][0]["text"]
 
@@ -255,7 +229,7 @@ async def test_output_faults_break_the_arguments(server: RunningServer, fault: s
 
 async def test_a_stream_failing_mid_call_is_numbered_and_billed_for_what_was_sent(server: RunningServer) -> None:
     body = {"model": "gpt-4o-mini", "input": ASK, "tools": TOOLS[:1], "tool_choice": "required", "stream": True}
-    events = strict_events((await raw_post(server, body, {"x-fake-fault": "stream_error_after=3; status=500"})).text)
+    events = sse_events((await raw_post(server, body, {"x-fake-fault": "stream_error_after=3; status=500"})).text)
     types = [e["type"] for e in events]
     assert types[-2:] == ["error", "response.failed"]
     assert types.count("response.function_call_arguments.delta") == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import aiohttp
 import jsonschema
@@ -132,16 +133,22 @@ async def test_response_json_schema_and_thinking(server: RunningServer) -> None:
     assert record.output_tokens == usage.thoughts_token_count + (usage.candidates_token_count or 0)
 
 
-async def test_an_unknown_schema_field_is_geminis_400(server: RunningServer) -> None:
-    # the SDK refuses additionalProperties itself; a hand-written body reaches the provider
-    body = {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"responseMimeType": "application/json",
-            "responseSchema": {"type": "OBJECT", "properties": {}, "additionalProperties": True}}}  # fmt: skip
+async def _refused(server: RunningServer, body: dict[str, object]) -> dict[str, Any]:
+    """The error of a hand-written generateContent body Gemini refuses (400 INVALID_ARGUMENT)."""
     async with aiohttp.ClientSession() as session, session.post(
         f"{server.url}/v1beta/models/gemini-2.5-flash:generateContent", json=body, headers={"x-goog-api-key": "g"}
     ) as response:
         assert response.status == 400
-        error = (await response.json())["error"]
+        error: dict[str, Any] = (await response.json())["error"]
     assert error["status"] == "INVALID_ARGUMENT"
+    return error
+
+
+async def test_an_unknown_schema_field_is_geminis_400(server: RunningServer) -> None:
+    # the SDK refuses additionalProperties itself; a hand-written body reaches the provider
+    body = {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"responseMimeType": "application/json",
+            "responseSchema": {"type": "OBJECT", "properties": {}, "additionalProperties": True}}}  # fmt: skip
+    error = await _refused(server, body)
     assert 'Unknown name "additionalProperties"' in error["message"]
     assert error["details"][0]["fieldViolations"][0]["field"] == "generationConfig.response_schema"
 
@@ -153,10 +160,5 @@ async def test_a_range_without_a_value_is_geminis_400(server: RunningServer, key
         schema = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 5, "maximum": 4}}}
     body = {"contents": [{"parts": [{"text": "x"}]}],
             "generationConfig": {"responseMimeType": "application/json", key: schema}}  # fmt: skip
-    async with aiohttp.ClientSession() as session, session.post(
-        f"{server.url}/v1beta/models/gemini-2.5-flash:generateContent", json=body, headers={"x-goog-api-key": "g"}
-    ) as response:
-        assert response.status == 400
-        error = (await response.json())["error"]
-    assert error["status"] == "INVALID_ARGUMENT"
+    error = await _refused(server, body)
     assert "no integer satisfies minimum 5, maximum 4" in error["message"]
