@@ -264,7 +264,8 @@ class ProviderCore:
                 return self._count_tokens(ctx, gemini.parse_generate(inner, model_name, False))
             if api != "gemini.generate":
                 embed = gemini_models.parse_embed(body, model_name, api == "gemini.batch_embed")
-                call = EmbeddingCall(model_name, tuple(count_tokens(t) for t in embed.texts), False, embed.dimensions)
+                counts = tuple(count_tokens(t) for t in embed.texts)
+                call = EmbeddingCall(model_name, counts, False, embed.dimensions, embed.texts)
             else:
                 ctx.stream = gmethod == "streamGenerateContent"
                 if ctx.stream and query.get("alt", [""])[0] != "sse":

@@ -84,9 +84,7 @@ def parse_chat_body(body: bytes, headers: Mapping[str, str] | None = None) -> Ch
         raise StreamBroken(f"malformed chat completion body: {exc!r}"[:200]) from None
     request_id = headers.get(REQUEST_ID_HEADER) if headers is not None else None
     calls = openai_tools.parse_tool_calls(choice["message"]) if choice["message"].get("tool_calls") else ()
-    return ChatResult(
-        text, choice.get("finish_reason"), usage, data.get("model"), request_id or data.get("id"), calls
-    )
+    return ChatResult(text, choice.get("finish_reason"), usage, data.get("model"), request_id or data.get("id"), calls)
 
 
 _DONE_EVENT = StreamEvent(done=True)

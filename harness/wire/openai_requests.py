@@ -138,11 +138,14 @@ def parse_embeddings(body: object) -> EmbeddingCall:
             "input", "expected a non-empty string, array of strings or of token arrays", "invalid_type"
         )
     counts: list[int] = []
+    texts: list[str | None] = []
     for i, item in enumerate(items):
         if isinstance(item, str):
             counts.append(count_tokens(item))
+            texts.append(item)
         elif isinstance(item, list) and item and all(isinstance(t, int) and not isinstance(t, bool) for t in item):
             counts.append(len(item))
+            texts.append(None)
         elif isinstance(item, int) and not isinstance(item, bool) and isinstance(raw, list):
             raise RequestInvalid(f"input[{i}]", "mixes token ids with other inputs", checks.TYPE_CODE)
         else:
@@ -152,4 +155,4 @@ def parse_embeddings(body: object) -> EmbeddingCall:
         raise RequestInvalid("encoding_format", f"expected 'float' or 'base64', got {fmt!r}", checks.VALUE_CODE)
     dimensions = checks.get_int(obj, "dimensions", min=1, max=8192)
     checks.get_str(obj, "user")
-    return EmbeddingCall(model, tuple(counts), fmt == "base64", dimensions)
+    return EmbeddingCall(model, tuple(counts), fmt == "base64", dimensions, tuple(texts))
