@@ -51,6 +51,7 @@ from harness.client.outcomes import OutcomeLog
 from harness.client.retry import RetryBudget, RetryPolicy, RetryState, is_timeout
 from harness.client.routes import Route, build_budgets, build_routes
 from harness.client.stream_api import ChatStream
+from harness.client.structured import chat_structured, check_tool_calls, wants_json
 from harness.client.transport import Transport
 from harness.client.types import ChatRequest, ChatResponse
 from harness.clock import Clock, Sleep
@@ -178,12 +179,30 @@ class ResilientClient:
         return ChatStream(self, request if request.stream else replace(request, stream=True))
 
     async def call(self, request: ChatRequest) -> bool:
-        """The runner's entry point: True for a complete answer; errors are recorded, not raised."""
+        """The runner's entry point: True for a complete answer; errors are recorded, not raised.
+
+        With ``[client.structured]``, a request whose answer must be JSON goes through the
+        validate-and-re-ask policy (:func:`~harness.client.structured.chat_structured`; True only for a
+        valid answer), and the arguments of any other answer's tool calls are validated; the verdicts
+        are client events ("structured" and "tool_calls", named by the logical id) the judge reads.
+        """
+        policy = self.config.structured
         try:
-            await self.chat(request)
+            if policy is not None and wants_json(request):
+                await chat_structured(self, request, policy, verdicts=self._verdicts)
+                return True
+            response = await self.chat(request)
         except HarnessError:
             return False
+        if policy is not None and response.tool_calls:
+            self._verdict_event("tool_calls", response.request_id, check_tool_calls(request, response))
         return True
+
+    def _verdicts(self, logical_id: str, verdicts: tuple[str, ...]) -> None:
+        self._verdict_event("structured", logical_id, verdicts)
+
+    def _verdict_event(self, kind: str, logical_id: str, verdicts: tuple[str, ...]) -> None:
+        self.log.event(ClientEvent(self._clock(), kind, logical_id, ",".join(verdicts)))
 
     def outcomes(self) -> list[OutcomeRecord]:
         return self.log.records

@@ -47,6 +47,7 @@ from harness.client.budget import BudgetRule
 from harness.client.limiter import LimitConfig
 from harness.client.redis_support import RedisFallback
 from harness.client.retry import RetryConfig
+from harness.client.structured import MAX_REASKS, ReaskPolicy
 from harness.errors import ConfigError
 from harness.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 from harness.validate import Table
@@ -299,6 +300,14 @@ class CacheConfig:
         return result
 
 
+def _reask_policy(data: object, path: str) -> ReaskPolicy:
+    """``[client.structured]``: validate JSON answers (and tool-call arguments) and re-ask up to ``max_reasks``."""
+    t = Table(data, path)
+    policy = ReaskPolicy(max_reasks=t.int("max_reasks", default=2, min=0, max=MAX_REASKS))
+    t.done()
+    return policy
+
+
 @dataclass(frozen=True, slots=True)
 class TransportConfig:
     """The aiohttp transport's connection pool."""
@@ -360,6 +369,8 @@ class ClientConfig:
     key_rotation: KeyRotation = field(default_factory=KeyRotation)
     coalesce: bool = False  # identical in-flight plain requests share one call
     cache: CacheConfig = field(default_factory=CacheConfig)
+    #: validate structured answers and tool calls, re-asking for an invalid JSON answer (None: off)
+    structured: ReaskPolicy | None = None
     transport: TransportConfig = field(default_factory=TransportConfig)
     redis: RedisConfig | None = None  # None: every policy in memory
     name: str = "reference"  # the client's name in reports
@@ -453,6 +464,7 @@ class ClientConfig:
             key_rotation=_optional(t, "key_rotation", KeyRotation.parse, KeyRotation()),
             coalesce=_coalesce(t),
             cache=_optional(t, "cache", CacheConfig.parse, CacheConfig()),
+            structured=_optional(t, "structured", _reask_policy, None),
             transport=_optional(t, "transport", TransportConfig.parse, TransportConfig()),
             redis=_optional(t, "redis", RedisConfig.parse, None),
             name=t.str("name", default="reference"),

@@ -22,25 +22,30 @@ Example::
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Protocol
-
-import jsonschema
 
 from harness.client.types import ChatRequest, ChatResponse, Message
 from harness.errors import ConfigError, HarnessError
 
 __all__ = [
+    "MAX_REASKS",
+    "REASK_SUFFIX",
     "ReaskPolicy",
     "StructuredOutputInvalid",
     "StructuredResult",
     "StructuredStats",
     "chat_structured",
     "check_answer",
+    "check_tool_calls",
+    "wants_json",
 ]
 
-_MAX_REASKS = 10
+MAX_REASKS = 10
+#: a re-ask's logical id: the first ask's, then ".reask" and its number (the judge groups a chain by it)
+REASK_SUFFIX = ".reask"
 
 
 class _Chats(Protocol):
@@ -56,8 +61,8 @@ class ReaskPolicy:
     def __post_init__(self) -> None:
         if isinstance(self.max_reasks, bool) or not isinstance(self.max_reasks, int):
             raise ConfigError("structured.max_reasks", f"expected a whole number, got {self.max_reasks!r}")
-        if not 0 <= self.max_reasks <= _MAX_REASKS:
-            raise ConfigError("structured.max_reasks", f"expected 0 to {_MAX_REASKS}, got {self.max_reasks}")
+        if not 0 <= self.max_reasks <= MAX_REASKS:
+            raise ConfigError("structured.max_reasks", f"expected 0 to {MAX_REASKS}, got {self.max_reasks}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +121,8 @@ class StructuredStats:
 
 def check_answer(text: str, schema: dict[str, Any] | None) -> tuple[Any, str | None, str | None]:
     """``(value, problem kind, message)``: kind ``None`` when ``text`` is JSON that fits ``schema``."""
+    import jsonschema  # here: importing the client should not cost jsonschema's import
+
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -127,6 +134,27 @@ def check_answer(text: str, schema: dict[str, Any] | None) -> tuple[Any, str | N
         return value, None, None
     where = "/".join(str(p) for p in error.absolute_path) or "the top level"
     return value, "schema_violation", f"at {where}: {error.message[:300]}"
+
+
+def check_tool_calls(request: ChatRequest, response: ChatResponse) -> tuple[str, ...]:
+    """The verdict on each tool call of ``response`` ("valid", "invalid_json", "schema_violation"; a call
+    to a tool the request did not offer is a "schema_violation")."""
+    tools = {t.name: t.parameters for t in request.tools}
+    verdicts = []
+    for call in response.tool_calls:
+        schema = tools.get(call.name)
+        kind = "schema_violation" if schema is None else check_answer(call.arguments, schema)[1]
+        verdicts.append(kind or "valid")
+    return tuple(verdicts)
+
+
+def wants_json(request: ChatRequest) -> bool:
+    """Whether the answer to ``request`` must be JSON: a response schema, JSON mode, or a forced tool."""
+    return (
+        request.response_schema is not None
+        or request.json_mode
+        or any(t.name == request.tool_choice for t in request.tools)
+    )
 
 
 def _answer(response: ChatResponse, uses_tool: bool) -> str:
@@ -146,11 +174,16 @@ async def chat_structured(
     *,
     schema: dict[str, Any] | None = None,
     stats: StructuredStats | None = None,
+    verdicts: Callable[[str, tuple[str, ...]], None] | None = None,
 ) -> StructuredResult:
     """A valid JSON answer to ``request``, re-asking on an invalid one (see the module docstring).
 
     The schema is ``schema`` if given, else the request's ``response_schema``, else the forced tool's
-    parameters (``tool_choice`` naming one of ``tools``); with none, any JSON is valid.
+    parameters (``tool_choice`` naming one of ``tools``); with none, any JSON is valid. A re-ask's
+    logical id is the request's followed by ``.reask1``, ``.reask2`` … (when the request has an id).
+    ``verdicts``, when given, is told at the end, with the request's id, the verdict on each ask in
+    order: "valid", "invalid_json", "schema_violation", or "error" for an ask that failed (its error
+    is then raised).
     """
     policy = policy or ReaskPolicy()
     tool = next((t for t in request.tools if t.name == request.tool_choice), None)
@@ -159,6 +192,8 @@ async def chat_structured(
         if schema is None and tool is not None:
             schema = tool.parameters
     if schema is not None:
+        import jsonschema
+
         try:
             jsonschema.Draft202012Validator.check_schema(schema)
         except jsonschema.SchemaError as exc:
@@ -168,9 +203,20 @@ async def chat_structured(
     total = extra = Decimal(0)
     if stats is not None:
         stats.requests += 1
+    seen: list[str] = []
+
+    def tell(last: str) -> None:
+        if verdicts is not None:
+            verdicts(request.request_id or "", (*seen, last))
+
     for ask in range(policy.max_reasks + 1):
-        asked = request if ask == 0 else replace(request, messages=tuple(messages), request_id=None)
-        response = await client.chat(asked)
+        reask_id = f"{request.request_id}{REASK_SUFFIX}{ask}" if request.request_id else None
+        asked = request if ask == 0 else replace(request, messages=tuple(messages), request_id=reask_id)
+        try:
+            response = await client.chat(asked)
+        except BaseException:
+            tell("error")
+            raise
         cost = _cost(response)
         total += cost
         if ask:
@@ -178,6 +224,7 @@ async def chat_structured(
         text = _answer(response, tool is not None)
         value, kind, problem = check_answer(text, schema)
         if kind is None:
+            tell("valid")
             if stats is not None:
                 stats.valid += 1
                 stats.reasks += ask
@@ -185,6 +232,7 @@ async def chat_structured(
                 stats.extra_cost_usd += extra
             return StructuredResult(value, response, ask, tuple(errors), total, extra)
         assert problem is not None
+        seen.append(kind)
         errors.append(f"{kind}: {problem}")
         if stats is not None:
             stats.invalid_answers += 1
@@ -194,6 +242,8 @@ async def chat_structured(
             Message("user", f"That answer was rejected: {problem}. Answer again with JSON only, matching the "
                     "required schema."),
         ]  # fmt: skip
+    if verdicts is not None:
+        verdicts(request.request_id or "", tuple(seen))
     if stats is not None:
         stats.given_up += 1
         stats.reasks += policy.max_reasks

@@ -95,7 +95,7 @@ def default_threshold(metric: str, facts: RunFacts) -> tuple[str, float | str] |
         return ">=", 0.45
     if metric == "goodput_ratio":
         return ">=", 0.97
-    if metric == "success_rate":
+    if metric in ("success_rate", "schema_valid_rate"):
         return ">=", 0.99
     if metric == "retry_amplification":
         budget = facts.retry_budget

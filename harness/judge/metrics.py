@@ -17,6 +17,7 @@ from decimal import Decimal
 import numpy as np
 
 from harness.judge.facts import LimitFact, RunFacts
+from harness.judge.structured import STRUCTURED_METRICS, reask_ids, structured_metrics, verdict_chains
 from harness.records import ClientEvent, OutcomeRecord, ProviderRecord
 
 __all__ = [
@@ -53,6 +54,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "cost_client_usd", "cost_provider_usd", "cost_abs_error_usd", "cost_drift_usd", "overspend_usd", "latency_p50_s",
     "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "truncated_answers", "breaker_opens",
     "breaker_closes", "recovery_probe_s", "failover_wait_max_s",
+    *STRUCTURED_METRICS,
     "status_counts", "outcome_counts",
     "wall_s", "simulated_s",
 )  # fmt: skip
@@ -321,15 +323,21 @@ def compute_metrics(
     arrivals = [r.t for r in api_records]
     chains = _attempt_chains(api_records)
 
-    # logical requests: one terminal outcome each, or the request is lost
+    # logical requests: one terminal outcome each, or the request is lost. A structured request's
+    # re-asks are logical requests the client made on its own (not lost, not issued); the request
+    # succeeded when its last answer was valid
+    verdicts = verdict_chains(events)
+    reasks = reask_ids(verdicts)
     outcome_count = Counter(o.id for o in outcomes)
-    issued = facts.issued_ids or tuple(outcome_count)
+    issued = facts.issued_ids or tuple(rid for rid in outcome_count if rid not in reasks)
     issued_set = set(issued)
     lost = sum(1 for rid in issued if outcome_count.get(rid, 0) != 1)
-    lost += sum(1 for rid in outcome_count if rid not in issued_set)
+    lost += sum(1 for rid in outcome_count if rid not in issued_set and rid not in reasks)
     logical = len(issued)
     ok_outcomes = [o for o in outcomes if o.ok]
-    success_rate = len(ok_outcomes) / logical if logical else None
+    invalid = {root for root, asks in verdicts.items() if not asks or asks[-1] != "valid"}
+    succeeded = sum(1 for o in ok_outcomes if o.id in issued_set and o.id not in invalid)
+    success_rate = succeeded / logical if logical else None
 
     # herd: the worst recovery (peak furthest above its gate)
     cap = facts.backoff_cap_s or DEFAULT_BACKOFF_CAP_S
@@ -404,6 +412,9 @@ def compute_metrics(
     fallbacks = sum(1 for o in ok_outcomes if o.model is not None and o.model != o.model_requested)
     breaker_opens = sum(1 for e in events if e.kind.startswith("breaker") and e.detail.endswith("open"))
     breaker_closes = sum(1 for e in events if e.kind.startswith("breaker") and e.detail.endswith("closed"))
+    structured = structured_metrics(outcomes, events)
+    if isinstance(structured["reask_cost_usd"], Decimal):
+        structured["reask_cost_usd"] = _money(structured["reask_cost_usd"])
 
     return {
         "requests_logical": logical,
@@ -443,6 +454,7 @@ def compute_metrics(
         "breaker_closes": breaker_closes,
         "recovery_probe_s": _round(recovery_probe(api_records, facts.outages)),
         "failover_wait_max_s": _round(failover_wait(outcomes, events)),
+        **structured,
         "status_counts": dict(sorted(statuses.items())),
         "outcome_counts": dict(sorted(outcome_statuses.items())),
         "wall_s": round(facts.wall_s, 3),

@@ -7,7 +7,7 @@ from typing import Any
 
 from harness.report.result import RunResult
 
-__all__ = ["KEY_METRICS", "format_value", "summary_markdown"]
+__all__ = ["KEY_METRICS", "STRUCTURED_ROWS", "format_value", "structured_rows", "summary_markdown"]
 
 #: metrics shown in the summary table, in order, with a human label
 KEY_METRICS: Sequence[tuple[str, str]] = (
@@ -34,6 +34,26 @@ KEY_METRICS: Sequence[tuple[str, str]] = (
     ("simulated_s", "simulated seconds"),
     ("wall_s", "wall seconds"),
 )
+
+
+#: the structured-output section: shown when the run judged structured answers or tool calls
+STRUCTURED_ROWS: Sequence[tuple[str, str]] = (
+    ("structured_requests", "requests that had to answer in JSON"),
+    ("first_answer_valid_rate", "first answers valid"),
+    ("schema_valid_rate", "answers valid after re-asks (what callers got)"),
+    ("reask_rate", "re-asks per structured request"),
+    ("reask_cost_usd", "cost of the re-asks (USD)"),
+    ("reask_cost_share", "re-asks' share of the structured requests' cost"),
+    ("tool_calls", "tool calls validated"),
+    ("tool_call_validity", "tool calls with valid arguments"),
+)
+
+
+def structured_rows(metrics: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(label, value) rows of the structured-output section; empty when the run has nothing to show."""
+    if metrics.get("structured_requests") is None and metrics.get("tool_calls") is None:
+        return []
+    return [(label, metrics.get(key)) for key, label in STRUCTURED_ROWS]
 
 
 def format_value(value: Any) -> str:
@@ -71,6 +91,9 @@ def summary_markdown(result: RunResult, files: Mapping[str, str] | None = None) 
     metrics = result.metrics
     metric_rows = [[label, format_value(metrics.get(key))] for key, label in KEY_METRICS if key in metrics]
     lines += ["### Key numbers", "", *_table(metric_rows, ["metric", "value"]), ""]
+    structured = [[label, format_value(value)] for label, value in structured_rows(metrics)]
+    if structured:
+        lines += ["### Structured output", "", *_table(structured, ["metric", "value"]), ""]
     if files:
         lines += ["### Files", "", *[f"- [{label}]({path})" for label, path in files.items()], ""]
     return "\n".join(lines)

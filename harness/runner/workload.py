@@ -137,6 +137,8 @@ class Workload:
         if spec.tools_share > 0 and rng.random() < spec.tools_share:
             extra["tools"] = (LOOKUP_TOOL,)
         if spec.structured_share > 0 and rng.random() < spec.structured_share:
+            # a JSON answer: no tool offered with it (the answer would be a call, never the JSON asked for)
+            extra.pop("tools", None)
             extra["response_schema"] = VERDICT_SCHEMA
         return ChatRequest(
             model=model,

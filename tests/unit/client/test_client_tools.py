@@ -10,9 +10,10 @@ import jsonschema
 import pytest
 
 from fake_provider.schedule import FaultSchedule
-from harness.client import ModelSpec
+from harness.client import ClientConfig, ModelSpec
 from harness.client.structured import ReaskPolicy, StructuredOutputInvalid, StructuredStats, chat_structured
 from harness.client.types import ChatRequest, Message, ResponseSchema, ToolSpec
+from harness.errors import ConfigError
 from tests.unit.client.test_client_support import KEY, World, config, provider, run
 
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "gemini": "gemini-2.5-flash",
@@ -117,3 +118,43 @@ def test_reask_policy_against_invalid_json(seed: int) -> None:
     assert stats.success_rate >= 0.9  # 1 - 0.35³ ≈ 0.96 expected
     assert 0.1 <= stats.reasks_per_request <= 0.8
     assert Decimal(0) < stats.extra_cost_usd < stats.cost_usd
+
+
+def test_call_with_the_structured_policy_reports_verdicts_and_reask_ids() -> None:
+    """The runner's entry point re-asks under ``[client.structured]``: re-asks are ``<id>.reask<n>``
+    logical requests, the verdicts a ``structured`` event; other answers' tool calls a ``tool_calls`` event."""
+    faults = FaultSchedule.parse([{"kind": "invalid_json", "always": True, "fraction": 0.5}])
+
+    async def body(w: World) -> None:
+        results = []
+        for i in range(12):
+            request = ChatRequest(MODELS["openai"], (Message("user", f"case {i}: verdict as JSON"),), max_tokens=200,
+                                  response_schema=ResponseSchema("verdict", ANSWER), request_id=f"q{i}")  # fmt: skip
+            results.append(await w.client.call(request))
+        tools = ChatRequest(MODELS["openai"], (Message("user", "Weather in Oslo?"),), max_tokens=300, tools=(WEATHER,),
+                            request_id="t0")  # fmt: skip
+        assert await w.client.call(tools)
+        events = [e for e in w.client.events() if e.kind in ("structured", "tool_calls")]
+        chains = {e.name: e.detail.split(",") for e in events if e.kind == "structured"}
+        assert set(chains) == {f"q{i}" for i in range(12)}
+        outcome_ids = {o.id for o in w.client.outcomes()}
+        for root, verdicts in chains.items():
+            assert verdicts[-1] == "valid" or len(verdicts) == 3  # valid, or gave up after 2 re-asks
+            assert all(v in ("valid", "invalid_json") for v in verdicts)
+            assert {f"{root}.reask{n}" for n in range(1, len(verdicts))} <= outcome_ids
+        assert results == [chains[f"q{i}"][-1] == "valid" for i in range(12)]
+        assert any(len(v) > 1 for v in chains.values())  # the fault made some re-asks
+        (tool_event,) = [e for e in events if e.kind == "tool_calls"]
+        assert tool_event.name == "t0"
+        assert set(tool_event.detail.split(",")) <= {"valid", "invalid_json"}
+
+    run(body, config(MODELS["openai"], structured=ReaskPolicy(max_reasks=2)), provider_config=provider(faults=faults))
+
+
+def test_the_structured_table_is_validated() -> None:
+    models = [{"name": "gpt-4o-mini", "provider": "openai"}]
+    assert ClientConfig.parse({"models": models, "structured": {"max_reasks": 3}}).structured == ReaskPolicy(3)
+    assert ClientConfig.parse({"models": models}).structured is None
+    for bad, needle in (({"max_reasks": 11}, "max_reasks"), ({"retries": 1}, "retries")):
+        with pytest.raises(ConfigError, match=rf"client\.structured\.{needle}"):
+            ClientConfig.parse({"models": models, "structured": bad}, "client")
