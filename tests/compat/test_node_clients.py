@@ -1,6 +1,10 @@
 """Node clients against the fake provider, unchanged: the official ``openai`` SDK's ``responses.create`` and
 the Vercel AI SDK's default ``openai(model)`` (the Responses API) and ``anthropic("claude-sonnet-4-20250514")``
-without a max-tokens setting (it sends the model's known output limit, which must fit).
+without a max-tokens setting (it sends the model's known output limit, which must fit). Then the Vercel AI
+SDK's tool loop (``generateText`` / ``streamText`` with a zod tool and ``stopWhen: isStepCount(3)``) and
+structured output (``generateObject``, ``streamObject`` and ``generateText`` with ``Output.object``, a
+zod schema) on each API: the Responses API, chat completions (``openai.chat(model)``), Anthropic and
+Gemini (``@ai-sdk/google``).
 
 The packages are installed from npm by this module into ``tests/compat/node/node_modules`` (versions in
 ``tests/compat/node/package.json``; installed once, again only when package.json changes). Without Node
@@ -18,6 +22,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from fake_provider.testing import RunningServer
@@ -122,3 +127,63 @@ async def test_vercel_ai_sdk_anthropic_with_a_dated_id_and_no_max_tokens(
     assert (record.api, record.model, record.status) == ("anthropic.messages", "claude-sonnet-4-20250514", 200)
     assert record.max_tokens == server.core.models["claude-sonnet-4-20250514"].max_output_tokens  # the SDK's default
     assert result["plain"]["usage"]["outputTokens"] == record.output_tokens
+
+
+#: the Vercel AI SDK's model per API (clients.mjs ``models``) → the route the fake provider logs
+APIS = {"openai": "openai.responses", "openai-chat": "openai.chat", "anthropic": "anthropic.messages",
+        "google": "gemini.generate"}  # fmt: skip
+WEATHER_INPUT = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 1, "maximum": 3}},
+    "required": ["city", "days"],
+}
+VERDICT = {
+    "type": "object",
+    "properties": {
+        "verdict": {"enum": ["yes", "no"]},
+        "score": {"type": "number", "minimum": 0, "maximum": 1},
+        "reasons": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["verdict", "score", "reasons"],
+}
+
+
+@pytest.mark.parametrize("api", list(APIS))
+async def test_vercel_ai_sdk_tool_loop(node_clients: Path, server: RunningServer, api: str) -> None:
+    """Step 1 calls the tool with arguments that fit its zod schema; the SDK runs it and sends the result;
+    step 2 answers in text. Streamed (streamText) the same, with the same call and the same answer."""
+    result = await run_node(node_clients, f"tools-{api}", server)
+    plain, stream = result["plain"], result["stream"]
+    for run in (plain, stream):
+        first, second = run["steps"]
+        assert first["finishReason"] == "tool-calls"
+        (call,) = first["toolCalls"]
+        assert call["name"] == "weather"
+        jsonschema.validate(call["input"], WEATHER_INPUT)
+        assert (second["finishReason"], second["toolCalls"]) == ("stop", [])
+        assert run["finishReason"] == "stop"
+    assert stream["steps"] == plain["steps"]
+    assert stream["text"] == plain["text"]
+    assert plain["text"]
+    assert result["executed"] == [plain["steps"][0]["toolCalls"][0]["input"]] * 2  # the SDK ran the tool each time
+    records = server.core.log.since(0)
+    assert [(r.api, r.stream, r.status) for r in records] == [(APIS[api], s, 200) for s in (False, False, True, True)]
+    assert records[1].prompt_tokens > records[0].prompt_tokens  # the call and its result went back
+    assert plain["usage"]["outputTokens"] == records[0].output_tokens + records[1].output_tokens
+
+
+@pytest.mark.parametrize("api", list(APIS))
+async def test_vercel_ai_sdk_generate_object_with_a_zod_schema(
+    node_clients: Path, server: RunningServer, api: str
+) -> None:
+    """generateObject, streamObject and generateText with Output.object parse an object matching the zod
+    schema from each API's structured output (Anthropic: the SDK's forced JSON tool)."""
+    result = await run_node(node_clients, f"object-{api}", server)
+    plain, stream, output = result["plain"], result["stream"], result["output"]
+    jsonschema.validate(plain["object"], VERDICT)
+    assert stream["object"] == output["object"] == plain["object"]  # the same request: the same answer
+    assert stream["partials"] >= 2  # the object arrived in pieces
+    assert plain["finishReason"] == output["finishReason"] == "stop"
+    records = server.core.log.since(0)
+    assert [(r.api, r.stream, r.status) for r in records] == [(APIS[api], s, 200) for s in (False, True, False)]
+    assert plain["usage"]["outputTokens"] == records[0].output_tokens == stream["usage"]["outputTokens"]
