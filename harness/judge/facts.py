@@ -7,6 +7,7 @@ All times are on the same clock as the logs (virtual or monotonic seconds).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -67,6 +68,9 @@ class RunFacts:
     jitter: str | None = None  # the client's backoff strategy name, for the jitter gate's default
     extra: dict[str, float] = field(default_factory=dict)  # runner-side counters (e.g. breaker opens)
     loop_lag_max_s: float | None = None  # real time: how late the run's event loop ran a timer, at worst
+    #: logical id → the question it asks, for loads drawn from a paraphrase pool: two requests are
+    #: paraphrases of each other when they ask the same question (the semantic cache's ground truth)
+    questions: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def simulated_s(self) -> float:

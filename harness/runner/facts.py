@@ -152,4 +152,5 @@ def run_facts(
         jitter=jitter,
         extra=dict(extra or {}),
         loop_lag_max_s=loop_lag_max_s,
+        questions=dict(stats.questions),
     )
