@@ -18,6 +18,7 @@ from typing import Any
 from harness.client.types import ChatRequest, Message, ResponseSchema, ToolSpec
 from harness.scenario.load import LoadSpec
 from harness.scenario.questions import PHRASINGS, question_text
+from harness.seeded import choices
 from harness.tokenizer import MESSAGE_OVERHEAD, REPLY_PRIMING
 
 __all__ = ["PREFILL", "Workload", "prompt_of"]
@@ -48,7 +49,7 @@ class _Corpus:
 
     def __init__(self, seed: int, words: int = 50_000) -> None:
         rng = random.Random(seed ^ 0xC0FFEE)
-        chosen = [rng.choice(_WORDS) for _ in range(words)]
+        chosen = choices(rng, _WORDS, words)  # [rng.choice(_WORDS) for _ in range(words)], in bulk
         self.text = " ".join(chosen)  # one space between words
         starts = [0] * (words + 1)  # starts[i]: offset of word i; starts[words]: len(text) + 1
         offset = 0
