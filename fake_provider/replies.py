@@ -50,7 +50,8 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def json_pieces(text: str) -> list[str]:
-    """``text`` split into pieces of one harness token each (whitespace rides with the next token)."""
+    """``text`` split into pieces of one harness token each (whitespace rides with the next token, trailing
+    whitespace with the last; a text of whitespace alone holds no token and gives no piece)."""
     pieces = _PIECE.findall(text)
     rest = len(text) - sum(map(len, pieces))
     if rest and pieces:

@@ -205,8 +205,12 @@ def test_strict_rules() -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200))
+@example("\x85")  # whitespace only (here U+0085, found by the CI profile): no token, so no piece
 def test_json_pieces_are_one_token_each_and_add_up(text: str) -> None:
     pieces = json_pieces(text)
+    if count_tokens(text) == 0:  # whitespace rides with a token; a text of whitespace alone has none
+        assert pieces == []
+        return
     assert "".join(pieces) == text
     assert all(count_tokens(p) == 1 for p in pieces)
     assert len(pieces) == count_tokens(text)
