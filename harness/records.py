@@ -88,6 +88,12 @@ class OutcomeRecord:
     cost_usd: str = "0"  # what the client's ledger charged for the answer (Decimal as a string)
     error: str | None = None  # message of the final error (never a key)
     attempts: tuple[AttemptRecord, ...] = field(default_factory=tuple)
+    #: where the answer came from: "provider", "cache" (exact match), "coalesced" (another caller's
+    #: call) or "semantic-cache" (an answer cached for a similar question)
+    source: str = "provider"
+    similarity: float | None = None  # semantic-cache hits: the cosine between the two questions
+    cached_from: str | None = None  # cache hits: the logical id whose answer was served
+    embedding_cost_usd: str = "0"  # what the semantic cache's embedding call cost (not in cost_usd)
 
     @property
     def latency_s(self) -> float:

@@ -17,6 +17,7 @@ from decimal import Decimal
 import numpy as np
 
 from harness.judge.facts import LimitFact, RunFacts
+from harness.judge.semantic import EMBEDDING_APIS, SEMANTIC_METRICS, semantic_metrics
 from harness.records import ClientEvent, OutcomeRecord, ProviderRecord
 
 __all__ = [
@@ -53,7 +54,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "cost_client_usd", "cost_provider_usd", "cost_abs_error_usd", "cost_drift_usd", "overspend_usd", "latency_p50_s",
     "latency_p90_s", "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "truncated_answers",
     "breaker_opens", "breaker_closes", "recovery_probe_s", "failover_wait_max_s",
-    "status_counts", "outcome_counts",
+    "status_counts", "outcome_counts", *SEMANTIC_METRICS,
     "wall_s", "simulated_s",
 )  # fmt: skip
 
@@ -317,7 +318,10 @@ def compute_metrics(
     events: Sequence[ClientEvent] = (),
 ) -> dict[str, object]:
     """Every metric of ``summary.json``, from the two logs (and the client's events) and the run's facts."""
-    api_records = sorted((r for r in records if r.api != "openai.models"), key=lambda r: r.t)
+    # the answers' attempts: not the model lists, not a semantic cache's embeddings calls
+    api_records = sorted(
+        (r for r in records if r.api != "openai.models" and r.api not in EMBEDDING_APIS), key=lambda r: r.t
+    )
     arrivals = [r.t for r in api_records]
     chains = _attempt_chains(api_records)
 
@@ -390,7 +394,7 @@ def compute_metrics(
         goodput_ratio = served_tokens / capacity
 
     # cost: client ledger vs provider ledger
-    cost_client = sum((Decimal(o.cost_usd) for o in outcomes), Decimal(0))
+    cost_client = sum((Decimal(o.cost_usd) + Decimal(o.embedding_cost_usd) for o in outcomes), Decimal(0))
     cost_provider = sum((Decimal(r.cost_usd) for r in records), Decimal(0))
     last_ok = last_ok_deliveries(api_records)
     cost_abs_error = answer_cost_error(api_records, ok_outcomes, last_ok)
@@ -446,6 +450,7 @@ def compute_metrics(
         "failover_wait_max_s": _round(failover_wait(outcomes, events)),
         "status_counts": dict(sorted(statuses.items())),
         "outcome_counts": dict(sorted(outcome_statuses.items())),
+        **semantic_metrics(records, outcomes, facts.questions, _money),
         "wall_s": round(facts.wall_s, 3),
         "simulated_s": _round(facts.simulated_s, 3),
         **dict(sorted(facts.extra.items())),

@@ -17,7 +17,8 @@ from typing import Any
 
 from harness.client.types import ChatRequest, Message, ResponseSchema, ToolSpec
 from harness.scenario.load import LoadSpec
-from harness.scenario.questions import PHRASINGS, question_text
+from harness.scenario.questions import PHRASINGS, one_off_question, question_text
+from harness.seeded import choices
 from harness.tokenizer import MESSAGE_OVERHEAD, REPLY_PRIMING
 
 __all__ = ["PREFILL", "Workload", "prompt_of"]
@@ -48,7 +49,7 @@ class _Corpus:
 
     def __init__(self, seed: int, words: int = 50_000) -> None:
         rng = random.Random(seed ^ 0xC0FFEE)
-        chosen = [rng.choice(_WORDS) for _ in range(words)]
+        chosen = choices(rng, _WORDS, words)  # [rng.choice(_WORDS) for _ in range(words)], in bulk
         self.text = " ".join(chosen)  # one space between words
         starts = [0] * (words + 1)  # starts[i]: offset of word i; starts[words]: len(text) + 1
         offset = 0
@@ -128,6 +129,8 @@ class Workload:
             u, question, phrasing = rng.random(), rng.randrange(spec.questions), rng.randrange(PHRASINGS)
             if u < spec.questions_share:
                 prompt = Message("user", question_text(question, phrasing))
+            else:
+                prompt = Message("user", one_off_question(rng))
         prefill = spec.prefill_share > 0 and rng.random() < spec.prefill_share
         messages = (prompt, PREFILL) if prefill else (prompt,)
         extra: dict[str, Any] = {}
