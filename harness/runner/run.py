@@ -38,6 +38,7 @@ from harness.report.result import ClientEvent, RunResult
 from harness.runner.clients import build_client
 from harness.runner.driver import DriveStats, Progress, drive
 from harness.runner.facts import fault_windows, run_facts
+from harness.runner.loop_lag import LoopLagProbe
 from harness.runner.workload import Workload
 from harness.scenario.app_spec import AppClientSpec
 from harness.scenario.model import Scenario
@@ -78,7 +79,8 @@ def run_scenario(scenario: Scenario, options: RunOptions | None = None) -> RunRe
     if options.mode == "virtual":
         with collector_for_simulation():
             return run_virtual(_run(scenario, options, started))
-    return asyncio.run(_run(scenario, options, started))
+    with collector_for_simulation():
+        return asyncio.run(_run(scenario, options, started))
 
 
 #: young-generation threshold during a simulation (CPython's default is 700 allocations)
@@ -87,13 +89,18 @@ SIMULATION_GC_THRESHOLD = 10_000
 
 @contextlib.contextmanager
 def collector_for_simulation() -> Iterator[None]:
-    """The cyclic garbage collector tuned for a virtual-time run, restored afterwards.
+    """The cyclic garbage collector tuned for a run (virtual or real time), restored afterwards.
 
     A simulation allocates fast and almost nothing it allocates is cyclic garbage: with the default
     threshold (a young collection every 700 net allocations) the collector took 5% of a 500-user storm
     and more as the run grew. Here: what existed before the run (modules, the scenario, the caller's
     objects) is frozen, so no collection walks it, and young collections come every 10,000
     allocations (cycles are still collected, only in larger batches). Neither changes a result.
+
+    In real time it also shortens the pauses: a collection stops the one event loop that a run's
+    client instances (and its fake provider) share, and every timer due meanwhile fires in the turn
+    after it. In outage_recovery (a thousand instances) the default thresholds stopped the loop for up
+    to 1.3 s, and the retries of that second reached the provider as one herd (docs/scenarios.md).
     """
     thresholds = gc.get_threshold()
     frozen = gc.get_freeze_count() > 0  # a caller froze already: leave their freeze alone
@@ -187,6 +194,8 @@ async def _run(scenario: Scenario, options: RunOptions, started: float) -> RunRe
         origin = core.run_started
     default_model = _default_model(scenario)
     workload = Workload(scenario.load, scenario.seed, default_model)
+    lag = None if virtual else LoopLagProbe(clock, asyncio.sleep)
+    probing = None if lag is None else lag.start()
     try:
         stats = await drive(
             scenario.load,
@@ -200,6 +209,8 @@ async def _run(scenario: Scenario, options: RunOptions, started: float) -> RunRe
             on_progress=options.on_progress,
         )
     finally:
+        if probing is not None:
+            probing.cancel()
         await client.aclose()
         if server is not None:
             await server.cleanup()
@@ -228,6 +239,7 @@ async def _run(scenario: Scenario, options: RunOptions, started: float) -> RunRe
         events=events,
         client_name=client.name,
         extra=extra,
+        loop_lag_max_s=None if lag is None else lag.max_s,
     )
 
 
@@ -245,9 +257,16 @@ def judged_result(
     client_name: str,
     extra: dict[str, float],
     findings: tuple[str, ...] = (),
+    loop_lag_max_s: float | None = None,
 ) -> RunResult:
-    """Judge a finished run from its logs: the seam every runner ends with (this one, the Locust runner)."""
-    facts = run_facts(scenario, stats, mode=mode, wall_s=wall_s, schedule_origin=schedule_origin, extra=extra)
+    """Judge a finished run from its logs: the seam every runner ends with (this one, the Locust runner).
+
+    ``loop_lag_max_s``: the worst lag of the run's event loop, in real time (:mod:`harness.runner.loop_lag`).
+    """
+    facts = run_facts(
+        scenario, stats, mode=mode, wall_s=wall_s, schedule_origin=schedule_origin, extra=extra,
+        loop_lag_max_s=loop_lag_max_s,
+    )  # fmt: skip
     metrics = compute_metrics(facts, records, outcomes, events)
     gates = evaluate_gates(scenario.gates, metrics, facts)
     quotas = scenario.provider.quotas
