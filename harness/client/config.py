@@ -45,6 +45,7 @@ from typing import Any
 from harness.client.breaker import BreakerConfig
 from harness.client.budget import BudgetRule
 from harness.client.limiter import LimitConfig
+from harness.client.prompts import Prompts
 from harness.client.redis_support import RedisFallback
 from harness.client.retry import RetryConfig
 from harness.client.semantic_config import SemanticCacheConfig
@@ -373,6 +374,7 @@ class ClientConfig:
     #: validate structured answers and tool calls, re-asking for an invalid JSON answer (None: off)
     structured: ReaskPolicy | None = None
     semantic_cache: SemanticCacheConfig | None = None  # None: off
+    prompts: Prompts = field(default_factory=Prompts)  # named, versioned system prompts
     transport: TransportConfig = field(default_factory=TransportConfig)
     redis: RedisConfig | None = None  # None: every policy in memory
     name: str = "reference"  # the client's name in reports
@@ -488,6 +490,7 @@ class ClientConfig:
             cache=_optional(t, "cache", CacheConfig.parse, CacheConfig()),
             structured=_optional(t, "structured", _reask_policy, None),
             semantic_cache=_optional(t, "semantic_cache", SemanticCacheConfig.parse, None),
+            prompts=_optional(t, "prompts", Prompts.parse, Prompts()),
             transport=_optional(t, "transport", TransportConfig.parse, TransportConfig()),
             redis=_optional(t, "redis", RedisConfig.parse, None),
             name=t.str("name", default="reference"),

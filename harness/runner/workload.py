@@ -103,6 +103,7 @@ class Workload:
         self.client_id = client_id  # x-client-id prefix
         self._models = _picker(spec.models or ((default_model, 1.0),))
         self._features = _picker(spec.features)
+        self._prompts = _picker(spec.prompts) if spec.prompts else None
         self._corpus = _corpus(seed)
         self._shared: Message | None = None
 
@@ -143,6 +144,8 @@ class Workload:
             # a JSON answer: no tool offered with it (the answer would be a call, never the JSON asked for)
             extra.pop("tools", None)
             extra["response_schema"] = VERDICT_SCHEMA
+        if self._prompts is not None:
+            extra["prompt"] = self._pick(self._prompts, rng.random())
         return ChatRequest(
             model=model,
             messages=messages,
