@@ -27,7 +27,7 @@ from fake_provider.context import CallContext
 from fake_provider.fault import Fault
 from fake_provider.plan import Plan
 from fake_provider.quotas import Admission, QuotaBook, SlidingWindow
-from harness.wire import anthropic, gemini, openai
+from harness.wire import anthropic, gemini, openai_limits
 
 __all__ = ["admit", "rate_limit_headers", "release"]
 
@@ -49,7 +49,7 @@ def rate_limit_headers(
                 requests = state
             elif tokens is None or kind == "tpm":
                 tokens = state
-        return openai.rate_limit_headers(requests, tokens)
+        return openai_limits.rate_limit_headers(requests, tokens)
     states = {kind: (w.limit, w.remaining, w.reset_after(now)) for kind, w in windows}
     limits = [(_ANTHROPIC_NAMES[kind], limit, left, wall + reset) for kind, (limit, left, reset) in states.items()]
     if "tpm" not in states:  # "tokens": the most restrictive of the token limits in effect
@@ -146,7 +146,7 @@ def _rate_limited(ctx: CallContext, admission: Admission, model: str) -> Plan:
     label = f"quota:{kind}"
     provider = ctx.provider
     if provider == "openai":
-        type_, message = openai.rate_limit_error(
+        type_, message = openai_limits.rate_limit_error(
             model, kind, admission.limit, admission.used, admission.requested, hint
         )
         return _refuse(ctx, label, 429, message, "rate_limit_exceeded", retry=retry, hint=hint, error_type=type_)

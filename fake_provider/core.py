@@ -50,7 +50,16 @@ from fake_provider.shape_faults import drop_from_plan
 from fake_provider.tiers import TierBook, exhausted, merge_headers
 from harness.clock import Clock
 from harness.tokenizer import count_tokens
-from harness.wire import anthropic, anthropic_models, gemini, gemini_models, openai, openai_responses
+from harness.wire import (
+    anthropic,
+    anthropic_models,
+    gemini,
+    gemini_models,
+    openai,
+    openai_limits,
+    openai_requests,
+    openai_responses,
+)
 from harness.wire.formats import format_http_date
 from harness.wire.neutral import ChatCall, EmbeddingCall, RequestInvalid
 
@@ -239,13 +248,13 @@ class ProviderCore:
         provider, api = ctx.provider, ctx.api
         call: ChatCall | EmbeddingCall
         if api == "openai.chat":
-            call = openai.parse_chat(body)
+            call = openai_requests.parse_chat(body)
         elif api == "openai.responses":
             call = openai_responses.parse_responses(body)
         elif api == "anthropic.messages":
             call = anthropic.parse_messages(body)
         elif api == "openai.embeddings":
-            call = openai.parse_embeddings(body)
+            call = openai_requests.parse_embeddings(body)
         elif api == "anthropic.count_tokens":
             return self._count_tokens(ctx, anthropic.parse_messages(body, count_only=True))
         else:
@@ -255,7 +264,8 @@ class ProviderCore:
                 return self._count_tokens(ctx, gemini.parse_generate(inner, model_name, False))
             if api != "gemini.generate":
                 embed = gemini_models.parse_embed(body, model_name, api == "gemini.batch_embed")
-                call = EmbeddingCall(model_name, tuple(count_tokens(t) for t in embed.texts), False, embed.dimensions)
+                counts = tuple(count_tokens(t) for t in embed.texts)
+                call = EmbeddingCall(model_name, counts, False, embed.dimensions, embed.texts)
             else:
                 ctx.stream = gmethod == "streamGenerateContent"
                 if ctx.stream and query.get("alt", [""])[0] != "sse":
@@ -479,7 +489,7 @@ class ProviderCore:
         if fault.rate_limit_headers and status == 429 and not ctx.extra_headers:
             reset = hint if hint is not None else 1.0
             if provider == "openai":
-                extra = (*extra, *openai.rate_limit_headers((_RATE_LIMIT_REQUESTS, 0, reset), None))
+                extra = (*extra, *openai_limits.rate_limit_headers((_RATE_LIMIT_REQUESTS, 0, reset), None))
             elif provider == "anthropic":
                 state = [("requests", _RATE_LIMIT_REQUESTS, 0, ctx.wall + reset)]
                 extra = (*extra, *anthropic.rate_limit_headers(state))

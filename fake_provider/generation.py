@@ -13,6 +13,7 @@ import hashlib
 from fake_provider import responses
 from fake_provider.config import ModelConfig
 from fake_provider.context import CallContext
+from fake_provider.embeddings import embed_text
 from fake_provider.plan import Plan
 from fake_provider.replies import Reply, build_reply
 from fake_provider.textgen import Answer, TextGenerator, embedding_vector, request_digest
@@ -88,8 +89,12 @@ class Generator:
     def embeddings_plan(self, ctx: CallContext, call: EmbeddingCall, body: bytes) -> Plan:
         assert ctx.model is not None
         dims = call.dimensions or ctx.model.dimensions
+        texts = call.texts or (None,) * len(call.token_counts)
         vectors = [
-            embedding_vector(request_digest(str(self.seed), body, str(i)), dims) for i in range(len(call.token_counts))
+            embedding_vector(request_digest(str(self.seed), body, str(i)), dims)
+            if text is None
+            else embed_text(self.seed, text, dims)  # paraphrases near each other (fake_provider.embeddings)
+            for i, text in enumerate(texts)
         ]
         ttft, _ = self.latency(ctx.model, request_digest(body), ctx.attempt)
         fault = ctx.fault

@@ -15,7 +15,7 @@ from typing import Any
 
 from fake_provider import rejections
 from fake_provider.config import ModelConfig
-from harness.wire import anthropic_models, gemini_models, openai
+from harness.wire import anthropic_models, gemini_models, openai_answers
 
 __all__ = ["MODELS_CREATED", "model_route"]
 
@@ -49,7 +49,7 @@ def model_route(
         return _dumps(_gemini_object(model, name)).encode()
     own = [m for m in models if m.api == provider]
     if provider == "openai":
-        return openai.models_body([(n, MODELS_CREATED, _OWNER[provider]) for m in own for n in m.names])
+        return openai_answers.models_body([(n, MODELS_CREATED, _OWNER[provider]) for m in own for n in m.names])
     if provider == "anthropic":
         return anthropic_models.models_page([m.name for m in own if m.kind == "chat"], MODELS_CREATED, query)
     return gemini_models.models_page([_gemini_object(m, n) for m in own for n in m.names], query)

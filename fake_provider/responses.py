@@ -20,7 +20,7 @@ from fake_provider.plan import Chunk, Plan, StreamEnd
 from fake_provider.plans import JSON, SSE, request_id_headers
 from fake_provider.rejections import OVERLOADED_STATUS
 from fake_provider.textgen import Answer
-from harness.wire import anthropic, gemini, openai, openai_responses
+from harness.wire import anthropic, gemini, openai, openai_answers, openai_responses
 from harness.wire.neutral import ChatCall
 from harness.wire.sse import truncate_event
 
@@ -103,7 +103,7 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
         stream_error = _responses_error(renc, prompt)
     elif provider == "openai":
         include_usage = isinstance(ctx.call, ChatCall) and ctx.call.include_usage
-        enc = openai.ChatStreamEncoder(f"chatcmpl-{ctx.serial}", name, created, include_usage)
+        enc = openai_answers.ChatStreamEncoder(f"chatcmpl-{ctx.serial}", name, created, include_usage)
         head.append(enc.role())
         texts = enc.texts([t for t, _ in groups])
         tail = enc.finish(finish) + (enc.usage(prompt, answer.tokens) if enc.include_usage else b"") + openai.DONE
@@ -228,7 +228,7 @@ def _plain(
         )
         headers = (*request_id_headers(provider, ctx.request_id), JSON, processing_header(latency), *ctx.extra_headers)
     elif provider == "openai":
-        body = openai.chat_body(f"chatcmpl-{ctx.serial}", name, created, text, finish, prompt, n)
+        body = openai_answers.chat_body(f"chatcmpl-{ctx.serial}", name, created, text, finish, prompt, n)
         processing = ("openai-processing-ms", str(round(latency * 1000)))
         headers = (*request_id_headers(provider, ctx.request_id), JSON, processing, *ctx.extra_headers)
     elif provider == "anthropic":
@@ -277,5 +277,5 @@ def _stream_error(provider: str, status: int, message: str | None, sent: tuple[i
 
 def embeddings_plan(ctx: CallContext, vectors: Sequence[bytes], as_base64: bool, delay_s: float) -> Plan:
     assert ctx.model_name is not None
-    body = openai.embeddings_body(ctx.model_name, vectors, as_base64, ctx.prompt_tokens)
+    body = openai_answers.embeddings_body(ctx.model_name, vectors, as_base64, ctx.prompt_tokens)
     return json_plan(ctx, body, delay_s)

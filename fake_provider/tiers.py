@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from fake_provider import plans
 from fake_provider.context import CallContext
 from fake_provider.plan import Plan
-from harness.wire import anthropic, gemini, openai
+from harness.wire import anthropic, gemini, openai_limits
 from harness.wire.formats import format_go_duration, format_rfc3339, parse_go_duration, parse_rfc3339
 
 __all__ = ["DEFAULT_429_HINT_S", "TIERS", "Tier", "TierBook", "exhausted", "merge_headers"]
@@ -101,7 +101,7 @@ class TierBook:
             reset = exhausted
         if provider == "openai":
             assert tier.tokens is not None
-            return openai.rate_limit_headers(
+            return openai_limits.rate_limit_headers(
                 (tier.requests, max(0, tier.requests - requests), reset),
                 (tier.tokens, max(0, tier.tokens - input_tokens - output_tokens), reset),
             )

@@ -22,7 +22,17 @@ from typing import Any, Protocol
 from harness.client.config import ModelSpec
 from harness.client.types import ChatRequest, Message
 from harness.errors import ProviderError
-from harness.wire import anthropic, anthropic_tools, gemini, gemini_tools, openai, openai_responses, openai_tools
+from harness.wire import (
+    anthropic,
+    anthropic_tools,
+    gemini,
+    gemini_tools,
+    openai,
+    openai_client,
+    openai_limits,
+    openai_responses,
+    openai_tools,
+)
 from harness.wire.neutral import ChatResult, ErrorInfo, RateLimits, StreamEvent
 
 __all__ = [
@@ -115,16 +125,16 @@ class OpenAIAdapter(Adapter):
                 _tools(request), request.tool_choice,
                 None if schema is None else (schema.name, schema.schema, schema.strict), request.json_mode,
             )  # fmt: skip
-        return openai.build_chat_body(
+        return openai_client.build_chat_body(
             spec.name, messages, max_tokens=request.max_tokens, temperature=request.temperature, stream=stream,
             stop=request.stop, include_usage=True, extra=extra,
         )  # fmt: skip
 
     def parse_plain(self, body: bytes, headers: Mapping[str, str]) -> ChatResult:
-        return openai.parse_chat_body(body, headers)
+        return openai_client.parse_chat_body(body, headers)
 
     def stream_reader(self) -> StreamReader:
-        return openai.ChatStreamReader()
+        return openai_client.ChatStreamReader()
 
     def error(self, status: int, headers: Mapping[str, str], body: bytes, now_wall: float, model: str) -> ProviderError:
         return openai.error_from_response(status, headers, body, now_wall, model)
@@ -133,7 +143,7 @@ class OpenAIAdapter(Adapter):
         return openai.error_from_info(info, request_id, model)
 
     def parse_limits(self, headers: Mapping[str, str], now_wall: float) -> RateLimits:
-        return openai.parse_rate_limits(headers, now_wall)
+        return openai_limits.parse_rate_limits(headers, now_wall)
 
 
 class OpenAIResponsesAdapter(OpenAIAdapter):

@@ -161,21 +161,11 @@ class ResilientClient:
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         """The whole answer; raises the error that ended the request (after retries and fallbacks)."""
-        lr = self._begin(request, None)
-        try:
-            if self.cache is None and self.flight is None:
-                response = await self._execute(lr)
-            else:
-                response = await self._serve(lr)
-        except BaseException as exc:
-            self._end(lr, None, exc)
-            raise
-        self._end(lr, response, None)
-        return response
+        return await self._call(request, None)
 
     def stream(self, request: ChatRequest) -> ChatStream:
         """Text deltas as they arrive, then a final item with the usage (see :class:`ChatStream`)."""
-        return ChatStream(self, request if request.stream else replace(request, stream=True))
+        return ChatStream(self._call, request if request.stream else replace(request, stream=True))
 
     async def call(self, request: ChatRequest) -> bool:
         """The runner's entry point: True for a complete answer; errors are recorded, not raised."""
@@ -203,6 +193,21 @@ class ResilientClient:
         return f"ResilientClient({self.name!r}, models={list(self.routes)}, outcomes={len(self.log)})"
 
     # ------------------------------------------------------------------------------------ logical requests
+    async def _call(self, request: ChatRequest, sink: Callable[[str], None] | None) -> ChatResponse:
+        """One logical request, begun, served and recorded (exactly one outcome, whatever ends it);
+        ``sink`` receives the text deltas of a stream (:class:`ChatStream` passes its queue)."""
+        lr = self._begin(request, sink)
+        try:
+            if self.cache is None and self.flight is None:
+                response = await self._execute(lr)
+            else:
+                response = await self._serve(lr)
+        except BaseException as exc:
+            self._end(lr, None, exc)
+            raise
+        self._end(lr, response, None)
+        return response
+
     def _begin(self, request: ChatRequest, sink: Callable[[str], None] | None) -> LogicalRequest:
         now = self._clock()
         logical_id = request.request_id or f"{self._id_prefix}-{next(self._ids)}"

@@ -17,28 +17,33 @@ Example::
 
 Leaving the block early (or :meth:`ChatStream.aclose`) cancels the call; its outcome is recorded
 as ``Cancelled``.
+
+The stream does not know the client: it is handed the client's call path as one function
+(:data:`CallPath`: the request's text deltas go to the sink it is given; it returns the answer, or
+raises what ended the request, once the outcome is recorded).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 from harness.client.types import ChatDelta, ChatRequest, ChatResponse
 
-if TYPE_CHECKING:
-    from harness.client.client import ResilientClient
-
 __all__ = ["ChatStream"]
+
+#: the client's call path for one request: text deltas go to the sink; the answer, or the error that
+#: ended the request, comes back after the outcome is recorded (``ResilientClient._call``)
+CallPath = Callable[[ChatRequest, Callable[[str], None]], Awaitable[ChatResponse]]
 
 
 class ChatStream:
     """Deltas of one streamed logical request (see the module docstring)."""
 
-    def __init__(self, client: ResilientClient, request: ChatRequest) -> None:
+    def __init__(self, call: CallPath, request: ChatRequest) -> None:
         self.request = request
         self.response: ChatResponse | None = None  # the final answer, once the stream ended
-        self._client = client
+        self._call = call
         self._queue: asyncio.Queue[str | ChatResponse | BaseException] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._finished = False
@@ -61,18 +66,13 @@ class ChatStream:
         return ChatDelta("", item)
 
     async def _run(self) -> None:
-        client = self._client
-        lr = client._begin(self.request, self._queue.put_nowait)
         try:
-            response = await client._serve(lr)
-        except asyncio.CancelledError as exc:
-            client._end(lr, None, exc)
+            response = await self._call(self.request, self._queue.put_nowait)
+        except asyncio.CancelledError:
             raise
         except BaseException as exc:
-            client._end(lr, None, exc)
             self._queue.put_nowait(exc)
             return
-        client._end(lr, response, None)
         self._queue.put_nowait(response)
 
     async def text(self) -> str:

@@ -26,6 +26,7 @@ from harness.explore.strategies import World
 from harness.explore.toml_text import dumps
 from harness.judge.gates import GateResult, GateSpec
 from harness.report.result import RunResult
+from harness.scenario.app_spec import AppClientSpec
 from harness.scenario.explore import INVARIANTS
 from harness.scenario.model import Scenario, parse_scenario
 
@@ -92,8 +93,20 @@ def world_document(base: Scenario, world: World, *, name: str | None = None) -> 
             gates.append({"metric": metric, "op": "==", "threshold": 0} if metric == "truncated_answers" else
                          {"metric": metric})  # fmt: skip
     doc["gates"] = gates
+    _anchor_apps(doc, base)
     # the document is rebuilt from the base's own tables: re-order so that top-level keys come first
     return doc
+
+
+def _anchor_apps(doc: dict[str, Any], base: Scenario) -> None:
+    """An app client's module folder, made absolute: a world's file (a counterexample) replays from anywhere."""
+    if isinstance(base.client, AppClientSpec) and isinstance(doc.get("client"), dict):
+        doc["client"] = {**doc["client"], "app_path": base.client.folder}
+    tables = doc.get("compare_with")
+    if isinstance(tables, list):
+        for i, client in enumerate(base.compare_with):
+            if isinstance(client, AppClientSpec) and i < len(tables) and isinstance(tables[i], dict):
+                tables[i] = {**tables[i], "app_path": client.folder}
 
 
 def world_toml(base: Scenario, world: World, *, name: str | None = None, header: str = "") -> str:
@@ -119,7 +132,7 @@ class WorldRun:
     toml: str
     gates: tuple[GateResult, ...]  # every gate as judged (not-applicable ones included, marked)
     metrics: Mapping[str, Any] = field(repr=False)
-    digest: str  # SHA-256 of the provider's request log and the client's outcomes: equal runs, equal digests
+    digest: str | None  # SHA-256 of the provider's request log and the client's outcomes (None: not hashed)
     wall_s: float
 
     @property
@@ -155,9 +168,17 @@ def run_digest(result: RunResult) -> str:
     return h.hexdigest()
 
 
-def judge_world(world: World, toml: str, result: RunResult) -> WorldRun:
+def judge_world(world: World, toml: str, result: RunResult, *, hash_passing: bool = True) -> WorldRun:
+    """The judged world; ``hash_passing=False`` leaves a passing world's logs unhashed (``digest`` None).
+
+    Only a counterexample's digest is ever compared (with its replay's), so the search hashes the
+    failing worlds alone.
+    """
     metrics = {k: v for k, v in result.metrics.items() if k != "wall_s"}
-    return WorldRun(world, toml, tuple(result.gates), metrics, run_digest(result), float(result.metrics["wall_s"]))
+    gates = tuple(result.gates)
+    failed = any(not g.passed and not g.note.endswith(_NOT_AVAILABLE) for g in gates)
+    digest = run_digest(result) if failed or hash_passing else None
+    return WorldRun(world, toml, gates, metrics, digest, float(result.metrics["wall_s"]))
 
 
 Runner = Callable[[Scenario], RunResult]
@@ -172,7 +193,7 @@ def _virtual(scenario: Scenario) -> RunResult:
 def run_world(base: Scenario, world: World, *, runner: Runner | None = None, name: str | None = None) -> WorldRun:
     """Run ``world`` (virtual time unless ``runner`` says otherwise) and judge it."""
     text, scenario = world_scenario(base, world, name=name)
-    return judge_world(world, text, (runner or _virtual)(scenario))
+    return judge_world(world, text, (runner or _virtual)(scenario), hash_passing=False)
 
 
 def applicable_gates(run: WorldRun) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ All times are on the same clock as the logs (virtual or monotonic seconds).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -66,6 +67,9 @@ class RunFacts:
     max_attempts: int | None = None  # the client's per-request attempt limit
     jitter: str | None = None  # the client's backoff strategy name, for the jitter gate's default
     extra: dict[str, float] = field(default_factory=dict)  # runner-side counters (e.g. breaker opens)
+    #: logical id → the question it asks, for loads drawn from a paraphrase pool: two requests are
+    #: paraphrases of each other when they ask the same question (the semantic cache's ground truth)
+    questions: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def simulated_s(self) -> float:

@@ -26,6 +26,7 @@ from harness.records import OutcomeRecord
 from harness.report.result import ClientEvent
 from harness.runner.driver import ClientUnderTest
 from harness.runner.memory_transport import MemoryTransport
+from harness.scenario.app_spec import AppClientSpec
 from harness.scenario.model import Scenario
 from harness.scenario.sdk_spec import HARNESS_API_KEY, SDKClientSpec
 
@@ -99,6 +100,10 @@ def build_client(
     runner that ships outcomes as they come (the Locust runner) gives logs with sinks.
     """
     spec = scenario.client
+    if isinstance(spec, AppClientSpec):  # the user's app: an SDK-like client under test (before SDKClientSpec)
+        from harness.runner.app_client import make_app_client
+
+        return make_app_client(spec, base_url, core, scenario.provider_prices(), clock, sleep, scenario.seed)
     if isinstance(spec, SDKClientSpec):
         from harness.runner.sdk_clients import make_sdk_client  # the SDKs are an optional extra
 

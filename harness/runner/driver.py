@@ -25,6 +25,7 @@ from harness.records import OutcomeRecord
 from harness.report.result import ClientEvent
 from harness.runner.workload import Workload
 from harness.scenario.load import LoadSpec, open_loop_arrivals
+from harness.scenario.questions import question_of
 
 __all__ = ["MIN_CYCLE_S", "ClientUnderTest", "DriveStats", "Progress", "drive"]
 
@@ -78,6 +79,7 @@ class DriveStats:
     issued_ids: list[str] = field(default_factory=list)
     cancelled: int = 0  # requests still in flight after the drain period
     crashes: list[str] = field(default_factory=list)  # one line per exception that escaped the client
+    questions: dict[str, str] = field(default_factory=dict)  # id → the pool question it asks (questions_share)
 
 
 async def drive(
@@ -100,6 +102,7 @@ async def drive(
     end = t0 + duration_s
     limit = load.max_requests if load.max_requests is not None else float("inf")
     tasks: set[asyncio.Task[None]] = set()
+    asks_questions = load.questions_share > 0
 
     async def one(request: ChatRequest) -> None:
         progress.in_flight += 1
@@ -119,6 +122,10 @@ async def drive(
         assert request.request_id is not None
         stats.issued_ids.append(request.request_id)
         progress.issued += 1
+        if asks_questions:
+            question = question_of(request.messages[-1].content)
+            if question is not None:
+                stats.questions[request.request_id] = question
 
     async def user(slot: int, start_offset: float) -> None:
         rng = random.Random((seed << 20) ^ slot)

@@ -149,4 +149,5 @@ def run_facts(
         max_attempts=max_attempts,
         jitter=jitter,
         extra=dict(extra or {}),
+        questions=dict(stats.questions),
     )

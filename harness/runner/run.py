@@ -39,6 +39,7 @@ from harness.runner.clients import build_client
 from harness.runner.driver import DriveStats, Progress, drive
 from harness.runner.facts import fault_windows, run_facts
 from harness.runner.workload import Workload
+from harness.scenario.app_spec import AppClientSpec
 from harness.scenario.model import Scenario
 from harness.scenario.sdk_spec import SDK_APIS
 from harness.vtime import run as run_virtual
@@ -135,7 +136,8 @@ def _default_model(scenario: Scenario) -> str:
     client = scenario.client
     if isinstance(client, ClientConfig):
         return client.models[0].name
-    api = SDK_APIS.get(client.kind)  # LiteLLM speaks every API: an OpenAI model first, else any
+    # LiteLLM speaks every API: an OpenAI model first, else any; an app the API it says it speaks
+    api = client.api if isinstance(client, AppClientSpec) else SDK_APIS.get(client.kind)
     chat = [m for m in scenario.provider.models if m.kind != "embedding"]
     candidates = [m for m in chat if m.api == (api or "openai")] or ([] if api else chat)
     if not candidates:

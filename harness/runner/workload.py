@@ -17,6 +17,8 @@ from typing import Any
 
 from harness.client.types import ChatRequest, Message, ResponseSchema, ToolSpec
 from harness.scenario.load import LoadSpec
+from harness.scenario.questions import PHRASINGS, question_text
+from harness.seeded import choices
 from harness.tokenizer import MESSAGE_OVERHEAD, REPLY_PRIMING
 
 __all__ = ["PREFILL", "Workload", "prompt_of"]
@@ -47,7 +49,7 @@ class _Corpus:
 
     def __init__(self, seed: int, words: int = 50_000) -> None:
         rng = random.Random(seed ^ 0xC0FFEE)
-        chosen = [rng.choice(_WORDS) for _ in range(words)]
+        chosen = choices(rng, _WORDS, words)  # [rng.choice(_WORDS) for _ in range(words)], in bulk
         self.text = " ".join(chosen)  # one space between words
         starts = [0] * (words + 1)  # starts[i]: offset of word i; starts[words]: len(text) + 1
         offset = 0
@@ -123,6 +125,10 @@ class Workload:
         slot = user_slot if user_slot is not None else rng.randrange(spec.users_pool)
         batch = rng.random() < spec.batch_share
         prompt = Message("user", self._corpus.slice(content, rng.random()))
+        if spec.questions_share > 0:  # drawn only when asked for (other scenarios keep their streams)
+            u, question, phrasing = rng.random(), rng.randrange(spec.questions), rng.randrange(PHRASINGS)
+            if u < spec.questions_share:
+                prompt = Message("user", question_text(question, phrasing))
         prefill = spec.prefill_share > 0 and rng.random() < spec.prefill_share
         messages = (prompt, PREFILL) if prefill else (prompt,)
         extra: dict[str, Any] = {}

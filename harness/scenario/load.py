@@ -21,6 +21,8 @@ Example::
     features = { chat = 3, summarise = 1 }
     batch_share = 0.2               # share of requests in the limiter's batch lane
     prefill_share = 0.1             # share ending with an assistant prefill ("Sure, here is")
+    questions_share = 0.8           # share asking a support question in one of its wordings
+    questions = 12                  # of the pool's first 12 questions (paraphrases: harness.scenario.questions)
 
     [load]
     mode = "open"
@@ -37,6 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from harness.distributions import Distribution
+from harness.scenario.questions import QUESTIONS
 from harness.validate import Table, describe
 
 __all__ = ["ARRIVALS", "LoadSpec", "open_loop_arrivals"]
@@ -73,6 +76,8 @@ class LoadSpec:
     structured_share: float = 0.0  # fraction asking for JSON output matching a schema
     cached_prefix_share: float = 0.0  # fraction starting with the scenario's shared system prompt
     cached_prefix_tokens: int = 1500  # that prompt's length (≥ 1,024 to be cacheable; Anthropic: a breakpoint)
+    questions_share: float = 0.0  # fraction asking a question of the paraphrase pool, in a seeded wording
+    questions: int = len(QUESTIONS)  # how many of the pool's questions are asked (the first N)
 
     @classmethod
     def parse(cls, t: Table) -> LoadSpec:
@@ -113,6 +118,8 @@ class LoadSpec:
         for key in ("tools_share", "structured_share", "cached_prefix_share"):
             kw[key] = t.float(key, 0.0, min=0, max=1)
         kw["cached_prefix_tokens"] = t.int("cached_prefix_tokens", 1500, min=1, max=100_000)
+        kw["questions_share"] = t.float("questions_share", 0.0, min=0, max=1)
+        kw["questions"] = t.int("questions", len(QUESTIONS), min=1, max=len(QUESTIONS))
         t.done()
         return cls(**kw)  # type: ignore[arg-type]
 

@@ -46,6 +46,7 @@ from harness.errors import ConfigError
 from harness.judge.gates import DEFAULT_GATES, GateSpec, parse_gates
 from harness.judge.metrics import METRIC_NAMES
 from harness.pricing import PriceTable
+from harness.scenario.app_spec import AppClientSpec
 from harness.scenario.bounds import MAX_FAULTS, check_bounds
 from harness.scenario.explore import ExploreSpace
 from harness.scenario.load import LoadSpec
@@ -130,10 +131,17 @@ def _check_client_models(client: ClientConfig, served: dict[str, Any], load: Loa
             raise ConfigError(f"load.models.{name}", "the client has no such model; add it to client.models")
 
 
-def _parse_client(data: Any, path: str, served: dict[str, Any], load: LoadSpec) -> ClientConfig | SDKClientSpec:
-    """A ``[client]``-shaped table: the reference client's config, or an SDK by ``kind``."""
-    kind = Table(data, path).choice("kind", ("reference", *SDK_KINDS), default="reference")
+def _parse_client(
+    data: Any, path: str, served: dict[str, Any], load: LoadSpec, base: Path
+) -> ClientConfig | SDKClientSpec:
+    """A ``[client]``-shaped table: the reference client's config, an SDK by ``kind``, or the user's app.
+
+    ``base``: the scenario's folder (where an app's module is looked for first).
+    """
+    kind = Table(data, path).choice("kind", ("reference", *SDK_KINDS, "app"), default="reference")
     rest = {k: v for k, v in data.items() if k != "instances"}
+    if kind == "app":
+        return AppClientSpec.parse_app(Table(rest, path), base)
     if kind in SDK_KINDS:
         return SDKClientSpec.parse(Table(rest, path))
     config = ClientConfig.parse(rest, path)
@@ -204,8 +212,9 @@ def parse_scenario(
     if client_data is None:
         client_data = _default_client(provider, load)
     instances = Table(client_data, "client").choice("instances", _INSTANCES, "shared")
-    client = _parse_client(client_data, "client", known, load)
-    compare = tuple(_parse_client(ct.data, ct.path, known, load) for ct in t.tables("compare_with", []))
+    base = path.parent if path is not None else Path.cwd()
+    client = _parse_client(client_data, "client", known, load, base)
+    compare = tuple(_parse_client(ct.data, ct.path, known, load, base) for ct in t.tables("compare_with", []))
     gate_tables = t.tables("gates", None)
     gates = DEFAULT_GATES if gate_tables is None else parse_gates(gate_tables, METRIC_NAMES)
     explore = None

@@ -71,7 +71,7 @@ class SDKClientSpec:
         return SDK_BACKOFF_CAP_S
 
     @property
-    def max_attempts(self) -> int:
+    def max_attempts(self) -> int | None:
         return self.max_retries + 1
 
 

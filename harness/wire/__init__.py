@@ -1,4 +1,4 @@
-"""Wire formats: one module per provider (``openai``, ``anthropic``, ``gemini``), used by both sides.
+"""Wire formats: a base module per provider (``openai``, ``anthropic``, ``gemini``) and siblings, used by both sides.
 
 The fake provider emits these formats and the reference client reads them, so a format fix is made
 once. Shared pieces: :mod:`harness.wire.sse` (framing and an incremental parser),

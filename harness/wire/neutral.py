@@ -88,12 +88,13 @@ class ToolDelta:
 
 @dataclass(slots=True)  # not frozen: one per request/event on the hot path; treat as read-only
 class EmbeddingCall:
-    """A validated embeddings request: the inputs' token counts and the requested encoding."""
+    """A validated embeddings request: the inputs' token counts and texts, and the requested encoding."""
 
     model: str
     token_counts: tuple[int, ...]  # one per input
     base64: bool = False  # encoding_format == "base64"
     dimensions: int | None = None
+    texts: tuple[str | None, ...] = ()  # one per input: its text, None for a token array
 
 
 @dataclass(slots=True)  # not frozen: one per request/event on the hot path; treat as read-only

@@ -1,6 +1,7 @@
 """OpenAI's Responses API (``POST /v1/responses``), both sides: plain answers and the typed event stream.
 
-Errors, auth and rate-limit headers are those of chat completions (:mod:`harness.wire.openai`); this
+Errors, auth and rate-limit headers are those of chat completions (:mod:`harness.wire.openai`,
+:mod:`harness.wire.openai_limits`); this
 module holds what differs: the request (``input`` items and ``instructions`` instead of ``messages``,
 ``max_output_tokens``), the ``response`` object and its stream of typed events::
 

@@ -1,6 +1,7 @@
 """Planted bugs are found and shrunk: each within 200 worlds, to at most two faults, replayable.
 
-Each space under ``examples/explore/`` holds a client with one well-known defect; ``harness explore``
+Each space under ``examples/explore/`` holds a client with one well-known defect (the last one is a
+user's own app, built on the openai SDK, under ``[client] kind = "app"``); ``harness explore``
 must find a failing world, shrink it, and write ``counterexample.toml`` such that ``harness run``
 fails the same gate — the whole loop a user relies on.
 """
@@ -26,9 +27,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
         ("no_jitter", "herd_peak_100ms"),  # a herd at recovery
         ("no_retry_budget", "retry_amplification"),  # amplification under brownouts
         ("ignores_hints", "retry_after_violations"),  # 429s retried before their Retry-After
+        ("streaming_app", "truncated_answers"),  # the user's own app ([client] kind = "app") keeps cut streams
     ],
 )
-def test_a_planted_bug_is_found_shrunk_and_replayed(space: str, gate: str, tmp_path: Path) -> None:
+def test_a_planted_bug_is_found_shrunk_and_replayed(
+    space: str, gate: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if space == "streaming_app":
+        pytest.importorskip("openai")  # the example app is built on the openai SDK (the sdks extra)
     out = tmp_path / "explore"
     code = main(["explore", str(PLANTED / f"{space}.toml"), "--examples", "200", "--quiet",
                  "--out", str(out)])  # fmt: skip
@@ -42,6 +48,7 @@ def test_a_planted_bug_is_found_shrunk_and_replayed(space: str, gate: str, tmp_p
     # the counterexample is an ordinary scenario: no [explore] table, and harness run fails the same gate
     counterexample = load_scenario(out / "counterexample.toml")
     assert counterexample.explore is None
+    monkeypatch.chdir(tmp_path)  # replayed from elsewhere: an app's module is found from the file alone
     assert main(["run", str(out / "counterexample.toml"), "--quiet", "--out", str(tmp_path / "replay")]) == 1
     replay = json.loads((tmp_path / "replay" / "summary.json").read_text())
     failed = sorted(g["name"] for g in replay["gates"] if not g["passed"])

@@ -16,7 +16,7 @@ from fake_provider.memory import perform
 from fake_provider.testing import RunningServer, running
 from harness.distributions import Distribution
 from harness.pricing import ModelPrice
-from harness.wire import anthropic, gemini, openai
+from harness.wire import anthropic, gemini, openai, openai_client
 
 KEY = {"authorization": "Bearer sk-test"}
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 6}
@@ -39,12 +39,12 @@ async def test_chat_plain_and_streamed_over_the_socket(server: RunningServer, ht
     async with http.post(f"{server.url}{openai.CHAT_PATH}", json=CHAT, headers=KEY) as resp:
         assert resp.status == 200
         assert resp.headers["x-request-id"].startswith("req_")
-        plain = openai.parse_chat_body(await resp.read(), resp.headers)
+        plain = openai_client.parse_chat_body(await resp.read(), resp.headers)
     assert plain.usage.output_tokens == 6
     body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
     async with http.post(f"{server.url}{openai.CHAT_PATH}", json=body, headers=KEY) as resp:
         assert resp.headers["content-type"].startswith("text/event-stream")
-        reader = openai.ChatStreamReader()
+        reader = openai_client.ChatStreamReader()
         events = [e async for data in resp.content.iter_any() for e in reader.feed(data)]
     assert "".join(e.text for e in events) == plain.text  # same request, same answer
     assert events[-1].done
@@ -266,8 +266,8 @@ async def test_events_due_together_leave_in_one_write(server: RunningServer, htt
     assert len(frames) == 1  # role, 6 text events, the finish and [DONE]: all due at once, one write
     async with http.post(f"{server.url}{openai.CHAT_PATH}", json=body, headers=KEY) as resp:
         read = await resp.read()
-    same_events = openai.ChatStreamReader().feed(b"".join(frames))
-    assert [e.text for e in openai.ChatStreamReader().feed(read)] == [e.text for e in same_events]
+    same_events = openai_client.ChatStreamReader().feed(b"".join(frames))
+    assert [e.text for e in openai_client.ChatStreamReader().feed(read)] == [e.text for e in same_events]
     drip = await _chunked_frames(server.url, {**body, "model": "drip"})
     assert len(drip) == 6  # role with the first text, then one write per later chunk; finish and [DONE] with the last
     assert [r.output_tokens for r in server.core.log] == [6, 6, 6]

@@ -25,6 +25,11 @@ PARALLEL = 4
 ALONE = {"outage_recovery"}  # CPU-heavy: nothing else runs beside it
 
 
+def _key(path: Path) -> str:
+    """A scenario's name in this test: its path under scenarios/ without .toml (stems repeat across folders)."""
+    return path.relative_to(ROOT / "scenarios").with_suffix("").as_posix()
+
+
 def _duration(path: Path) -> float:
     found = re.search(r"^duration_s\s*=\s*([\d.]+)", path.read_text(encoding="utf-8"), re.M)
     return float(found.group(1)) if found else 60.0
@@ -39,7 +44,7 @@ def _run_all(paths: list[Path], out: Path, parallel: int) -> dict[Path, subproce
         while pending and len(running) < parallel:
             path = pending.pop(0)
             cmd = [str(Path(sys.executable).with_name("harness")), "run", str(path), "--real-time", "--quiet", "--out",
-                   str(out / path.stem)]  # fmt: skip
+                   str(out / _key(path))]  # fmt: skip
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             running[path] = (proc, time.monotonic() + 3 * _duration(path) + 180)
         for path, (proc, give_up) in list(running.items()):
@@ -61,20 +66,20 @@ KNOWN_GAPS = {
     "rate_limit_storm": "fails its gates in real time only",
     "stream_faults": "success 0.31 (breaker opens) in real time only",
     "tpm_saturation": "fails its gates in real time only (and runs 300 s)",
-    "flapping_primary": "failover_wait_max_s 0.063 > 0.05: no room for a loaded loop",
-    "silent_primary_failover": "a silent attempt is logged only when dropped, after the run",
+    "conduct/flapping_primary": "failover_wait_max_s 0.063 > 0.05: no room for a loaded loop",
+    "conduct/silent_primary_failover": "a silent attempt is logged only when dropped, after the run",
 }
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_every_shipped_scenario_passes_in_real_time(tmp_path: Path) -> None:
-    light = [p for p in SHIPPED if p.stem not in ALONE and p.stem not in KNOWN_GAPS]
+    light = [p for p in SHIPPED if _key(p) not in ALONE and _key(p) not in KNOWN_GAPS]
     done = _run_all(light, tmp_path, PARALLEL)
-    done |= _run_all([p for p in SHIPPED if p.stem in ALONE and p.stem not in KNOWN_GAPS], tmp_path, 1)
+    done |= _run_all([p for p in SHIPPED if _key(p) in ALONE and _key(p) not in KNOWN_GAPS], tmp_path, 1)
     failures = []
     for path, result in sorted(done.items()):
-        summary_file = tmp_path / path.stem / "summary.json"
+        summary_file = tmp_path / _key(path) / "summary.json"
         if result.returncode != 0 or not summary_file.is_file():
             failures.append(f"{path.relative_to(ROOT)}: exit {result.returncode}\n{result.stdout[-1500:]}")
             continue
@@ -83,4 +88,4 @@ def test_every_shipped_scenario_passes_in_real_time(tmp_path: Path) -> None:
         assert summary["passed"] is True
     assert not failures, "\n\n".join(failures)
     assert len(done) == len(SHIPPED) - len(KNOWN_GAPS)
-    assert set(KNOWN_GAPS) <= {p.stem for p in SHIPPED}, "a known gap names a scenario that no longer exists"
+    assert set(KNOWN_GAPS) <= {_key(p) for p in SHIPPED}, "a known gap names a scenario that no longer exists"

@@ -19,7 +19,8 @@ def test_scenarios_over_two_workers(project: pytest.Pytester) -> None:
         catalogue.joinpath(f"{name}.toml").write_text(scenario_toml(name, seed=i + 1, tags=("herd",)))
     catalogue.joinpath("down.toml").write_text(scenario_toml("down", extra=FAILING_GATE))
     project.makepyfile(test_app="def test_app():\n    assert True\n")  # not selected by -m
-    result = project.runpytest("scenarios", "test_app.py", "-n", "2", "-m", "scenario", "-v")
+    # in a subprocess: xdist imported inside an in-process run can trip CPython 3.11.7's AST recursion check
+    result = project.runpytest_subprocess("scenarios", "test_app.py", "-n", "2", "-m", "scenario", "-v")
     result.assert_outcomes(passed=len(NAMES), failed=1)  # test_app deselected by -m scenario
     workers = {line.split("]")[0] for line in result.stdout.lines if line.startswith("[gw")}
     assert workers == {"[gw0", "[gw1"}  # both workers ran scenarios

@@ -15,7 +15,7 @@ from harness import vtime
 from harness.clock import loop_clock
 from harness.pricing import Usage
 from harness.tokenizer import count_messages, count_tokens
-from harness.wire import anthropic, gemini, openai
+from harness.wire import anthropic, gemini, openai, openai_client
 from harness.wire.neutral import ChatResult, StreamEvent
 
 KEYS = {"authorization": "Bearer sk-p", "x-api-key": "ak-p", "x-goog-api-key": "g-p"}
@@ -30,7 +30,7 @@ messages = st.lists(st.tuples(st.sampled_from(["user", "assistant"]), texts), mi
 def request(api: str, msgs: list[tuple[str, str]], max_tokens: int | None, stream: bool) -> ProviderRequest:
     model = MODELS[api]
     if api == "openai":
-        body = openai.build_chat_body(model, msgs, max_tokens=max_tokens, stream=stream, include_usage=True)
+        body = openai_client.build_chat_body(model, msgs, max_tokens=max_tokens, stream=stream, include_usage=True)
         return ProviderRequest("POST", openai.CHAT_PATH, "", KEYS, body)
     if api == "anthropic":
         body = anthropic.build_messages_body(model, msgs, max_tokens=max_tokens or 50, stream=stream)
@@ -39,9 +39,9 @@ def request(api: str, msgs: list[tuple[str, str]], max_tokens: int | None, strea
     return ProviderRequest("POST", path, query, KEYS, gemini.build_generate_body(msgs, max_tokens=max_tokens))
 
 
-def reader(api: str) -> openai.ChatStreamReader | anthropic.MessageStreamReader | gemini.GenerateStreamReader:
+def reader(api: str) -> openai_client.ChatStreamReader | anthropic.MessageStreamReader | gemini.GenerateStreamReader:
     return {
-        "openai": openai.ChatStreamReader,
+        "openai": openai_client.ChatStreamReader,
         "anthropic": anthropic.MessageStreamReader,
         "gemini": gemini.GenerateStreamReader,
     }[api]()
@@ -49,7 +49,7 @@ def reader(api: str) -> openai.ChatStreamReader | anthropic.MessageStreamReader 
 
 def parse(api: str, body: bytes) -> ChatResult:
     return {
-        "openai": openai.parse_chat_body,
+        "openai": openai_client.parse_chat_body,
         "anthropic": anthropic.parse_message_body,
         "gemini": gemini.parse_response_body,
     }[api](body)

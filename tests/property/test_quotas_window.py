@@ -23,7 +23,7 @@ from harness.clock import ManualClock
 from harness.judge.facts import LimitFact
 from harness.judge.metrics import limit_violations
 from harness.records import ProviderRecord
-from harness.wire import anthropic, openai
+from harness.wire import anthropic, openai, openai_limits
 
 WINDOW = 60.0
 DURATION = 240.0  # four windows of traffic
@@ -145,7 +145,7 @@ def test_the_retry_hint_is_when_capacity_returns(rpm: int, tpm: int, sizes: list
         if exchange.plan.status != 429:
             continue
         headers: dict[str, Any] = {k.lower(): v for k, v in exchange.plan.headers}
-        hint = openai.parse_rate_limits(headers).retry_after_s
+        hint = openai_limits.parse_rate_limits(headers).retry_after_s
         if hint is None:  # larger than the limit itself: never fits, and no hint is given
             assert exchange.context.prompt_tokens + max_tokens > tpm
             continue

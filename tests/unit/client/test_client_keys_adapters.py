@@ -11,7 +11,7 @@ from harness.client.adapters import limit_observation, neutral_finish
 from harness.client.types import ChatRequest, Message
 from harness.clock import ManualClock
 from harness.errors import ConfigError, ContextLengthExceeded, Overloaded, PrefillRejected, RateLimited
-from harness.wire import anthropic, gemini, openai
+from harness.wire import anthropic, gemini, openai, openai_requests
 from harness.wire.neutral import RateLimits
 
 
@@ -100,7 +100,7 @@ def test_adapters_build_the_providers_own_requests(provider: str, model: str, pl
     body = adapter.body(spec, REQUEST.messages, REQUEST, True)
     # the provider side of the same wire module reads it back: one home for the format
     if provider == "openai":
-        call = openai.parse_chat(json.loads(body))
+        call = openai_requests.parse_chat(json.loads(body))
         assert call.include_usage
         assert call.stream
         assert call.model == model

@@ -18,11 +18,11 @@ from harness.errors import (
     StreamStalled,
 )
 from harness.pricing import Usage
-from harness.wire import anthropic, gemini, openai
+from harness.wire import anthropic, gemini, openai, openai_answers
 
 
 def openai_stream(words: Sequence[str], *, usage: bool = True, done: bool = True, finish: bool = True) -> list[bytes]:
-    enc = openai.ChatStreamEncoder("chatcmpl-1", "gpt-4o-mini", 1, include_usage=True)
+    enc = openai_answers.ChatStreamEncoder("chatcmpl-1", "gpt-4o-mini", 1, include_usage=True)
     chunks = [enc.role(), *(enc.text(w) for w in words)]
     if finish:
         chunks.append(enc.finish("stop"))

@@ -16,7 +16,7 @@ from harness.clock import ManualClock
 from harness.distributions import Distribution
 from harness.errors import ContentFiltered, ContextLengthExceeded, Overloaded, RateLimited
 from harness.pricing import ModelPrice
-from harness.wire import anthropic, gemini, openai
+from harness.wire import anthropic, gemini, openai, openai_client
 from harness.wire.formats import parse_http_date, parse_retry_after
 from harness.wire.neutral import StreamEvent
 
@@ -43,7 +43,7 @@ ERRORS: dict[str, Callable[..., Any]] = {
     "gemini": gemini.error_from_response,
 }
 READERS: dict[str, Callable[[], Any]] = {
-    "openai": openai.ChatStreamReader,
+    "openai": openai_client.ChatStreamReader,
     "anthropic": anthropic.MessageStreamReader,
     "gemini": gemini.GenerateStreamReader,
 }

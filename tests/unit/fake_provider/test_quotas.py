@@ -15,7 +15,7 @@ from fake_provider.quotas import Limits, QuotaConfig, SlidingWindow
 from harness.clock import ManualClock
 from harness.errors import Overloaded, QuotaExhausted, RateLimited
 from harness.tokenizer import count_messages
-from harness.wire import anthropic, gemini, openai
+from harness.wire import anthropic, gemini, openai, openai_limits
 from harness.wire.formats import parse_rfc3339
 
 WALL = 1_795_000_000.0
@@ -100,14 +100,14 @@ def headers(exchange: Exchange) -> dict[str, str]:
 def test_openai_counts_prompt_plus_max_tokens_and_says_so_in_its_headers() -> None:
     core = make_core(QuotaConfig(Limits(rpm=3, tpm=100)))
     first = chat(core, max_tokens=40)
-    limits = openai.parse_rate_limits(headers(first))
+    limits = openai_limits.parse_rate_limits(headers(first))
     assert (limits.requests_limit, limits.requests_remaining) == (3, 2)
     assert (limits.tokens_limit, limits.tokens_remaining) == (100, 100 - PROMPT - 40)
     assert limits.tokens_reset_s == 60.0
     done(first)
     core.clock.advance(10)  # type: ignore[attr-defined]
     second = chat(core, max_tokens=40)
-    assert openai.parse_rate_limits(headers(second)).tokens_remaining == 100 - 2 * (PROMPT + 40)
+    assert openai_limits.parse_rate_limits(headers(second)).tokens_remaining == 100 - 2 * (PROMPT + 40)
     done(second)
     core.clock.advance(5)  # type: ignore[attr-defined]
     refused = chat(core, max_tokens=40)
@@ -133,7 +133,7 @@ def test_without_max_tokens_a_request_counts_the_answer_it_gets() -> None:
     core = make_core(QuotaConfig(Limits(tpm=10_000)))
     ex = chat(core, max_tokens=None)
     answer = json.loads(ex.plan.body)["usage"]["completion_tokens"]
-    assert openai.parse_rate_limits(headers(ex)).tokens_remaining == 10_000 - PROMPT - answer
+    assert openai_limits.parse_rate_limits(headers(ex)).tokens_remaining == 10_000 - PROMPT - answer
 
 
 def test_a_request_larger_than_the_limit_is_refused_without_a_hint() -> None:
@@ -243,7 +243,7 @@ def test_reset_forgets_the_quota_state() -> None:
 def test_no_quotas_the_tiers_headers_unless_turned_off() -> None:
     core = make_core(QuotaConfig())
     assert core.quotas is None
-    limits = openai.parse_rate_limits(headers(chat(core)), WALL)
+    limits = openai_limits.parse_rate_limits(headers(chat(core)), WALL)
     assert (limits.requests_limit, limits.requests_remaining) == (10_000, 9_999)  # OpenAI usage tier 5
     quiet = make_core(QuotaConfig(), rate_limit_headers=False)
     assert not [k for k in headers(chat(quiet)) if "ratelimit" in k]

@@ -30,3 +30,18 @@ def test_shares_add_tools_schemas_and_one_shared_prefix() -> None:
     assert prefixed[0].messages[0].cache_ttl == "5m"
     assert abs(count_messages([("system", prefixed[0].messages[0].content)]) - 1500) <= 4
     assert [work.request(i) for i in range(20)] == requests[:20]  # a pure function of (seed, index)
+
+
+def test_questions_share_asks_pool_questions_in_seeded_wordings() -> None:
+    from harness.scenario.questions import question_of
+
+    spec = replace(LoadSpec(), questions_share=0.75, questions=5)
+    work = Workload(spec, seed=3, default_model="gpt-4o-mini")
+    requests = [work.request(i) for i in range(400)]
+    asked = [question_of(r.messages[-1].content) for r in requests]
+    pooled = [q for q in asked if q is not None]
+    assert 260 <= len(pooled) <= 340
+    assert len(set(pooled)) == 5  # the pool's first five questions only
+    wordings = {r.messages[-1].content for r, q in zip(requests, asked, strict=True) if q is not None}
+    assert len(wordings) == 20  # … each in its four wordings
+    assert [work.request(i) for i in range(20)] == requests[:20]

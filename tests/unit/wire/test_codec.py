@@ -7,7 +7,7 @@ import json
 import pytest
 
 from harness.errors import StreamBroken
-from harness.wire import codec, openai
+from harness.wire import codec, openai_client
 
 
 def test_bodies_are_compact_json_with_the_same_value() -> None:
@@ -35,15 +35,15 @@ def test_what_orjson_cannot_read_is_read_by_the_standard_library() -> None:
 
 def test_a_malformed_completion_is_still_a_broken_stream() -> None:
     with pytest.raises(StreamBroken, match="malformed chat completion"):
-        openai.parse_chat_body(b'{"choices": []}')
+        openai_client.parse_chat_body(b'{"choices": []}')
     with pytest.raises(StreamBroken):
-        openai.parse_chat_body(b"\xff not json")
+        openai_client.parse_chat_body(b"\xff not json")
 
 
 def test_the_request_builder_accepts_pairs_and_message_objects() -> None:
     class Msg:
         role, content = "user", "hi"
 
-    pairs = openai.build_chat_body("m", [("user", "hi")], max_tokens=3)
-    objects = openai.build_chat_body("m", [Msg()], max_tokens=3)
+    pairs = openai_client.build_chat_body("m", [("user", "hi")], max_tokens=3)
+    objects = openai_client.build_chat_body("m", [Msg()], max_tokens=3)
     assert pairs == objects == b'{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":3}'

@@ -25,6 +25,7 @@ from harness.errors import (
 )
 from harness.pricing import Usage
 from harness.wire import openai as wire
+from harness.wire import openai_answers, openai_client, openai_limits, openai_requests
 from harness.wire.neutral import RequestInvalid
 
 Handler = Callable[[httpx2.Request], httpx2.Response]
@@ -44,7 +45,8 @@ def capture() -> tuple[list[httpx2.Request], Handler]:
 
     def handler(request: httpx2.Request) -> httpx2.Response:
         seen.append(request)
-        return httpx2.Response(200, json=json.loads(wire.chat_body("chatcmpl-1", "gpt-4o-mini", 1, "ok", "stop", 1, 1)))
+        body = openai_answers.chat_body("chatcmpl-1", "gpt-4o-mini", 1, "ok", "stop", 1, 1)
+        return httpx2.Response(200, json=json.loads(body))
 
     return seen, handler
 
@@ -67,7 +69,7 @@ def test_the_sdk_request_parses_into_a_neutral_call() -> None:
     assert request.url.path == wire.CHAT_PATH
     assert request.headers["authorization"] == "Bearer sk-test"
     assert request.headers[wire.ATTEMPT_HEADER] == "0"
-    call = wire.parse_chat(json.loads(request.content))
+    call = openai_requests.parse_chat(json.loads(request.content))
     assert call.model == "gpt-4o-mini"
     assert call.messages == (("system", "Be brief."), ("user", "Hello\nthere"), ("assistant", "Hi"), ("user", "Again"))
     assert (call.max_tokens, call.stop, call.temperature, call.stream, call.prefill) == (
@@ -80,14 +82,14 @@ def test_the_sdk_request_parses_into_a_neutral_call() -> None:
 
 
 def test_the_sdk_reads_a_plain_completion_and_so_do_we() -> None:
-    body = wire.chat_body("chatcmpl-abc", "gpt-4o", 1_700_000_000, 'say "hi"\n', "length", 13, 4)
+    body = openai_answers.chat_body("chatcmpl-abc", "gpt-4o", 1_700_000_000, 'say "hi"\n', "length", 13, 4)
     client = sdk(lambda r: httpx2.Response(200, content=body, headers={"x-request-id": "req_1"}))
     result = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
     assert result.choices[0].message.content == 'say "hi"\n'
     assert result.choices[0].finish_reason == "length"
     assert result.usage is not None
     assert (result.usage.prompt_tokens, result.usage.completion_tokens, result.usage.total_tokens) == (13, 4, 17)
-    ours = wire.parse_chat_body(body, {"x-request-id": "req_1"})
+    ours = openai_client.parse_chat_body(body, {"x-request-id": "req_1"})
     assert (ours.text, ours.finish_reason, ours.usage, ours.request_id) == (
         'say "hi"\n',
         "length",
@@ -97,7 +99,7 @@ def test_the_sdk_reads_a_plain_completion_and_so_do_we() -> None:
 
 
 def stream_bytes(include_usage: bool) -> bytes:
-    enc = wire.ChatStreamEncoder("chatcmpl-s", "gpt-4o-mini", 1, include_usage)
+    enc = openai_answers.ChatStreamEncoder("chatcmpl-s", "gpt-4o-mini", 1, include_usage)
     body = enc.role() + enc.text("Hel") + enc.text("lo") + enc.finish("stop")
     if include_usage:
         body += enc.usage(9, 2)
@@ -122,7 +124,7 @@ def test_the_sdk_streams_our_chunks(include_usage: bool) -> None:
 def test_our_stream_reader_reads_the_same_stream_in_any_slicing() -> None:
     body = stream_bytes(True)
     for size in (1, 7, len(body)):
-        reader = wire.ChatStreamReader()
+        reader = openai_client.ChatStreamReader()
         events = [e for i in range(0, len(body), size) for e in reader.feed(body[i : i + size])] + reader.finish()
         assert "".join(e.text for e in events) == "Hello"
         assert [e.finish_reason for e in events if e.finish_reason] == ["stop"]
@@ -131,22 +133,22 @@ def test_our_stream_reader_reads_the_same_stream_in_any_slicing() -> None:
 
 
 def test_a_mid_stream_error_is_an_sdk_api_error_and_our_error_event() -> None:
-    enc = wire.ChatStreamEncoder("chatcmpl-s", "gpt-4o-mini", 1, False)
+    enc = openai_answers.ChatStreamEncoder("chatcmpl-s", "gpt-4o-mini", 1, False)
     body = enc.role() + enc.text("Hi") + b"data: " + wire.error_body("Overloaded", "server_error") + b"\n\n"
     client = sdk(lambda r: httpx2.Response(200, content=body, headers={"content-type": "text/event-stream"}))
     with pytest.raises(openai.APIError, match="Overloaded"):
         list(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], stream=True))
-    events = wire.ChatStreamReader().feed(body)
+    events = openai_client.ChatStreamReader().feed(body)
     assert events[-1].error is not None
     assert isinstance(wire.error_from_info(events[-1].error), StreamBroken)
     with pytest.raises(StreamBroken):
-        wire.ChatStreamReader().feed(b"data: {not json\n\n")
+        openai_client.ChatStreamReader().feed(b"data: {not json\n\n")
 
 
 @pytest.mark.parametrize("as_base64", [True, False])
 def test_embeddings_in_both_encodings(as_base64: bool) -> None:
     vector = struct.pack("<3f", 0.5, -0.25, 1.0)
-    body = wire.embeddings_body("text-embedding-3-small", [vector], as_base64, 3)
+    body = openai_answers.embeddings_body("text-embedding-3-small", [vector], as_base64, 3)
     seen: list[dict[str, object]] = []
 
     def handler(request: httpx2.Request) -> httpx2.Response:
@@ -157,13 +159,13 @@ def test_embeddings_in_both_encodings(as_base64: bool) -> None:
     result = sdk(handler).embeddings.create(model="text-embedding-3-small", input="hello world", encoding_format=fmt)
     assert result.data[0].embedding == [0.5, -0.25, 1.0]
     assert result.usage.prompt_tokens == 3
-    call = wire.parse_embeddings(seen[0])
+    call = openai_requests.parse_embeddings(seen[0])
     assert call.base64 is as_base64  # the SDK asks for base64 when the caller did not choose
     assert call.token_counts == (4,)  # hell·o worl·d
 
 
 def test_models_list() -> None:
-    body = wire.models_body([("gpt-4o", 1, "openai"), ("gpt-4o-mini", 2, "openai")])
+    body = openai_answers.models_body([("gpt-4o", 1, "openai"), ("gpt-4o-mini", 2, "openai")])
     ids = [m.id for m in sdk(lambda r: httpx2.Response(200, content=body)).models.list()]
     assert ids == ["gpt-4o", "gpt-4o-mini"]
 
@@ -210,7 +212,7 @@ def test_models_list() -> None:
 )
 def test_validation_names_the_field(body: object, param: str | None, code: str) -> None:
     with pytest.raises(RequestInvalid) as info:
-        wire.parse_chat(body)
+        openai_requests.parse_chat(body)
     assert (info.value.param, info.value.code) == (param, code)
     error = json.loads(wire.invalid_body(info.value))["error"]
     assert error["type"] == "invalid_request_error"
@@ -221,8 +223,8 @@ def test_validation_names_the_field(body: object, param: str | None, code: str) 
 
 def test_neutral_builder_round_trips_through_the_server_parser() -> None:
     messages = [("system", "S"), ("user", "U"), ("assistant", "A")]
-    body = wire.build_chat_body("gpt-4o", messages, max_tokens=5, temperature=0.1, stream=True, stop=["x"])
-    call = wire.parse_chat(json.loads(body))
+    body = openai_client.build_chat_body("gpt-4o", messages, max_tokens=5, temperature=0.1, stream=True, stop=["x"])
+    call = openai_requests.parse_chat(json.loads(body))
     assert call.messages == tuple(messages)
     assert (call.max_tokens, call.stream, call.include_usage, call.stop, call.prefill) == (5, True, True, ("x",), True)
 
@@ -266,7 +268,7 @@ def test_an_unreadable_error_body_keeps_the_status() -> None:
 
 
 def test_rate_limit_headers() -> None:
-    limits = wire.parse_rate_limits(
+    limits = openai_limits.parse_rate_limits(
         {
             "x-ratelimit-limit-requests": "500",
             "x-ratelimit-remaining-requests": "499",
@@ -284,4 +286,4 @@ def test_rate_limit_headers() -> None:
     )
     assert (limits.tokens_limit, limits.tokens_remaining, limits.tokens_reset_s) == (30000, 29937, 360.0)
     assert limits.retry_after_s == 1.0
-    assert wire.parse_rate_limits({"x-ratelimit-limit-requests": "lots"}).requests_limit is None
+    assert openai_limits.parse_rate_limits({"x-ratelimit-limit-requests": "lots"}).requests_limit is None

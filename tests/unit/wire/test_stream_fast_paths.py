@@ -16,6 +16,7 @@ import pytest
 from harness.errors import StreamBroken
 from harness.records import AttemptRecord, OutcomeRecord, ProviderRecord, dump_jsonl, to_dict
 from harness.wire import openai as wire
+from harness.wire import openai_answers, openai_client
 from harness.wire.neutral import StreamEvent
 from harness.wire.sse import SSEMessage, SSEParser
 
@@ -26,11 +27,11 @@ def reference(body: bytes) -> list[StreamEvent]:
     """Event by event, through the SSE parser and the reader of record."""
     parser = SSEParser()
     messages = parser.feed(body) + parser.finish()
-    return [wire.ChatStreamReader._event(m.data) for m in messages]
+    return [openai_client.ChatStreamReader._event(m.data) for m in messages]
 
 
 def stream(include_usage: bool, extra: bytes = b"") -> bytes:
-    enc = wire.ChatStreamEncoder("chatcmpl-1", "gpt-4o-mini", 1_800_000_000, include_usage)
+    enc = openai_answers.ChatStreamEncoder("chatcmpl-1", "gpt-4o-mini", 1_800_000_000, include_usage)
     body = enc.role() + b"".join(enc.texts(PIECES)) + extra + enc.finish("length")
     if include_usage:
         body += enc.usage(12, 34)
@@ -39,7 +40,7 @@ def stream(include_usage: bool, extra: bytes = b"") -> bytes:
 
 def test_the_encoder_builds_the_same_bytes_in_one_pass() -> None:
     for include_usage in (False, True):
-        enc = wire.ChatStreamEncoder("chatcmpl-9", 'model "x"', 5, include_usage)
+        enc = openai_answers.ChatStreamEncoder("chatcmpl-9", 'model "x"', 5, include_usage)
         assert enc.texts(PIECES) == [enc.text(p) for p in PIECES]
     assert enc.texts([]) == []
 
@@ -47,7 +48,7 @@ def test_the_encoder_builds_the_same_bytes_in_one_pass() -> None:
 @pytest.mark.parametrize("include_usage", [False, True])
 def test_one_read_of_a_whole_stream_gives_the_events_of_record(include_usage: bool) -> None:
     body = stream(include_usage)
-    events = wire.ChatStreamReader().feed(body)
+    events = openai_client.ChatStreamReader().feed(body)
     assert events == reference(body)
     assert "".join(e.text for e in events) == "".join(PIECES)
     assert events[-1].done
@@ -58,7 +59,7 @@ def test_any_slicing_gives_the_same_events() -> None:
     expected = reference(body)
     rng = random.Random(3)
     for _ in range(30):
-        reader = wire.ChatStreamReader()
+        reader = openai_client.ChatStreamReader()
         events: list[StreamEvent] = []
         i = 0
         while i < len(body):
@@ -90,17 +91,17 @@ def test_unusual_events_read_as_the_reader_of_record_reads_them(odd: bytes) -> N
         expected = reference(body)
     except StreamBroken:
         with pytest.raises(StreamBroken):
-            wire.ChatStreamReader().feed(body)
+            openai_client.ChatStreamReader().feed(body)
         return
-    reader = wire.ChatStreamReader()
+    reader = openai_client.ChatStreamReader()
     assert reader.feed(body) + reader.finish() == expected
 
 
 def test_a_malformed_event_raises_after_the_events_before_it() -> None:
-    enc = wire.ChatStreamEncoder("chatcmpl-1", "gpt-4o-mini", 1, False)
+    enc = openai_answers.ChatStreamEncoder("chatcmpl-1", "gpt-4o-mini", 1, False)
     body = enc.role() + enc.text("ok") + b'data: {"id":"chatcmpl-1","choi\n\n' + enc.text("never")
     with pytest.raises(StreamBroken):
-        wire.ChatStreamReader().feed(body)
+        openai_client.ChatStreamReader().feed(body)
     with pytest.raises(StreamBroken):
         reference(body)
 

@@ -1,0 +1,107 @@
+"""OpenAI answers, as the server writes them (the fake provider): chat completions, SSE chunks, embeddings, models.
+
+Built from templates, byte for byte what OpenAI sends (this is the server's hot path):
+:func:`chat_body`, :class:`ChatStreamEncoder` (the ``chat.completion.chunk`` events of one stream;
+the stream ends with :data:`harness.wire.openai.DONE`), :func:`embeddings_body`, :func:`models_body`
+and :func:`system_fingerprint`.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+from array import array
+from collections.abc import Sequence
+from typing import Any
+
+from harness.wire.formats import json_string
+
+__all__ = ["ChatStreamEncoder", "chat_body", "embeddings_body", "models_body", "system_fingerprint"]
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode  # ASCII-safe: lone surrogates cannot break it
+
+
+def _usage_json(prompt: int, output: int) -> str:
+    return (
+        f'{{"prompt_tokens":{prompt},"completion_tokens":{output},"total_tokens":{prompt + output},'
+        '"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},'
+        '"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,'
+        '"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}'
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def system_fingerprint(model: str) -> str:
+    """The backend configuration id a completion reports (``fp_`` + 10 hex digits), stable per model."""
+    return "fp_" + hashlib.blake2b(model.encode("utf-8", "surrogatepass"), digest_size=5).hexdigest()
+
+
+def chat_body(
+    completion_id: str, model: str, created: int, text: str, finish: str, prompt_tokens: int, output_tokens: int
+) -> bytes:
+    """A ``chat.completion`` object (built from a template: this is the server's hot path)."""
+    return (
+        f'{{"id":"{completion_id}","object":"chat.completion","created":{created},"model":{_dumps(model)},'
+        f'"choices":[{{"index":0,"message":{{"role":"assistant","content":{json_string(text)},"refusal":null,'
+        f'"annotations":[]}},"logprobs":null,"finish_reason":"{finish}"}}],'
+        f'"usage":{_usage_json(prompt_tokens, output_tokens)},"service_tier":"default",'
+        f'"system_fingerprint":"{system_fingerprint(model)}"}}'
+    ).encode()
+
+
+class ChatStreamEncoder:
+    """Builds the ``chat.completion.chunk`` events of one stream (prefixes computed once)."""
+
+    __slots__ = ("_head", "_tail", "include_usage")
+
+    def __init__(self, completion_id: str, model: str, created: int, include_usage: bool) -> None:
+        self.include_usage = include_usage
+        self._head = (
+            f'data: {{"id":"{completion_id}","object":"chat.completion.chunk","created":{created},'
+            f'"model":{_dumps(model)},"service_tier":"default","system_fingerprint":"{system_fingerprint(model)}",'
+            '"choices":['
+        )
+        self._tail = '],"usage":null}\n\n' if include_usage else "]}\n\n"
+
+    def role(self) -> bytes:
+        return (
+            self._head + '{"index":0,"delta":{"role":"assistant","content":"","refusal":null},'
+            '"logprobs":null,"finish_reason":null}' + self._tail
+        ).encode()
+
+    def text(self, text: str) -> bytes:
+        return (
+            f'{self._head}{{"index":0,"delta":{{"content":{json_string(text)}}},"logprobs":null,"finish_reason":null}}'
+            f"{self._tail}"
+        ).encode()
+
+    def texts(self, pieces: Sequence[str]) -> list[bytes]:
+        """``[text(p) for p in pieces]``, the same bytes, with the constant parts joined once."""
+        before = self._head + '{"index":0,"delta":{"content":'
+        after = '},"logprobs":null,"finish_reason":null}' + self._tail
+        quote = json_string
+        return [(before + quote(piece) + after).encode() for piece in pieces]
+
+    def finish(self, reason: str) -> bytes:
+        return f'{self._head}{{"index":0,"delta":{{}},"logprobs":null,"finish_reason":"{reason}"}}{self._tail}'.encode()
+
+    def usage(self, prompt_tokens: int, output_tokens: int) -> bytes:
+        return f'{self._head}],"usage":{_usage_json(prompt_tokens, output_tokens)}}}\n\n'.encode()
+
+
+def embeddings_body(model: str, vectors: Sequence[bytes], as_base64: bool, prompt_tokens: int) -> bytes:
+    """``vectors`` are little-endian float32 bytes; base64 or JSON floats as the request asked."""
+    data = []
+    for i, raw in enumerate(vectors):
+        value: Any = base64.b64encode(raw).decode() if as_base64 else array("f", raw).tolist()
+        data.append({"object": "embedding", "index": i, "embedding": value})
+    usage = {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}
+    return _dumps({"object": "list", "data": data, "model": model, "usage": usage}).encode()
+
+
+def models_body(models: Sequence[tuple[str, int, str]]) -> bytes:
+    """``(id, created, owned_by)`` triples as a ``list`` object."""
+    data = [{"id": m, "object": "model", "created": c, "owned_by": o} for m, c, o in models]
+    return _dumps({"object": "list", "data": data}).encode()
