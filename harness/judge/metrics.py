@@ -65,6 +65,7 @@ def _ok(status: int) -> bool:
 
 _GEMINI_BAD_KEY = GEMINI_BAD_KEY
 
+
 def auth_failures(records: Iterable[ProviderRecord]) -> int:
     """Attempts the provider refused for their credentials: 401, 403, and Gemini's ``API_KEY_INVALID`` 400."""
     return sum(1 for r in records if r.status in (401, 403) or r.error_type == _GEMINI_BAD_KEY)

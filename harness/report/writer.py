@@ -23,7 +23,6 @@ __all__ = ["ReportWriter", "summary_json", "write_report"]
 ReportWriter = Callable[[RunResult, Path], dict[str, str]]
 
 
-
 def _html_report(result: RunResult, out_dir: Path) -> dict[str, str]:
     # imported lazily: matplotlib is only loaded when a report is actually written
     from harness.report.html import html_writer
