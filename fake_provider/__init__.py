@@ -11,8 +11,9 @@ from fake_provider.config import ModelConfig, ProviderConfig, default_models
 from fake_provider.context import FaultSource
 from fake_provider.core import Exchange, ProviderCore, ProviderRequest
 from fake_provider.fault import Fault
+from fake_provider.fault_spec import FaultSpec
 from fake_provider.quotas import Limits, QuotaConfig
-from fake_provider.schedule import FaultSchedule, FaultSpec
+from fake_provider.schedule import FaultSchedule
 
 __all__ = [
     "Exchange",

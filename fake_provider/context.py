@@ -1,7 +1,7 @@
 """The provider core's view of one request while it decides a plan (what fault sources see).
 
 Dependency direction: this module knows the model config and the fault; neither knows it (the fault
-schedule matches requests through the small :class:`fake_provider.schedule.RequestTraits` protocol).
+schedule matches requests through the small :class:`fake_provider.fault_spec.RequestTraits` protocol).
 """
 
 from __future__ import annotations

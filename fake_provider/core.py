@@ -41,11 +41,12 @@ from fake_provider.config import ModelConfig, ProviderConfig, unknown_model
 from fake_provider.context import CallContext, FaultSource
 from fake_provider.exchange import Exchange, ProviderRequest, count_prompt, load_json
 from fake_provider.fault import Fault, merge_faults, parse_fault_headers
+from fake_provider.fault_spec import key_label
 from fake_provider.generation import Generator
 from fake_provider.plan import Delivery, Plan
 from fake_provider.quotas import QuotaBook
 from fake_provider.responses import json_plan
-from fake_provider.schedule import FaultSchedule, key_label
+from fake_provider.schedule import FaultSchedule
 from fake_provider.shape_faults import drop_from_plan
 from fake_provider.tiers import TierBook, exhausted, merge_headers
 from harness.clock import Clock

@@ -100,6 +100,12 @@ class OutcomeRecord:
     cost_usd: str = "0"  # what the client's ledger charged for the answer (Decimal as a string)
     error: str | None = None  # message of the final error (never a key)
     attempts: tuple[AttemptRecord, ...] = field(default_factory=tuple)
+    #: where the answer came from: "provider", "cache" (exact match), "coalesced" (another caller's
+    #: call) or "semantic-cache" (an answer cached for a similar question)
+    source: str = "provider"
+    similarity: float | None = None  # semantic-cache hits: the cosine between the two questions
+    cached_from: str | None = None  # cache hits: the logical id whose answer was served
+    embedding_cost_usd: str = "0"  # what the semantic cache's embedding call cost (not in cost_usd)
 
     @property
     def latency_s(self) -> float:
@@ -186,10 +192,9 @@ def to_dict(record: ProviderRecord | OutcomeRecord) -> dict[str, Any]:
 
 # -- compact storage -----------------------------------------------------------------------------
 _provider_row = operator.attrgetter(*_PROVIDER_FIELDS)
-_outcome_row = operator.attrgetter(*_OUTCOME_FIELDS[:_ATTEMPTS])
+_outcome_head = operator.attrgetter(*_OUTCOME_FIELDS[:_ATTEMPTS])  # the fields before attempts
+_outcome_tail = operator.attrgetter(*_OUTCOME_FIELDS[_ATTEMPTS + 1 :], "attempts")  # after, and attempts last
 _attempt_row = operator.attrgetter(*_ATTEMPT_FIELDS)
-if len(_OUTCOME_FIELDS) - 1 != _ATTEMPTS:  # pragma: no cover - a contract change
-    raise ImportError("OutcomeRecord.attempts must stay its last field (rows keep attempts last)")
 
 
 def _row(record: ProviderRecord | OutcomeRecord) -> tuple[Any, ...]:
@@ -197,7 +202,8 @@ def _row(record: ProviderRecord | OutcomeRecord) -> tuple[Any, ...]:
     if type(record) is ProviderRecord:
         return _provider_row(record)
     if type(record) is OutcomeRecord:
-        return (*_outcome_row(record), tuple([_attempt_row(a) for a in record.attempts]))
+        *tail, attempts = _outcome_tail(record)
+        return (*_outcome_head(record), tuple([_attempt_row(a) for a in attempts]), *tail)
     raise ValueError(f"not a plain record: {type(record).__name__}")
 
 
@@ -206,7 +212,8 @@ def _provider_of(row: tuple[Any, ...]) -> ProviderRecord:
 
 
 def _outcome_of(row: tuple[Any, ...]) -> OutcomeRecord:
-    return OutcomeRecord(*row[:-1], tuple([AttemptRecord(*a) for a in row[-1]]))  # type: ignore[call-arg]
+    attempts = tuple([AttemptRecord(*a) for a in row[_ATTEMPTS]])
+    return OutcomeRecord(*row[:_ATTEMPTS], attempts, *row[_ATTEMPTS + 1 :])  # type: ignore[call-arg]
 
 
 class PackedRecords(Sequence[_R], Generic[_R]):

@@ -355,7 +355,7 @@ class AttemptRunner:
             # the configured name of the model that answered (a provider may report a dated snapshot name)
             lr.prefix + text, spec.name, spec.provider, neutral, usage, cost, lr.id, len(attempts),
             request_ids, now - lr.t_start, None if first_seen is None else first_seen - lr.t_start, lr.cost,
-            "provider", tool_calls, thinking,
+            "provider", tool_calls, thinking, None, None,
         )  # fmt: skip
 
     # ------------------------------------------------------------------------------------ booking

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.client.attempt import AttemptRunner
 from harness.client.breaker import Breaker
@@ -67,6 +67,9 @@ from harness.errors import (
     StreamInterrupted,
 )
 from harness.records import ClientEvent, OutcomeRecord
+
+if TYPE_CHECKING:
+    from harness.client.semantic_cache import SemanticCache
 
 __all__ = ["ResilientClient"]
 
@@ -134,6 +137,14 @@ class ResilientClient:
         self.transport = transport
         self.cache = ResponseCache(config.cache, clock=self._clock) if config.cache.enabled else None
         self.flight: SingleFlight[ChatResponse] | None = SingleFlight() if config.coalesce else None
+        self.semantic: SemanticCache | None = None
+        if config.semantic_cache is not None:  # imported only when used (numpy)
+            from harness.client.semantic_cache import build_semantic_cache
+
+            self.semantic = build_semantic_cache(
+                config, routes=self.routes, transport=transport, cost=self.cost, budgets=self.budgets,
+                clock=self._clock, wall=wall, on_event=on_event, redis=redis,
+            )  # fmt: skip
         self._chains = {name: tuple(self.routes[m] for m in config.chain(name)) for name in self.routes}
         self._ids = itertools.count(1)
         self._id_prefix = f"{config.name}-{self._rng.getrandbits(32):08x}"
@@ -198,7 +209,7 @@ class ResilientClient:
         ``sink`` receives the text deltas of a stream (:class:`ChatStream` passes its queue)."""
         lr = self._begin(request, sink)
         try:
-            if self.cache is None and self.flight is None:
+            if self.cache is None and self.flight is None and self.semantic is None:
                 response = await self._execute(lr)
             else:
                 response = await self._serve(lr)
@@ -226,7 +237,7 @@ class ResilientClient:
         return text
 
     async def _serve(self, lr: LogicalRequest) -> ChatResponse:
-        """Cache, then coalescing, then the chain."""
+        """Cache, then the semantic cache, then coalescing, then the chain."""
         request = lr.request
         cache = self.cache
         key = None
@@ -235,6 +246,9 @@ class ResilientClient:
             hit = cache.get(key)
             if hit is not None:
                 return self._shared(lr, hit, "cache")
+        probe = None if self.semantic is None else await self.semantic.lookup(lr)
+        if probe is not None and probe.hit is not None:
+            return self._shared(lr, probe.hit, "semantic-cache", probe.similarity)
         if self.flight is not None and lr.sink is None:
             key = key if key is not None else request_key(request)
             response, shared = await self.flight.run(key, lambda: self._execute(lr))
@@ -244,9 +258,13 @@ class ResilientClient:
             response = await self._execute(lr)
         if cache is not None and key is not None and cache.eligible(request):
             cache.put(key, response)
+        if probe is not None and self.semantic is not None:
+            await self.semantic.remember(probe, response)
         return response
 
-    def _shared(self, lr: LogicalRequest, response: ChatResponse, source: str) -> ChatResponse:
+    def _shared(
+        self, lr: LogicalRequest, response: ChatResponse, source: str, similarity: float | None = None
+    ) -> ChatResponse:
         """Another call's answer for this logical request: no cost, no attempts."""
         now = self._clock()
         if lr.sink is not None:
@@ -254,7 +272,8 @@ class ResilientClient:
         ttft = None if lr.first_delivered is None else lr.first_delivered - lr.t_start
         return replace(
             response, request_id=lr.id, cost_usd=_ZERO, total_cost_usd=_ZERO, attempts=0, provider_request_ids=(),
-            latency_s=now - lr.t_start, ttft_s=ttft, source=source,
+            latency_s=now - lr.t_start, ttft_s=ttft, source=source, similarity=similarity,
+            cached_from=response.request_id,
         )  # fmt: skip
 
     async def _execute(self, lr: LogicalRequest) -> ChatResponse:

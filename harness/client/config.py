@@ -47,6 +47,7 @@ from harness.client.budget import BudgetRule
 from harness.client.limiter import LimitConfig
 from harness.client.redis_support import RedisFallback
 from harness.client.retry import RetryConfig
+from harness.client.semantic_config import SemanticCacheConfig
 from harness.errors import ConfigError
 from harness.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 from harness.validate import Table
@@ -360,6 +361,7 @@ class ClientConfig:
     key_rotation: KeyRotation = field(default_factory=KeyRotation)
     coalesce: bool = False  # identical in-flight plain requests share one call
     cache: CacheConfig = field(default_factory=CacheConfig)
+    semantic_cache: SemanticCacheConfig | None = None  # None: off
     transport: TransportConfig = field(default_factory=TransportConfig)
     redis: RedisConfig | None = None  # None: every policy in memory
     name: str = "reference"  # the client's name in reports
@@ -387,12 +389,30 @@ class ClientConfig:
         for i, spec in enumerate(self.models):
             if prices.find(spec.name) is None:
                 raise ConfigError(f"client.models[{i}].price", f"required for model {spec.name!r} (no default price)")
+        semantic = self.semantic_cache
+        if semantic is not None:
+            if self.embeddings_model() is None:
+                raise ConfigError(
+                    "client.semantic_cache.provider",
+                    f"no [[client.models]] of provider {semantic.provider!r} to take the base URL and keys from",
+                )
+            if prices.find(semantic.model) is None:
+                what = f"required for model {semantic.model!r} (no default price)"
+                raise ConfigError("client.semantic_cache.price", what)
+            if semantic.backend == "redis" and self.redis is None:
+                raise ConfigError("client.semantic_cache.backend", '"redis" needs a [client.redis] table (its url)')
 
     def model(self, name: str) -> ModelSpec | None:
         for spec in self.models:
             if spec.name == name:
                 return spec
         return None
+
+    def embeddings_model(self) -> ModelSpec | None:
+        """The model whose base URL and keys the semantic cache's embeddings calls use: the first of its provider."""
+        if self.semantic_cache is None:
+            return None
+        return next((m for m in self.models if m.provider == self.semantic_cache.provider), None)
 
     def chain(self, name: str) -> tuple[str, ...]:
         """The model itself, then its fallbacks in order."""
@@ -401,6 +421,8 @@ class ClientConfig:
     def price_table(self) -> PriceTable:
         """The default prices with each model's own ``price`` on top."""
         overrides = {m.name: m.price for m in self.models if m.price is not None}
+        if self.semantic_cache is not None and self.semantic_cache.price is not None:
+            overrides[self.semantic_cache.model] = self.semantic_cache.price
         return PriceTable(dict(DEFAULT_PRICES)).with_overrides(overrides)
 
     def with_base_url(self, url: str, *, override: bool = False) -> ClientConfig:
@@ -453,6 +475,7 @@ class ClientConfig:
             key_rotation=_optional(t, "key_rotation", KeyRotation.parse, KeyRotation()),
             coalesce=_coalesce(t),
             cache=_optional(t, "cache", CacheConfig.parse, CacheConfig()),
+            semantic_cache=_optional(t, "semantic_cache", SemanticCacheConfig.parse, None),
             transport=_optional(t, "transport", TransportConfig.parse, TransportConfig()),
             redis=_optional(t, "redis", RedisConfig.parse, None),
             name=t.str("name", default="reference"),

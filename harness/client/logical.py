@@ -31,8 +31,9 @@ OutcomeRow = tuple[Any, ...]
 _OUTCOME_FIELDS = (
     "id", "ok", "status", "t_start", "t_end", "model_requested", "model", "provider", "user", "feature", "client_id",
     "stream", "ttft_s", "finish_reason", "input_tokens", "output_tokens", "cached_input_tokens", "cost_usd", "error",
-    "attempts",
+    "attempts", "source", "similarity", "cached_from", "embedding_cost_usd",
 )  # fmt: skip
+_ATTEMPTS = _OUTCOME_FIELDS.index("attempts")
 _ATTEMPT_FIELDS = (
     "n", "t_start", "t_end", "model", "status", "error", "request_id", "retry_after_s", "wait_s", "cost_usd",
 )  # fmt: skip
@@ -56,6 +57,7 @@ class LogicalRequest:
         "cost",
         "deadline",
         "delivered",
+        "embedding_cost",
         "first_delivered",
         "id",
         "key_used",
@@ -88,6 +90,7 @@ class LogicalRequest:
         #: collector stops tracking them once their fields are atoms)
         self.attempts: list[AttemptRow] = []
         self.cost = _ZERO  # what the client's ledger charged, every attempt included
+        self.embedding_cost = _ZERO  # what the semantic cache's embedding call cost
         self.n = 0  # attempts sent so far (the next x-harness-attempt)
         self.delivered = False  # a delta reached the caller: no more silent retries
         self.first_delivered: float | None = None  # when the first delta reached the caller
@@ -174,17 +177,20 @@ def outcome_row(
     request = lr.request
     cost = "0" if not lr.cost else format(lr.cost, "f")
     attempts = tuple(lr.attempts)
+    embedding = "0" if not lr.embedding_cost else format(lr.embedding_cost, "f")
     if response is not None:
         usage = response.usage
         return (
             lr.id, True, "ok", lr.t_start, t_end, request.model, response.model, response.provider, request.user,
             request.feature, lr.client_id, request.stream, response.ttft_s, response.finish_reason,
             usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, cost, None, attempts,
+            response.source, response.similarity, response.cached_from, embedding,
         )  # fmt: skip
     assert error is not None
     return (
         lr.id, False, status_of(error), lr.t_start, t_end, request.model, None, None, request.user, request.feature,
         lr.client_id, request.stream, None, None, 0, 0, 0, cost, message[:500], attempts,
+        "provider", None, None, embedding,
     )  # fmt: skip
 
 
@@ -198,4 +204,5 @@ def outcome_record(
 def record_of(row: OutcomeRow) -> OutcomeRecord:
     """An OutcomeRecord from a row (the attempts become AttemptRecords)."""
     # a row holds the fields in order (checked at import); mypy cannot count a tuple[Any, ...]
-    return OutcomeRecord(*row[:-1], tuple(AttemptRecord(*a) for a in row[-1]))  # type: ignore[call-arg]
+    attempts = tuple(AttemptRecord(*a) for a in row[_ATTEMPTS])
+    return OutcomeRecord(*row[:_ATTEMPTS], attempts, *row[_ATTEMPTS + 1 :])  # type: ignore[call-arg]

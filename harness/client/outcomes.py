@@ -36,6 +36,8 @@ from harness.client.events import PolicyEvent
 from harness.client.logical import OutcomeRow, record_of
 from harness.records import ClientEvent, OutcomeRecord, dump_jsonl
 
+_ATTEMPTS = tuple(f.name for f in fields(OutcomeRecord)).index("attempts")  # where a row holds them
+
 __all__ = ["OutcomeLog", "client_event"]
 
 #: latency histogram bounds, seconds
@@ -87,7 +89,9 @@ class OutcomeLog:
 
     def write(self, record: OutcomeRecord, cost: Decimal | None = None) -> None:
         """Add the terminal record of a logical request; a second record for the same id is a bug."""
-        row = (*(getattr(record, f.name) for f in fields(record)[:-1]), tuple(astuple(a) for a in record.attempts))
+        values = [getattr(record, f.name) for f in fields(record)]
+        values[_ATTEMPTS] = tuple(astuple(a) for a in record.attempts)
+        row = tuple(values)
         self.append(row, cost, record)
 
     def append(self, row: OutcomeRow, cost: Decimal | None = None, record: OutcomeRecord | None = None) -> None:
@@ -111,7 +115,7 @@ class OutcomeLog:
             counters = models[model] = _ModelCounters()
         requests = counters.requests
         requests[row[2]] = requests.get(row[2], 0) + 1
-        for attempt in row[19]:
+        for attempt in row[_ATTEMPTS]:
             per = counters if attempt[3] == model else models.get(attempt[3])
             if per is None:
                 per = models[attempt[3]] = _ModelCounters()

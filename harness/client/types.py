@@ -98,9 +98,12 @@ class ChatResponse:
     #: every attempt of the logical request as the client's ledger charged it: the answer, plus what the
     #: provider bills for failed attempts (a stream cut midway bills its prompt and the tokens sent)
     total_cost_usd: Decimal | None = None
-    source: str = "provider"  # "provider", "cache" (a cached answer) or "coalesced" (another caller's call)
+    #: "provider", "cache" (a cached answer), "coalesced" (another caller's call) or "semantic-cache"
+    source: str = "provider"
     tool_calls: tuple[ToolCall, ...] = ()  # the functions the model called (finish_reason "tool_calls")
     thinking: str = ""  # reasoning text the provider returned (Anthropic thinking, Gemini thoughts)
+    similarity: float | None = None  # a semantic-cache hit: the cosine between the two questions
+    cached_from: str | None = None  # a cache hit: the logical id whose answer this is
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
+from harness.judge.semantic import EMBEDDING_APIS
 from harness.records import ProviderRecord
 
 __all__ = ["ProviderColumns", "provider_columns"]
@@ -28,7 +29,7 @@ GEMINI_BAD_KEY = "API_KEY_INVALID"
 
 @dataclass(frozen=True, slots=True)
 class ProviderColumns:
-    """Model calls (not model listings) of the request log, one entry per attempt, in arrival order."""
+    """The answers' attempts in the request log (not model listings, not embeddings calls), in arrival order."""
 
     t: npt.NDArray[np.float64]  # arrival
     duration_s: npt.NDArray[np.float64]
@@ -46,7 +47,8 @@ class ProviderColumns:
     request_id: list[str]
     cost_usd: list[str]
     cost_provider: Decimal  # every record's bill, model listings included (0 when not asked for)
-    auth_failures: int  # 401, 403, Gemini's API_KEY_INVALID (model calls)
+    auth_failures: int  # 401, 403, Gemini's API_KEY_INVALID (the answers' attempts)
+    embedding_calls: int  # the records of embeddings calls (left out of the columns)
     spent_by_logical: dict[str, Decimal] | None  # billed per logical id ("" for none), when asked for
 
     def __len__(self) -> int:
@@ -79,7 +81,7 @@ def provider_columns(
     share = shared.setdefault
     decimals: dict[str, Decimal] = {}  # bills repeat (same model, same usage): parse each text once
     cost_provider = Decimal(0)
-    auth = 0
+    auth = embeddings = 0
     nan = float("nan")
     spent: dict[str, Decimal] | None = {} if spend_by_logical else None
     for r in records:
@@ -92,7 +94,11 @@ def provider_columns(
             if spent is not None:
                 key = r.logical_id or ""
                 spent[key] = spent.get(key, Decimal(0)) + amount
-        if r.api == "openai.models":
+        api = r.api
+        if api == "openai.models":
+            continue
+        if api in EMBEDDING_APIS:
+            embeddings += 1
             continue
         t.append(r.t)
         duration.append(r.duration_s)
@@ -144,5 +150,6 @@ def provider_columns(
         cost_usd=strings(cost),  # type: ignore[arg-type]
         cost_provider=cost_provider,
         auth_failures=auth,
+        embedding_calls=embeddings,
         spent_by_logical=spent,
     )

@@ -18,6 +18,7 @@ import numpy as np
 
 from harness.judge.columns import GEMINI_BAD_KEY, ProviderColumns, provider_columns
 from harness.judge.facts import LimitFact, RunFacts
+from harness.judge.semantic import SEMANTIC_METRICS, SemanticTally
 from harness.records import ClientEvent, OutcomeRecord, ProviderRecord
 
 __all__ = [
@@ -54,7 +55,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "cost_client_usd", "cost_provider_usd", "cost_abs_error_usd", "cost_drift_usd", "overspend_usd", "latency_p50_s",
     "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "truncated_answers", "breaker_opens",
     "breaker_closes", "recovery_probe_s", "failover_wait_max_s",
-    "status_counts", "outcome_counts",
+    "status_counts", "outcome_counts", *SEMANTIC_METRICS,
     "wall_s", "simulated_s",
 )  # fmt: skip
 
@@ -328,6 +329,7 @@ def compute_metrics(
     into running totals. The numbers are those of the formulas above applied to the record lists.
     """
     scoped_budgets = any(b.scope != "global" for b in facts.budgets)
+    # the answers' attempts: not the model lists, not a semantic cache's embeddings calls
     cols = provider_columns(records, spend_by_logical=scoped_budgets)
     n_api = len(cols)
     t, dur, status, ok = cols.t, cols.duration_s, cols.status, cols.ok
@@ -355,6 +357,7 @@ def compute_metrics(
     ttfts: list[float] = []
     waits: list[float] = []
     outcome_statuses: Counter[str] = Counter()
+    semantic = SemanticTally()
     decimals: dict[str, Decimal] = {}
     cost_client = Decimal(0)
     cost_abs_error = Decimal(0)
@@ -368,7 +371,8 @@ def compute_metrics(
         if tags is not None:
             tags[oid] = (o.user, o.feature)
         outcome_statuses[o.status] += 1
-        cost_client += _decimal(decimals, o.cost_usd)
+        cost_client += _decimal(decimals, o.cost_usd) + _decimal(decimals, o.embedding_cost_usd)
+        semantic.add(o)
         attempts = o.attempts
         client_attempts += len(attempts)
         if len(attempts) > 1:
@@ -525,6 +529,7 @@ def compute_metrics(
         "failover_wait_max_s": _round(failover),
         "status_counts": dict(sorted(statuses.items())),
         "outcome_counts": dict(sorted(outcome_statuses.items())),
+        **semantic.metrics(cols.embedding_calls, outcomes, facts.questions, _money),
         "wall_s": round(facts.wall_s, 3),
         "simulated_s": _round(facts.simulated_s, 3),
         **dict(sorted(facts.extra.items())),

@@ -26,7 +26,7 @@ from typing import Any
 
 from harness.judge.gates import GateResult
 from harness.report.charts import Chart, render_charts
-from harness.report.markdown import KEY_METRICS, format_value
+from harness.report.markdown import KEY_METRICS, format_value, semantic_rows
 from harness.report.result import RunResult
 from harness.report.series import MONEY_LIMIT
 
@@ -220,6 +220,16 @@ def _metrics(metrics: Mapping[str, Any]) -> str:
     )
 
 
+def _semantic(metrics: Mapping[str, Any]) -> str:
+    rows = semantic_rows(metrics)
+    if not rows:
+        return ""
+    return (
+        '<section aria-labelledby="semantic-title"><h2 id="semantic-title">Semantic cache</h2>'
+        f"{_metric_list((label, value) for label, value in rows)}</section>"
+    )
+
+
 def _figure(chart: Chart) -> str:
     data = base64.b64encode(chart.png).decode("ascii")
     return (
@@ -247,6 +257,7 @@ def render_html(result: RunResult, charts: Sequence[Chart], links: Sequence[tupl
         _findings(result.findings),
         _about(result),
         _metrics(result.metrics),
+        _semantic(result.metrics),
         '<section aria-labelledby="charts-title"><h2 id="charts-title">Charts</h2>'
         + "".join(_figure(c) for c in charts)
         + "</section>",

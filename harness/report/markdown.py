@@ -7,7 +7,7 @@ from typing import Any
 
 from harness.report.result import RunResult
 
-__all__ = ["KEY_METRICS", "format_value", "summary_markdown"]
+__all__ = ["KEY_METRICS", "SEMANTIC_ROWS", "format_value", "semantic_rows", "summary_markdown"]
 
 #: metrics shown in the summary table, in order, with a human label
 KEY_METRICS: Sequence[tuple[str, str]] = (
@@ -71,6 +71,27 @@ def summary_markdown(result: RunResult, files: Mapping[str, str] | None = None) 
     metrics = result.metrics
     metric_rows = [[label, format_value(metrics.get(key))] for key, label in KEY_METRICS if key in metrics]
     lines += ["### Key numbers", "", *_table(metric_rows, ["metric", "value"]), ""]
+    semantic = semantic_rows(metrics)
+    if semantic:
+        lines += ["### Semantic cache", "", *_table(semantic, ["metric", "value"]), ""]
     if files:
         lines += ["### Files", "", *[f"- [{label}]({path})" for label, path in files.items()], ""]
     return "\n".join(lines)
+
+
+#: the semantic cache's report rows (shown when the run embedded anything)
+SEMANTIC_ROWS: Sequence[tuple[str, str]] = (
+    ("semantic_cache_hits", "answers from the semantic cache"),
+    ("semantic_cache_hit_rate", "hit rate (hits / outcomes)"),
+    ("semantic_cache_wrong_hits", "wrong hits (another question's answer)"),
+    ("semantic_cache_savings_usd", "saved against no cache, estimate (USD)"),
+    ("embedding_calls", "embeddings calls"),
+    ("embedding_cost_usd", "embeddings cost (USD)"),
+)
+
+
+def semantic_rows(metrics: Mapping[str, object]) -> list[list[str]]:
+    """The semantic cache's rows, or none when the run made no embeddings call and served no hit."""
+    if not metrics.get("embedding_calls") and not metrics.get("semantic_cache_hits"):
+        return []
+    return [[label, format_value(metrics.get(key))] for key, label in SEMANTIC_ROWS]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from fake_provider.schedule import FaultSpec
+from fake_provider.fault_spec import FaultSpec
 from harness.client import ClientConfig
 from harness.judge.facts import BudgetFact, LimitFact, RetryBudgetFact, RunFacts
 from harness.runner.driver import DriveStats

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.client.types import ChatRequest, Message, ResponseSchema, ToolSpec
 from harness.scenario.load import LoadSpec
-from harness.scenario.questions import PHRASINGS, question_text
+from harness.scenario.questions import PHRASINGS, one_off_question, question_text
 from harness.seeded import choices
 from harness.tokenizer import MESSAGE_OVERHEAD, REPLY_PRIMING
 
@@ -129,6 +129,8 @@ class Workload:
             u, question, phrasing = rng.random(), rng.randrange(spec.questions), rng.randrange(PHRASINGS)
             if u < spec.questions_share:
                 prompt = Message("user", question_text(question, phrasing))
+            else:
+                prompt = Message("user", one_off_question(rng))
         prefill = spec.prefill_share > 0 and rng.random() < spec.prefill_share
         messages = (prompt, PREFILL) if prefill else (prompt,)
         extra: dict[str, Any] = {}

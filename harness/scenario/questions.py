@@ -1,7 +1,10 @@
 """A pool of support-desk questions, each in several phrasings: the ground truth of a paraphrase workload.
 
 A scenario's ``[load]`` with ``questions_share > 0`` asks that share of its requests from this pool
-(``questions`` of them, in a seeded phrasing each), so a class asks the same questions in many words.
+(``questions`` of them, in a seeded phrasing each), so a class asks the same questions in many words;
+its other requests ask one-off questions (:func:`one_off_question`: made-up words, unrelated to each
+other and to the pool: a random slice of the load's usual text would not do, its few dozen words make
+any two long slices look alike to a bag of words).
 Two requests are paraphrases of each other exactly when they ask the same question; the judge reads
 that from :func:`question_of` to count a semantic cache's *wrong hits* (an answer cached for one
 question served to another).
@@ -15,7 +18,9 @@ threshold set too low confuses. ``tests/unit/fake_provider/test_embeddings.py`` 
 
 from __future__ import annotations
 
-__all__ = ["PHRASINGS", "QUESTIONS", "question_of", "question_text"]
+import random
+
+__all__ = ["PHRASINGS", "QUESTIONS", "one_off_question", "question_of", "question_text"]
 
 #: how many wordings each question has
 PHRASINGS = 4
@@ -108,6 +113,17 @@ def question_text(question: int, phrasing: int) -> str:
     """The ``phrasing``-th wording of the ``question``-th question of the pool."""
     _, texts = QUESTIONS[question % len(QUESTIONS)]
     return texts[phrasing % len(texts)]
+
+
+#: syllables of the one-off questions' made-up words (no English word, stop word or synonym among them)
+_SYLLABLES = ("ba", "ko", "ri", "tu", "ne", "zo", "mi", "la", "de", "fu", "go", "pe", "zi", "vo", "ha", "ju")
+
+
+def one_off_question(rng: random.Random) -> str:
+    """A question asked once: four made-up words of three syllables (4,096 possible words), so two of
+    them share no term but by chance (and then one of four: a cosine of about 0.25)."""
+    words = ["".join(rng.choice(_SYLLABLES) for _ in range(3)) for _ in range(4)]
+    return f"What about {' '.join(words)}?"
 
 
 def question_of(text: str) -> str | None:

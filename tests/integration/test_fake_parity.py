@@ -181,7 +181,7 @@ CASES: list[tuple[str, dict[str, Any], str, bool]] = [
 
 
 def test_every_kind_has_a_parity_case() -> None:
-    from fake_provider.schedule import KINDS
+    from fake_provider.fault_spec import KINDS
 
     assert {spec["kind"] for _, spec, _, _ in CASES} == set(KINDS)
 

@@ -31,7 +31,7 @@ def test_positional_makers_build_the_same_frozen_objects() -> None:
     usage = Usage(3, 4)
     args = (
         "t", "m", "openai", "stop", usage, Decimal("0.1"), "id", 1, ("x",), 0.5, None, Decimal("0.1"),
-        "provider", (), "",
+        "provider", (), "", None, None,
     )  # fmt: skip
     made = positional_maker(ChatResponse)(*args)
     assert made == ChatResponse(*args)

@@ -103,3 +103,15 @@ def test_the_gemini_routes_embed_by_the_same_scheme() -> None:
     assert single == embed_text(core.config.seed, "Track order.", 3072)
     pair = [array("f", e["values"]).tobytes() for e in many["embeddings"]]
     assert cosine(pair[0], pair[1]) > 0.95
+
+
+def test_one_off_questions_are_far_from_each_other_and_from_the_pool() -> None:
+    import random
+
+    from harness.scenario.questions import one_off_question
+
+    rng = random.Random(1)
+    texts = [one_off_question(rng) for _ in range(60)] + [t for _, t in TEXTS[::4]]
+    vectors = [embed_text(2, t, 256) for t in texts]
+    worst = max(cosine(a, b) for a, b in itertools.combinations(vectors, 2))
+    assert worst < 0.6

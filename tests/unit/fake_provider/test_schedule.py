@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from fake_provider.config import ProviderConfig
+from fake_provider.fault_spec import KINDS, key_label
 from fake_provider.plan import TransportFault
-from fake_provider.schedule import KINDS, FaultSchedule, key_label, unit_draw
+from fake_provider.schedule import FaultSchedule, unit_draw
 from harness.errors import ConfigError
 
 EVERY_KIND: list[dict[str, Any]] = [
