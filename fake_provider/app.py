@@ -371,7 +371,10 @@ async def start(
         return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=max_size)
 
     handler = ProviderHandler(core, control_token)
-    server = _Server(handler, request_factory=make_request, logger=handler.log)
+    # handler_cancellation: a client that hangs up ends its plan at once (a silence, a stall, a slow
+    # stream), and the attempt is logged then, as the in-memory transport logs it, not when the plan
+    # would have ended (a 60 s silence would otherwise be logged after a 10 s run, or never)
+    server = _Server(handler, request_factory=make_request, logger=handler.log, handler_cancellation=True)
     # on stop, in-flight plans (a long silence, a slow stream) get one second, then are cancelled
     runner = web.ServerRunner(server, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()

@@ -15,6 +15,13 @@ and comes back at most ``bucket_s`` late, which costs at most ``bucket_s / windo
 ``window_s / bucket_s`` buckets (600) whatever the request rate, where a log would hold one object per
 request of the last minute (660,000 at 11,000 requests/s, walked by every garbage collection).
 
+**A margin for the way to the provider.** The provider counts a request when it arrives, a little
+after the limiter admitted it, and that delay varies (the event loop's turn, the network): a request
+that travels fast can reach the provider less than a window after one admitted a window earlier that
+travelled slowly, and the provider then holds one request too many in its window. So capacity comes
+back ``transit_margin_s`` (0.25 s) after the window, not at its end: the cost is at most
+``transit_margin_s / window_s`` of the limit (0.4 % of a minute), and only when the limit is reached.
+
 **Accounting.** ``acquire`` reserves an estimate (prompt tokens + max_tokens), ``settle`` corrects it to
 the actual usage (refund or charge; ``refund_unused=False`` for providers that keep the estimate, as
 OpenAI does for max_tokens), ``cancel`` refunds everything when nothing was sent. ``tpm`` counts input +
@@ -135,7 +142,7 @@ class RateLimiter:
         self.config = config or LimitConfig()  # limits and queue behaviour
         self.name = name  # for events and repr
         self._clock = clock
-        self._window = self.config.window_s
+        self._window = self.config.window_s + self.config.transit_margin_s  # capacity returns after this
         self._bucket_s = self.config.bucket_s
         self._limits: list[float | None] = [None if v is None else float(v) for v in self.config.limits]
         self._learned: list[float | None] = [None] * 4  # limits learned from headers (already × safety)

@@ -88,7 +88,7 @@ class RedisRateLimiter:
         self._observe = self.link.script(OBSERVE)
         self._seed = self.link.script(SEED)
         self._limits = [-1 if v is None else v for v in self.config.limits]
-        self._window = self.config.window_s
+        self._window = self.config.window_s + self.config.transit_margin_s  # capacity returns after this
         self._horizon = max(2 * self._window, 30.0)  # a process is counted while seen this recently
         self.members = 1  # processes sharing the limiter, seen in the last two windows (or 30 s)
         self._register_at = -math.inf

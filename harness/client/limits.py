@@ -51,6 +51,11 @@ class LimitConfig:
     learn_safety: float = 0.95  # learned limits are used at this fraction
     bucket_s: float = 0.1  # admissions this close together share one window bucket (see the module docstring)
     learn: bool = True  # take the provider's rate-limit headers into account (False: configured limits only)
+    #: capacity comes back this long after one window: the provider counts a request when it arrives, a
+    #: little after the limiter admitted it and by a varying amount (event loop, network), so without this
+    #: margin a request sent quickly can reach the provider less than a window after one that travelled
+    #: slowly, and the provider's window holds one request too many (docs/client-policies.md)
+    transit_margin_s: float = 0.25
 
     def __post_init__(self) -> None:
         for name in _LIMIT_FIELDS:
@@ -64,6 +69,9 @@ class LimitConfig:
                 raise ConfigError(f"limits.{name}", f"expected a number > 0, got {value!r}")
         if not self.lanes or len(set(self.lanes)) != len(self.lanes):
             raise ConfigError("limits.lanes", f"expected distinct lane names, got {list(self.lanes)!r}")
+        margin = self.transit_margin_s
+        if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 <= margin < math.inf:
+            raise ConfigError("limits.transit_margin_s", f"expected a number ≥ 0, got {margin!r}")
         if not 0 < self.learn_safety <= 1:
             raise ConfigError("limits.learn_safety", f"expected a number in (0, 1], got {self.learn_safety!r}")
         if self.bucket_s > self.window_s:
@@ -84,7 +92,7 @@ class LimitConfig:
         return LimitConfig(
             part(self.rpm), part(self.tpm), part(self.itpm), part(self.otpm), self.window_s, self.lanes,
             self.max_queue_wait_s, self.ticket_grace_s, self.poll_s, self.refund_unused, self.learn_safety,
-            self.bucket_s, self.learn,
+            self.bucket_s, self.learn, self.transit_margin_s,
         )  # fmt: skip
 
     @classmethod
@@ -104,6 +112,7 @@ class LimitConfig:
             learn_safety=t.float("learn_safety", default=0.95, min=0, max=1, exclusive_min=True),
             bucket_s=t.float("bucket_s", default=0.1, min=0, exclusive_min=True),
             learn=t.bool("learn", default=True),
+            transit_margin_s=t.float("transit_margin_s", default=0.25, min=0),
         )
         t.done()
         return config

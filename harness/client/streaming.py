@@ -32,7 +32,19 @@ from harness.pricing import Usage
 from harness.tokenizer import count_tokens
 from harness.wire.neutral import StreamEvent, ToolCall
 
-__all__ = ["AttemptClock", "Deadline", "DeadlineWatch", "StreamAssembler", "consume_stream", "deadline_error"]
+__all__ = [
+    "LATE_TIMER_S",
+    "AttemptClock",
+    "Deadline",
+    "DeadlineWatch",
+    "StreamAssembler",
+    "consume_stream",
+    "deadline_error",
+]
+
+#: a deadline timer the loop runs more than this after its time ran late (see :class:`Deadline`); a
+#: virtual-time loop runs timers at their time exactly (within float rounding, far below this)
+LATE_TIMER_S = 1e-6
 
 
 class StreamAssembler:
@@ -199,9 +211,17 @@ class Deadline:
     No context-manager objects: the request path stays lean. On its own a deadline holds one loop
     timer per arm; made by a :class:`DeadlineWatch` (``watch.deadline()``), it shares the watch's one
     timer with every other deadline of the client.
+
+    **A late timer judges after the loop's reads.** When the loop runs the timer after its time (it was
+    busy, or the process was paused: a garbage collection, a loaded machine), the bytes that reached
+    the socket meanwhile are read in that same loop turn, before the timers, but the reading task only
+    wakes on the next turn. Cancelling it then would call a stall what was the client's own pause,
+    with the answer already received. So a late timer gives the task that one turn
+    (:func:`_judge_late`): a task that re-arms or disarms its deadline in it got its bytes, and only one
+    that did not is cancelled. A timer on time (always, in virtual time) cancels at once.
     """
 
-    __slots__ = ("_cancelling", "_handle", "_loop", "_task", "_watch", "fired", "kind")
+    __slots__ = ("_cancelling", "_handle", "_late", "_loop", "_task", "_watch", "fired", "kind")
 
     def __init__(self, task: asyncio.Task[Any] | None = None, watch: DeadlineWatch | None = None) -> None:
         if task is None:
@@ -215,16 +235,31 @@ class Deadline:
         self._handle: asyncio.TimerHandle | None = None
         self.fired = False  # the timer cancelled the task
         self.kind = ""  # which deadline the armed time is ("first_token", "stall", "attempt", "total")
+        self._late = False  # the timer ran late; the verdict waits one loop turn (withdrawn by arm/disarm)
 
     def arm(self, at: float | None, kind: str) -> None:
         self.kind = kind
+        self._late = False
         watch = self._watch
         if watch is not None:
             watch.arm(self, at)
             return
         if self._handle is not None:
             self._handle.cancel()
-        self._handle = None if at is None else self._loop.call_at(at, self._fire)
+        self._handle = None if at is None else self._loop.call_at(at, self._due, at)
+
+    def _due(self, at: float) -> None:
+        self._handle = None
+        if self._loop.time() - at > LATE_TIMER_S:
+            self._late = True
+            self._loop.call_soon(self._judge_late)
+        else:
+            self._fire()
+
+    def _judge_late(self) -> None:
+        if self._late:  # not re-armed nor disarmed since: no bytes came for it either
+            self._late = False
+            self._fire()
 
     def _fire(self) -> None:
         self._handle = None
@@ -232,6 +267,7 @@ class Deadline:
         self._task.cancel()
 
     def disarm(self) -> None:
+        self._late = False
         if self._watch is not None:
             self._watch.arm(self, None)
         elif self._handle is not None:
@@ -302,13 +338,22 @@ class DeadlineWatch:
         self._handle = self._loop.call_at(at, self._fire)
 
     def _fire(self) -> None:
-        assert self._loop is not None
-        due = max(self._due, self._loop.time())  # the loop judged this time come
+        loop = self._loop
+        assert loop is not None
+        now = loop.time()
+        late = now - self._due > LATE_TIMER_S  # see Deadline: the verdict waits for this turn's reads
+        due = max(self._due, now)  # the loop judged this time come
         self._handle, self._due = None, math.inf
         active = self._active
-        for deadline in [d for d, at in active.items() if at <= due]:
+        come = [d for d, at in active.items() if at <= due]
+        for deadline in come:
             del active[deadline]
-            deadline._fire()
+            if late:
+                deadline._late = True
+            else:
+                deadline._fire()
+        if late:
+            loop.call_soon(_judge_late, come)
         if active:
             self._schedule(min(active.values()))
 
@@ -317,6 +362,12 @@ class DeadlineWatch:
 
     def __repr__(self) -> str:
         return f"DeadlineWatch({len(self._active)} armed, due={self._due:g})"
+
+
+def _judge_late(deadlines: list[Deadline]) -> None:
+    """Cancel the tasks of late deadlines that were neither re-armed nor disarmed in the turn they were given."""
+    for deadline in deadlines:
+        deadline._judge_late()
 
 
 async def consume_stream(

@@ -67,6 +67,7 @@ class RunFacts:
     max_attempts: int | None = None  # the client's per-request attempt limit
     jitter: str | None = None  # the client's backoff strategy name, for the jitter gate's default
     extra: dict[str, float] = field(default_factory=dict)  # runner-side counters (e.g. breaker opens)
+    loop_lag_max_s: float | None = None  # real time: how late the run's event loop ran a timer, at worst
     #: logical id → the question it asks, for loads drawn from a paraphrase pool: two requests are
     #: paraphrases of each other when they ask the same question (the semantic cache's ground truth)
     questions: Mapping[str, str] = field(default_factory=dict)

@@ -32,7 +32,15 @@ from harness.errors import ConfigError
 from harness.judge.facts import RunFacts
 from harness.validate import Table, describe
 
-__all__ = ["DEFAULT_GATES", "GateResult", "GateSpec", "default_threshold", "evaluate_gates", "parse_gates"]
+__all__ = [
+    "DEFAULT_GATES",
+    "LAG_TOLERANT",
+    "GateResult",
+    "GateSpec",
+    "default_threshold",
+    "evaluate_gates",
+    "parse_gates",
+]
 
 _OPS: Mapping[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -152,6 +160,12 @@ def _number(value: object) -> float | None:
     return None
 
 
+#: metrics that time a pause the client should not take at all: in real time an upper bound on them
+#: is judged with the run's measured event-loop lag added (``RunFacts.loop_lag_max_s``), since a pause
+#: that long can be the loop's or the machine's, not the client's (docs/scenarios.md, "Real time")
+LAG_TOLERANT = frozenset({"failover_wait_max_s"})
+
+
 def evaluate_gates(specs: Sequence[GateSpec], metrics: Mapping[str, object], facts: RunFacts) -> list[GateResult]:
     """Judge each gate against the computed metrics."""
     results = []
@@ -175,7 +189,12 @@ def evaluate_gates(specs: Sequence[GateSpec], metrics: Mapping[str, object], fac
                 GateResult(spec.name, op, shown_value, _shown(shown_threshold), False, f"{missing} not available")
             )
             continue
-        results.append(GateResult(spec.name, op, shown_value, _shown(shown_threshold), _OPS[op](v, lim)))
+        note = ""
+        lag = facts.loop_lag_max_s
+        if spec.metric in LAG_TOLERANT and op in ("<=", "<") and lag:
+            lim += lag
+            note = f"real time: judged against the threshold + {lag:.3f} s of measured loop lag"
+        results.append(GateResult(spec.name, op, shown_value, _shown(shown_threshold), _OPS[op](v, lim), note))
     return results
 
 

@@ -54,7 +54,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "goodput_tokens_per_min", "goodput_ratio",
     "cost_client_usd", "cost_provider_usd", "cost_abs_error_usd", "cost_drift_usd", "overspend_usd", "latency_p50_s",
     "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "truncated_answers", "breaker_opens",
-    "breaker_closes", "recovery_probe_s", "failover_wait_max_s",
+    "breaker_closes", "recovery_probe_s", "failover_wait_max_s", "loop_lag_max_s",
     "status_counts", "outcome_counts", *SEMANTIC_METRICS,
     "wall_s", "simulated_s",
 )  # fmt: skip
@@ -527,6 +527,7 @@ def compute_metrics(
         "breaker_closes": breaker_closes,
         "recovery_probe_s": _round(_column_recovery_probe(cols, facts.outages)),
         "failover_wait_max_s": _round(failover),
+        "loop_lag_max_s": _round(facts.loop_lag_max_s),
         "status_counts": dict(sorted(statuses.items())),
         "outcome_counts": dict(sorted(outcome_statuses.items())),
         **semantic.metrics(cols.embedding_calls, outcomes, facts.questions, _money),

@@ -118,8 +118,10 @@ def run_facts(
     wall_s: float,
     schedule_origin: float,
     extra: dict[str, float] | None = None,
+    loop_lag_max_s: float | None = None,
 ) -> RunFacts:
-    """The facts of a finished run (``schedule_origin``: when the provider's fault clock started)."""
+    """The facts of a finished run (``schedule_origin``: when the provider's fault clock started;
+    ``loop_lag_max_s``: the event loop's worst measured lag, real time only)."""
     client = scenario.client
     if isinstance(client, SDKClientSpec):
         cap: float | None = client.backoff_cap_s
@@ -149,5 +151,6 @@ def run_facts(
         max_attempts=max_attempts,
         jitter=jitter,
         extra=dict(extra or {}),
+        loop_lag_max_s=loop_lag_max_s,
         questions=dict(stats.questions),
     )

@@ -38,6 +38,7 @@ from harness.report.result import ClientEvent, RunResult
 from harness.runner.clients import build_client
 from harness.runner.driver import DriveStats, Progress, drive
 from harness.runner.facts import fault_windows, run_facts
+from harness.runner.loop_lag import LoopLagProbe
 from harness.runner.workload import Workload
 from harness.scenario.app_spec import AppClientSpec
 from harness.scenario.model import Scenario
@@ -75,12 +76,12 @@ def run_scenario(scenario: Scenario, options: RunOptions | None = None) -> RunRe
     if options.mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {options.mode!r}")
     started = time.perf_counter()
-    if options.mode == "virtual":
-        with collector_for_simulation():
+    with collector_for_simulation():
+        if options.mode == "virtual":
             finished = run_virtual(_run(scenario, options))
+        else:
+            finished = asyncio.run(_run(scenario, options))
         gc.collect()  # the run's objects in reference cycles, before the judge allocates
-    else:
-        finished = asyncio.run(_run(scenario, options))
     # judged after the run is over: the provider, the client and the loop are gone, only the packed logs remain
     return judged_result(scenario, mode=options.mode, wall_s=time.perf_counter() - started, **finished)
 
@@ -91,13 +92,18 @@ SIMULATION_GC_THRESHOLD = 10_000
 
 @contextlib.contextmanager
 def collector_for_simulation() -> Iterator[None]:
-    """The cyclic garbage collector tuned for a virtual-time run, restored afterwards.
+    """The cyclic garbage collector tuned for a run (virtual or real time), restored afterwards.
 
     A simulation allocates fast and almost nothing it allocates is cyclic garbage: with the default
     threshold (a young collection every 700 net allocations) the collector took 5% of a 500-user storm
     and more as the run grew. Here: what existed before the run (modules, the scenario, the caller's
     objects) is frozen, so no collection walks it, and young collections come every 10,000
     allocations (cycles are still collected, only in larger batches). Neither changes a result.
+
+    In real time it also shortens the pauses: a collection stops the one event loop that a run's
+    client instances (and its fake provider) share, and every timer due meanwhile fires in the turn
+    after it. In outage_recovery (a thousand instances) the default thresholds stopped the loop for up
+    to 1.3 s, and the retries of that second reached the provider as one herd (docs/scenarios.md).
     """
     thresholds = gc.get_threshold()
     frozen = gc.get_freeze_count() > 0  # a caller froze already: leave their freeze alone
@@ -192,6 +198,8 @@ async def _run(scenario: Scenario, options: RunOptions) -> dict[str, Any]:
         origin = core.run_started
     default_model = _default_model(scenario)
     workload = Workload(scenario.load, scenario.seed, default_model)
+    lag = None if virtual else LoopLagProbe(clock, asyncio.sleep)
+    probing = None if lag is None else lag.start()
     try:
         stats = await drive(
             scenario.load,
@@ -205,6 +213,8 @@ async def _run(scenario: Scenario, options: RunOptions) -> dict[str, Any]:
             on_progress=options.on_progress,
         )
     finally:
+        if probing is not None:
+            probing.cancel()
         await client.aclose()
         if server is not None:
             await server.cleanup()
@@ -233,6 +243,7 @@ async def _run(scenario: Scenario, options: RunOptions) -> dict[str, Any]:
         "events": events,
         "client_name": client.name,
         "extra": extra,
+        "loop_lag_max_s": None if lag is None else lag.max_s,
     }
 
 
@@ -250,9 +261,11 @@ def judged_result(
     client_name: str,
     extra: dict[str, float],
     findings: tuple[str, ...] = (),
+    loop_lag_max_s: float | None = None,
 ) -> RunResult:
     """Judge a finished run from its logs: the seam every runner ends with (this one, the Locust runner).
 
+    ``loop_lag_max_s``: the worst lag of the run's event loop, in real time (:mod:`harness.runner.loop_lag`).
     The logs are kept packed in the result (:class:`~harness.records.PackedRecords`): lists given here
     are packed, so a report of a large run does not hold every record as objects.
     """
@@ -260,7 +273,10 @@ def judged_result(
         records = PackedRecords(ProviderRecord, records)
     if not isinstance(outcomes, PackedRecords):
         outcomes = PackedRecords(OutcomeRecord, outcomes)
-    facts = run_facts(scenario, stats, mode=mode, wall_s=wall_s, schedule_origin=schedule_origin, extra=extra)
+    facts = run_facts(
+        scenario, stats, mode=mode, wall_s=wall_s, schedule_origin=schedule_origin, extra=extra,
+        loop_lag_max_s=loop_lag_max_s,
+    )  # fmt: skip
     metrics = compute_metrics(facts, records, outcomes, events)
     gates = evaluate_gates(scenario.gates, metrics, facts)
     quotas = scenario.provider.quotas

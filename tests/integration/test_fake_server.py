@@ -238,6 +238,23 @@ async def test_stopping_the_server_ends_a_long_silence_and_records_it() -> None:
     assert (record.status, record.finish, record.fault) == (0, "client_gone", "header:silence")
 
 
+async def test_a_client_that_hangs_up_during_a_silence_is_logged_at_once(server: RunningServer) -> None:
+    # as the in-memory transport logs it: when the client gives up, not when the 600 s silence would end
+    headers = {**KEY, "x-fake-fault": "silence; seconds=600"}
+    timeout = aiohttp.ClientTimeout(total=0.3)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        with pytest.raises(asyncio.TimeoutError):
+            async with session.post(f"{server.url}{openai.CHAT_PATH}", json=CHAT, headers=headers):
+                pass
+    for _ in range(500):
+        if len(server.core.log):
+            break
+        await asyncio.sleep(0.02)
+    (record,) = server.core.log
+    assert (record.status, record.finish, record.fault) == (0, "client_gone", "header:silence")
+    assert 0.3 <= record.duration_s < 600
+
+
 async def _chunked_frames(url: str, body: dict[str, object]) -> list[bytes]:
     """The chunked-encoding frames of one response, read off a raw socket."""
     host, port = url.removeprefix("http://").split(":")

@@ -164,8 +164,8 @@ def test_remembered_token_counts_equal_the_tokenizer() -> None:
 # ------------------------------------------------------------------------------------ the limiter
 def test_grants_by_the_fast_path_book_and_settle_like_reservations() -> None:
     clock = ManualClock()
-    fast = RateLimiter(LimitConfig(rpm=10, tpm=1000), clock=clock)
-    slow = RateLimiter(LimitConfig(rpm=10, tpm=1000), clock=clock)
+    fast = RateLimiter(LimitConfig(rpm=10, tpm=1000, transit_margin_s=0), clock=clock)
+    slow = RateLimiter(LimitConfig(rpm=10, tpm=1000, transit_margin_s=0), clock=clock)
     grant = fast.grant_now(100, 200)
     reservation = slow.reserve(Demand(100, 200))
     assert grant is not None
@@ -191,7 +191,7 @@ def test_grants_by_the_fast_path_book_and_settle_like_reservations() -> None:
 
 def test_the_window_holds_a_bounded_number_of_buckets() -> None:
     clock = ManualClock()
-    lim = RateLimiter(LimitConfig(rpm=10**9, tpm=10**12), clock=clock)
+    lim = RateLimiter(LimitConfig(rpm=10**9, tpm=10**12, transit_margin_s=0), clock=clock)
     for _ in range(200_000):  # 2,000 requests/s for 100 s
         grant = lim.grant_now(10, 10)
         assert grant is not None
@@ -204,7 +204,7 @@ def test_the_window_holds_a_bounded_number_of_buckets() -> None:
 
 def test_capacity_comes_back_one_window_after_the_last_admission_of_its_bucket() -> None:
     clock = ManualClock()
-    lim = RateLimiter(LimitConfig(rpm=2), clock=clock)
+    lim = RateLimiter(LimitConfig(rpm=2, transit_margin_s=0), clock=clock)
     assert lim.reserve(Demand()).granted
     clock.advance(0.05)  # same 100 ms bucket
     assert lim.reserve(Demand()).granted

@@ -15,7 +15,7 @@ from harness.pricing import Usage
 
 def test_admits_up_to_the_limit_then_waits_for_the_window() -> None:
     clock = ManualClock()
-    lim = RateLimiter(LimitConfig(rpm=3), clock=clock)
+    lim = RateLimiter(LimitConfig(rpm=3, transit_margin_s=0), clock=clock)
     assert isinstance(lim, Limiter)
     grants = [lim.reserve(Demand()) for _ in range(3)]
     assert all(r.granted for r in grants)
@@ -29,7 +29,7 @@ def test_admits_up_to_the_limit_then_waits_for_the_window() -> None:
 
 def test_no_burst_over_the_window_unlike_a_refilled_bucket() -> None:
     clock = ManualClock()
-    lim = RateLimiter(LimitConfig(rpm=60), clock=clock)
+    lim = RateLimiter(LimitConfig(rpm=60, transit_margin_s=0), clock=clock)
     admitted = []
     for _ in range(6000):  # hammer every 0.1 s for 10 minutes
         r = lim.reserve(Demand())
@@ -46,7 +46,7 @@ def test_no_burst_over_the_window_unlike_a_refilled_bucket() -> None:
 
 def test_tokens_are_reserved_and_settled() -> None:
     clock = ManualClock()
-    lim = RateLimiter(LimitConfig(tpm=1000), clock=clock)
+    lim = RateLimiter(LimitConfig(tpm=1000, transit_margin_s=0), clock=clock)
     r1 = lim.reserve(Demand(input_tokens=100, max_output_tokens=500))
     assert r1.granted
     assert not lim.reserve(Demand(input_tokens=100, max_output_tokens=500)).granted  # 1200 > 1000
@@ -54,7 +54,7 @@ def test_tokens_are_reserved_and_settled() -> None:
     r2 = lim.reserve(Demand(input_tokens=100, max_output_tokens=500), key="other")
     assert not r2.granted  # the earlier ticket is ahead in line
     lim.cancel_now(r2)
-    lim2 = RateLimiter(LimitConfig(tpm=1000), clock=clock)
+    lim2 = RateLimiter(LimitConfig(tpm=1000, transit_margin_s=0), clock=clock)
     r = lim2.reserve(Demand(100, 500))
     lim2.settle_now(r, Usage(input_tokens=100, output_tokens=50))
     assert lim2.reserve(Demand(100, 500)).granted
@@ -62,7 +62,7 @@ def test_tokens_are_reserved_and_settled() -> None:
 
 def test_no_refund_mode_only_charges_extra() -> None:
     clock = ManualClock()
-    lim = RateLimiter(LimitConfig(tpm=1000, refund_unused=False), clock=clock)
+    lim = RateLimiter(LimitConfig(tpm=1000, refund_unused=False, transit_margin_s=0), clock=clock)
     r = lim.reserve(Demand(100, 500))
     lim.settle_now(r, Usage(input_tokens=100, output_tokens=50))
     assert not lim.reserve(Demand(100, 500)).granted
@@ -70,13 +70,13 @@ def test_no_refund_mode_only_charges_extra() -> None:
 
 def test_input_and_output_limited_separately() -> None:
     clock = ManualClock()
-    lim = RateLimiter(LimitConfig(itpm=1000, otpm=100), clock=clock)
+    lim = RateLimiter(LimitConfig(itpm=1000, otpm=100, transit_margin_s=0), clock=clock)
     assert lim.reserve(Demand(900, 50)).granted
     assert not lim.reserve(Demand(10, 60)).granted  # output would pass 100
 
 
 def test_too_large_and_unknown_lane() -> None:
-    lim = RateLimiter(LimitConfig(tpm=100), clock=ManualClock())
+    lim = RateLimiter(LimitConfig(tpm=100, transit_margin_s=0), clock=ManualClock())
     assert lim.reserve(Demand(50, 100)).reason == "too_large"
     with pytest.raises(ConfigError, match="lane"):
         lim.reserve(Demand(), lane="vip")
@@ -84,7 +84,7 @@ def test_too_large_and_unknown_lane() -> None:
 
 def test_interactive_goes_before_batch_and_batch_does_not_starve() -> None:
     clock = ManualClock()
-    lim = RateLimiter(LimitConfig(rpm=1, max_queue_wait_s=100), clock=clock)
+    lim = RateLimiter(LimitConfig(rpm=1, max_queue_wait_s=100, transit_margin_s=0), clock=clock)
     assert lim.reserve(Demand()).granted
     batch = lim.reserve(Demand(), lane="batch")
     clock.advance(1)
@@ -106,7 +106,7 @@ def test_interactive_goes_before_batch_and_batch_does_not_starve() -> None:
 
 def test_keys_share_fairly_within_a_lane() -> None:
     clock = ManualClock()
-    lim = RateLimiter(LimitConfig(rpm=1), clock=clock)
+    lim = RateLimiter(LimitConfig(rpm=1, transit_margin_s=0), clock=clock)
     assert lim.reserve(Demand()).granted
     busy = [lim.reserve(Demand(), key="busy") for _ in range(5)]
     quiet = lim.reserve(Demand(), key="quiet")
@@ -126,7 +126,7 @@ def test_keys_share_fairly_within_a_lane() -> None:
 
 def test_abandoned_tickets_are_forgotten() -> None:
     clock = ManualClock()
-    lim = RateLimiter(LimitConfig(rpm=1, ticket_grace_s=1), clock=clock)
+    lim = RateLimiter(LimitConfig(rpm=1, ticket_grace_s=1, transit_margin_s=0), clock=clock)
     lim.reserve(Demand())
     lim.reserve(Demand())  # queued, never asked about again
     clock.advance(62)
@@ -149,7 +149,7 @@ def test_learns_limits_from_headers() -> None:
 
 def test_learning_books_usage_seen_by_the_provider_only() -> None:
     clock = ManualClock()
-    lim = RateLimiter(LimitConfig(rpm=10), clock=clock)
+    lim = RateLimiter(LimitConfig(rpm=10, transit_margin_s=0), clock=clock)
     lim.observe_now(limit_requests=10, remaining_requests=2, reset_requests_s=30)  # another process used 8
     assert lim.reserve(Demand()).granted
     assert lim.reserve(Demand()).granted
@@ -166,7 +166,7 @@ def test_observe_rejects_unknown_names() -> None:
 def test_wait_helper_under_virtual_time() -> None:
     async def main() -> list[float]:
         loop = asyncio.get_running_loop()
-        lim = RateLimiter(LimitConfig(rpm=2, window_s=10), clock=loop.time)
+        lim = RateLimiter(LimitConfig(rpm=2, window_s=10, transit_margin_s=0), clock=loop.time)
         times: list[float] = []
 
         async def one() -> None:
@@ -183,7 +183,7 @@ def test_wait_helper_under_virtual_time() -> None:
 def test_wait_helper_deadline_and_too_large() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        lim = RateLimiter(LimitConfig(rpm=1, tpm=100), clock=loop.time)
+        lim = RateLimiter(LimitConfig(rpm=1, tpm=100, transit_margin_s=0), clock=loop.time)
         await wait_for_capacity(lim, Demand(), sleep=asyncio.sleep)
         with pytest.raises(DeadlineExceeded):
             await wait_for_capacity(lim, Demand(), sleep=asyncio.sleep, clock=loop.time, deadline=5)
@@ -202,5 +202,28 @@ def test_config_parse_and_validation() -> None:
     with pytest.raises(ConfigError, match=r"limits\.tmp"):
         LimitConfig.parse({"tmp": 3})
     assert LimitConfig(rpm=100, tpm=10).scaled(0.25).limits == (25, 2, None, None)
-    assert "RateLimiter" in repr(RateLimiter(LimitConfig(rpm=1), clock=ManualClock()))
+    assert "RateLimiter" in repr(RateLimiter(LimitConfig(rpm=1, transit_margin_s=0), clock=ManualClock()))
     assert Reservation("x", True, 0, Demand()).backend == "memory"
+
+
+def test_capacity_comes_back_the_transit_margin_after_the_window() -> None:
+    # the provider counts arrivals: a request admitted at 0 that takes 0.2 s to arrive must not share the
+    # provider's window with one admitted at 60 that arrives at once
+    clock = ManualClock()
+    lim = RateLimiter(LimitConfig(rpm=1), clock=clock)
+    assert LimitConfig().transit_margin_s == 0.25
+    assert lim.reserve(Demand()).granted
+    clock.advance(60)
+    queued = lim.reserve(Demand())
+    assert not queued.granted
+    assert queued.wait_s == pytest.approx(0.25)
+    clock.advance(0.25)
+    assert lim.reserve(Demand(), ticket=queued).granted
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("inf"), "x", True])
+def test_transit_margin_is_validated(bad: object) -> None:
+    with pytest.raises(ConfigError, match="transit_margin_s"):
+        LimitConfig(transit_margin_s=bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="transit_margin_s"):
+        LimitConfig.parse({"transit_margin_s": bad})

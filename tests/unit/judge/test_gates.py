@@ -51,3 +51,20 @@ def test_parse_gates_validates_each_field() -> None:
     bad_threshold = Table({"gates": [{"metric": "success_rate", "op": "<", "threshold": "lots"}]}).tables("gates")
     with pytest.raises(ConfigError, match=r"gates\[0\]\.threshold"):
         parse_gates(bad_threshold, METRICS)
+
+
+def test_a_pause_bound_allows_the_measured_loop_lag_in_real_time_only() -> None:
+    gate = GateSpec("failover_wait_max_s", "<=", 0.05)
+    real = RunFacts("s", 1, "real-time", 0.0, 10.0, 10.0, loop_lag_max_s=0.02)
+    (lenient,) = evaluate_gates([gate], {"failover_wait_max_s": 0.063}, real)
+    assert lenient.passed
+    assert lenient.threshold == 0.05
+    assert "0.020 s of measured loop lag" in lenient.note
+    (beyond,) = evaluate_gates([gate], {"failover_wait_max_s": 0.08}, real)  # more than the loop's lag: the client
+    assert not beyond.passed
+    (virtual,) = evaluate_gates([gate], {"failover_wait_max_s": 0.063}, FACTS)
+    assert not virtual.passed
+    assert virtual.note == ""
+    # other metrics, and lower bounds, are judged as written
+    (latency,) = evaluate_gates([GateSpec("latency_p99_s", "<=", 0.05)], {"latency_p99_s": 0.063}, real)
+    assert not latency.passed
