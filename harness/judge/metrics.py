@@ -53,8 +53,8 @@ METRIC_NAMES: tuple[str, ...] = (
     "provider_429s", "provider_4xx", "provider_5xx", "limit_violations", "limit_violations_all",
     "goodput_tokens_per_min", "goodput_ratio",
     "cost_client_usd", "cost_provider_usd", "cost_abs_error_usd", "cost_drift_usd", "overspend_usd", "latency_p50_s",
-    "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "truncated_answers", "breaker_opens",
-    "breaker_closes", "recovery_probe_s", "failover_wait_max_s", "loop_lag_max_s",
+    "latency_p90_s", "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "truncated_answers",
+    "breaker_opens", "breaker_closes", "recovery_probe_s", "failover_wait_max_s", "loop_lag_max_s",
     "status_counts", "outcome_counts", *SEMANTIC_METRICS,
     "wall_s", "simulated_s",
 )  # fmt: skip
@@ -518,6 +518,7 @@ def compute_metrics(
         "cost_drift_usd": _money(abs(cost_client - cost_provider)),
         "overspend_usd": _money(overspend),
         "latency_p50_s": _round(_percentile(latencies, 50)),
+        "latency_p90_s": _round(_percentile(latencies, 90)),
         "latency_p99_s": _round(_percentile(latencies, 99)),
         "ttft_p50_s": _round(_percentile(ttfts, 50)),
         "ttft_p99_s": _round(_percentile(ttfts, 99)),

@@ -3,7 +3,8 @@
 :func:`render_charts` turns a :class:`RunResult` into a list of :class:`Chart` (PNG bytes plus a
 title and a one-sentence caption); :mod:`harness.report.html` embeds them and saves them as files.
 Every time chart shares one x axis (seconds since the run start), one size, one palette, and shows
-the fault windows (red bands) and, where it matters, the breaker's open periods (purple hatching).
+the fault windows (red bands) and, where it matters, the breaker's open periods (purple hatching);
+those shared looks are in :mod:`harness.report.chart_style`.
 Bucket widths adapt to the run's length (see :mod:`harness.report.timeline`) and the axis says which.
 
 Example::
@@ -14,9 +15,8 @@ Example::
 
 from __future__ import annotations
 
-import io
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +25,24 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from harness.report.chart_style import (
+    DPI,
+    HEIGHT_IN,
+    PALETTE,
+    STATUS_COLOURS,
+    TIME_LABEL,
+    WIDTH_IN,
+    empty,
+    figure,
+    header,
+    labels,
+    shade,
+    si,
+    style,
+    time_axis,
+    to_png,
+    usd,
+)
 from harness.report.result import RunResult
 from harness.report.series import (
     STATUS_CLASSES,
@@ -41,33 +59,7 @@ from harness.report.series import (
 )
 from harness.report.timeline import FloatArray, Grid, grid_for
 
-__all__ = ["CHARTS", "PALETTE", "STATUS_COLOURS", "Chart", "draw_figures", "render_charts"]
-
-#: one palette for every chart (and the HTML page's accents)
-PALETTE = {
-    "blue": "#2563eb",
-    "navy": "#1e3a8a",
-    "orange": "#ea580c",
-    "amber": "#d97706",
-    "green": "#16a34a",
-    "red": "#dc2626",
-    "purple": "#7c3aed",
-    "gray": "#6b7280",
-    "ink": "#111827",
-    "grid": "#e5e7eb",
-}
-STATUS_COLOURS = {
-    "2xx": PALETTE["green"],
-    "429": PALETTE["amber"],
-    "other 4xx": PALETTE["purple"],
-    "5xx": PALETTE["red"],
-    "transport": PALETTE["gray"],
-}
-
-_WIDTH_IN = 11.0  # every chart is this wide …
-_HEIGHT_IN = 3.6  # … and this tall per panel
-_DPI = 110  # 1210 px wide: sharp at the page's 1100 px column
-_TIME_LABEL = "time since run start (s)"
+__all__ = ["CHARTS", "Chart", "draw_figures", "render_charts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,114 +79,6 @@ class Chart:
 
     def __repr__(self) -> str:
         return f"Chart({self.name!r}, {self.width}x{self.height}, {len(self.png)} bytes)"
-
-
-# -- drawing helpers ---------------------------------------------------------------------------
-def _figure(rows: int = 1) -> tuple[Figure, list[Axes]]:
-    fig = Figure(figsize=(_WIDTH_IN, _HEIGHT_IN * rows if rows == 1 else 2.6 * rows + 0.6), dpi=_DPI)
-    FigureCanvasAgg(fig)
-    axes = [fig.add_subplot(rows, 1, i + 1) for i in range(rows)]
-    for ax in axes:
-        _style(ax)
-    return fig, axes
-
-
-def _style(ax: Axes) -> None:
-    ax.set_facecolor("white")
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    for side in ("left", "bottom"):
-        ax.spines[side].set_color("#9ca3af")
-    ax.grid(True, color=PALETTE["grid"], linewidth=0.8)
-    ax.set_axisbelow(True)
-    ax.tick_params(colors="#4b5563", labelsize=9)
-
-
-def _png(fig: Figure) -> tuple[bytes, int, int]:
-    fig.tight_layout(pad=0.8)
-    buf = io.BytesIO()
-    # no "Software" stamp: the same run gives byte-identical charts
-    fig.savefig(buf, format="png", dpi=_DPI, facecolor="white", metadata={"Software": None})
-    width, height = (round(v) for v in fig.get_size_inches() * _DPI)
-    return buf.getvalue(), width, height
-
-
-def _labels(ax: Axes, xlabel: str, ylabel: str) -> None:
-    ax.set_xlabel(xlabel, fontsize=10, color="#374151")
-    ax.set_ylabel(ylabel, fontsize=10, color="#374151")
-
-
-def _header(ax: Axes, title: str | None) -> None:
-    """The title on the left, then the legend in rows between the title and the plot, so it hides no data.
-
-    Call last, once every labelled artist is drawn. ``title`` None keeps room for the legend only.
-    """
-    handles, _names = ax.get_legend_handles_labels()
-    rows = 0
-    if handles:
-        # one row when it fits the axes' width, else as few rows as fit (measured, not guessed)
-        renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
-        room = ax.get_window_extent(renderer).width
-        for rows in range(1, len(handles) + 1):
-            ncol = math.ceil(len(handles) / rows)
-            legend = ax.legend(
-                loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=ncol, fontsize=8.5, frameon=False,
-                handlelength=1.6, columnspacing=1.4, borderaxespad=0.15, borderpad=0.0,
-            )  # fmt: skip
-            if legend.get_window_extent(renderer).width <= room:
-                break
-        rows = math.ceil(len(handles) / ncol)
-    pad = 8 + 15 * rows
-    if title is not None:
-        ax.set_title(title, loc="left", fontsize=12, fontweight="bold", color=PALETTE["ink"], pad=pad)
-    elif rows:
-        ax.set_title(" ", fontsize=2, pad=pad)
-
-
-def _shade(ax: Axes, faults: Sequence[Period], breakers: Sequence[Period] = (), text_span: float = 0.0) -> None:
-    """Fault windows as red bands, breaker open periods as purple hatching.
-
-    With ``text_span`` (the run's length) each fault window wide enough to hold it gets its label on top.
-    """
-    for i, p in enumerate(faults):
-        ax.axvspan(p.start, p.end, color=PALETTE["red"], alpha=0.09, lw=0, label="fault window" if i == 0 else None)
-        if text_span and p.end - p.start >= 0.04 * text_span:
-            ax.text(
-                (p.start + p.end) / 2, 0.97, p.label, transform=ax.get_xaxis_transform(), ha="center", va="top",
-                fontsize=8, color=PALETTE["red"], clip_on=True,
-            )  # fmt: skip
-    seen: set[str] = set()
-    for p in breakers:
-        label = "breaker open" if p.label == "open" else "breaker half-open"
-        first = label not in seen
-        seen.add(label)
-        if p.label == "open":
-            ax.axvspan(p.start, p.end, facecolor="none", edgecolor=PALETTE["purple"], hatch="///", alpha=0.35, lw=0,
-                       label=label if first else None)  # fmt: skip
-        else:
-            ax.axvspan(p.start, p.end, color=PALETTE["purple"], alpha=0.18, lw=0, label=label if first else None)
-
-
-def _time_axis(ax: Axes, grid: Grid) -> None:
-    # a little room after the last bucket, so a burst at the very end is drawn inside the frame
-    ax.set_xlim(grid.start, grid.end + max(grid.width, 0.015 * (grid.end - grid.start)))
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=12, steps=[1, 2, 2.5, 5, 10]))
-
-
-def _si(value: float, _pos: object = None) -> str:
-    """Compact tick label: 2.4M, 850k, 12."""
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g}{suffix}"
-    return f"{value:.3g}"
-
-
-def _usd(value: float, _pos: object = None) -> str:
-    return f"${value:,.2f}" if abs(value) >= 10 else f"${value:.4g}"
-
-
-def _empty(ax: Axes, message: str) -> None:
-    ax.text(0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center", fontsize=11, color=PALETTE["gray"])
 
 
 # -- the charts --------------------------------------------------------------------------------
@@ -217,8 +101,8 @@ def _grid(ctx: _Context, min_width_s: float, max_buckets: int) -> Grid:
 def _arrivals(ctx: _Context, title: str) -> tuple[Figure, str]:
     grid = _grid(ctx, 0.1, 1200)
     s = arrival_series(ctx.result, grid)
-    fig, (ax,) = _figure()
-    _shade(ax, ctx.faults, ctx.breakers, text_span=ctx.span)
+    fig, (ax,) = figure()
+    shade(ax, ctx.faults, ctx.breakers, text_span=ctx.span)
     fine = grid.width <= 0.1 + 1e-9
     if fine:
         ax.stairs(s.peak, grid.edges, fill=True, color=PALETTE["blue"], alpha=0.85, label="arrivals per 100 ms")
@@ -265,9 +149,9 @@ def _arrivals(ctx: _Context, title: str) -> tuple[Figure, str]:
             )  # fmt: skip
     ax.set_ylim(0, ceiling)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    _time_axis(ax, grid)
-    _labels(ax, _TIME_LABEL, ylabel)
-    _header(ax, title)
+    time_axis(ax, grid)
+    labels(ax, TIME_LABEL, ylabel)
+    header(ax, title)
     per = "per 100 ms" if fine else f"per 100 ms (the busiest and the mean 100 ms of each {grid.label()} bucket)"
     parts = [f"Every attempt that reached the provider, counted {per}, from the run's start to its last arrival"]
     if ctx.faults:
@@ -287,12 +171,12 @@ def _arrivals(ctx: _Context, title: str) -> tuple[Figure, str]:
 def _latency(ctx: _Context, title: str) -> tuple[Figure, str]:
     grid = _grid(ctx, 0.5, 120)
     s = latency_series(ctx.result, grid)
-    fig = Figure(figsize=(_WIDTH_IN, _HEIGHT_IN), dpi=_DPI)
+    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     FigureCanvasAgg(fig)
     ax, dist = fig.subplots(1, 2, width_ratios=(3, 1))
     for a in (ax, dist):
-        _style(a)
-    _shade(ax, ctx.faults, ctx.breakers)
+        style(a)
+    shade(ax, ctx.faults, ctx.breakers)
     x = grid.centers
     lines = (
         (s.latency, s.latencies, "latency", PALETTE["blue"]),
@@ -322,12 +206,12 @@ def _latency(ctx: _Context, title: str) -> tuple[Figure, str]:
         dist.set_ylim(0, 1.03)
         dist.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.0%}"))
     else:
-        _empty(ax, "no successful requests")
-    _time_axis(ax, grid)
-    _labels(ax, f"{_TIME_LABEL}, when the answer arrived ({grid.label()} buckets)", "seconds")
-    _labels(dist, "seconds", "share of answers at most this fast")
+        empty(ax, "no successful requests")
+    time_axis(ax, grid)
+    labels(ax, f"{TIME_LABEL}, when the answer arrived ({grid.label()} buckets)", "seconds")
+    labels(dist, "seconds", "share of answers at most this fast")
     dist.set_title("distribution", loc="left", fontsize=10, color="#374151")
-    _header(ax, title)
+    header(ax, title)
     ttft_note = " and of time to first token for streamed requests (orange, by when the first token arrived)"
     caption = (
         f"Left: percentiles (p50 solid, p99 dashed) of end-to-end latency (blue){ttft_note if s.streamed else ''}, "
@@ -340,7 +224,7 @@ def _latency(ctx: _Context, title: str) -> tuple[Figure, str]:
 
 def _attempts(ctx: _Context, title: str) -> tuple[Figure, str]:
     s = attempts_series(ctx.result)
-    fig, (ax,) = _figure()
+    fig, (ax,) = figure()
     x = np.asarray(s.attempts, dtype=np.float64)
     bars = [(name, values, colour) for name, values, colour in (
         ("seen by the provider", s.provider, PALETTE["blue"]),
@@ -362,20 +246,20 @@ def _attempts(ctx: _Context, title: str) -> tuple[Figure, str]:
         ax.annotate(text, (at, max(values)), xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
                     fontsize=8, color="#374151")  # fmt: skip
     if not bars:
-        _empty(ax, "no attempts recorded")
+        empty(ax, "no attempts recorded")
     if s.limit is not None:
         ax.axvline(s.limit + 0.5, color=PALETTE["red"], ls="--", lw=1.2, label=f"attempt limit ({s.limit})")
     nonzero = [v for _, values, _ in bars for v in values if v > 0]
     if nonzero and max(nonzero) / min(nonzero) > 50:
         ax.set_yscale("log")
         ax.set_ylim(0.7, peak * 3)
-        ax.yaxis.set_major_formatter(FuncFormatter(_si))
+        ax.yaxis.set_major_formatter(FuncFormatter(si))
     else:
         ax.set_ylim(0, max(1, peak) * 1.15)
     ax.set_xticks(s.attempts)
     ax.set_xlim(-0.6, max(s.attempts[-1], s.limit or 0) + 0.9)
-    _labels(ax, "attempts (0: refused before reaching the provider)", "logical requests")
-    _header(ax, title)
+    labels(ax, "attempts (0: refused before reaching the provider)", "logical requests")
+    header(ax, title)
     both = len(bars) == 2
     caption = (
         "How many logical requests took 0, 1, 2 … attempts"
@@ -392,27 +276,27 @@ def _attempts(ctx: _Context, title: str) -> tuple[Figure, str]:
 def _quota(ctx: _Context, title: str) -> tuple[Figure, str]:
     grid = _grid(ctx, 0.1, 600)
     s = quota_series(ctx.result, grid)
-    fig, (ax_t, ax_r) = _figure(rows=2)
+    fig, (ax_t, ax_r) = figure(rows=2)
     panels: tuple[tuple[Axes, FloatArray, FloatArray, float | None, str, str], ...] = (
         (ax_t, s.tokens_served, s.tokens_offered, s.quota_tpm, "tokens", "tokens / min"),
         (ax_r, s.requests_served, s.requests_offered, s.quota_rpm, "requests", "requests / min"),
     )
     for ax, served, offered, quota, what, unit in panels:
-        _shade(ax, ctx.faults)
+        shade(ax, ctx.faults)
         ax.stairs(served, grid.edges, fill=True, color=PALETTE["green"], alpha=0.55, label=f"{what} served (2xx)")
         if not np.array_equal(served, offered):
             ax.stairs(offered, grid.edges, color=PALETTE["gray"], lw=1.0, label=f"{what} offered (refusals included)")
         top = float(offered.max(initial=0.0))
         if quota is not None and math.isfinite(quota) and quota > 0:
-            ax.axhline(quota, color=PALETTE["red"], ls="--", lw=1.6, label=f"quota {_si(quota)} {unit}")
+            ax.axhline(quota, color=PALETTE["red"], ls="--", lw=1.6, label=f"quota {si(quota)} {unit}")
             top = max(top, quota)
         ax.set_ylim(0, max(1.0, top) * 1.2)
-        ax.yaxis.set_major_formatter(FuncFormatter(_si))
+        ax.yaxis.set_major_formatter(FuncFormatter(si))
         ax.set_ylabel(f"{unit}\n(trailing {s.window_s:g} s)", fontsize=10, color="#374151")
-        _time_axis(ax, grid)
-    _header(ax_t, title)
-    _header(ax_r, None)
-    ax_r.set_xlabel(f"{_TIME_LABEL} (highest value within each {grid.label()} bucket)", fontsize=10, color="#374151")
+        time_axis(ax, grid)
+    header(ax_t, title)
+    header(ax_r, None)
+    ax_r.set_xlabel(f"{TIME_LABEL} (highest value within each {grid.label()} bucket)", fontsize=10, color="#374151")
     quotas = [q for q in (s.quota_tpm, s.quota_rpm) if q is not None and math.isfinite(q) and q > 0]
     against = (
         "against the provider's configured quota (dashed red)"
@@ -430,8 +314,8 @@ def _quota(ctx: _Context, title: str) -> tuple[Figure, str]:
 def _cost(ctx: _Context, title: str) -> tuple[Figure, str]:
     grid = _grid(ctx, 0.1, 600)
     s = cost_series(ctx.result, grid)
-    fig, (ax,) = _figure()
-    _shade(ax, ctx.faults)
+    fig, (ax,) = figure()
+    shade(ax, ctx.faults)
     gap = s.provider_total - s.client_total
     ax.step(s.at, s.provider, where="post", color=PALETTE["blue"], lw=2.4, alpha=0.8,
             label=f"provider bill (${s.provider_total:.6f})")  # fmt: skip
@@ -440,10 +324,10 @@ def _cost(ctx: _Context, title: str) -> tuple[Figure, str]:
     ax.fill_between(s.at, s.client, s.provider, step="post", color=PALETTE["red"], alpha=0.15, lw=0,
                     label=f"gap ${gap:.6f}")  # fmt: skip
     ax.set_ylim(0, max(1e-6, float(max(s.provider.max(initial=0.0), s.client.max(initial=0.0)))) * 1.15)
-    ax.yaxis.set_major_formatter(FuncFormatter(_usd))
-    _time_axis(ax, grid)
-    _labels(ax, _TIME_LABEL, "cumulative USD")
-    _header(ax, title)
+    ax.yaxis.set_major_formatter(FuncFormatter(usd))
+    time_axis(ax, grid)
+    labels(ax, TIME_LABEL, "cumulative USD")
+    header(ax, title)
     caption = (
         "Cumulative spend as the client's ledger charged it (at each answer) and as the provider billed it (at the "
         "end of each attempt); the shaded gap is money the client did not account for, such as streams cut midway "
@@ -455,8 +339,8 @@ def _cost(ctx: _Context, title: str) -> tuple[Figure, str]:
 def _status(ctx: _Context, title: str) -> tuple[Figure, str]:
     grid = _grid(ctx, 0.2, 240)
     mix = status_mix(ctx.result, grid)
-    fig, (ax,) = _figure()
-    _shade(ax, ctx.faults, ctx.breakers)
+    fig, (ax,) = figure()
+    shade(ax, ctx.faults, ctx.breakers)
     base = np.zeros(grid.count)
     for name in STATUS_CLASSES:
         values = mix[name]
@@ -465,12 +349,12 @@ def _status(ctx: _Context, title: str) -> tuple[Figure, str]:
                       alpha=0.85, label=name)  # fmt: skip
             base = base + values
     if not base.any():
-        _empty(ax, "no attempts reached the provider")
+        empty(ax, "no attempts reached the provider")
     ax.set_ylim(0, max(1.0, float(base.max(initial=0.0))) * 1.18)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    _time_axis(ax, grid)
-    _labels(ax, _TIME_LABEL, f"attempts per {grid.label()}")
-    _header(ax, title)
+    time_axis(ax, grid)
+    labels(ax, TIME_LABEL, f"attempts per {grid.label()}")
+    header(ax, title)
     caption = (
         f"Attempts reaching the provider per {grid.label()}, stacked by the status it answered (transport: the "
         "connection failed before any status, e.g. a reset or silence)."
@@ -490,10 +374,10 @@ CHARTS: tuple[tuple[str, str, Callable[[_Context, str], tuple[Figure, str]]], ..
 
 
 def _unavailable(title: str, exc: Exception) -> tuple[Figure, str]:
-    fig, (ax,) = _figure()
+    fig, (ax,) = figure()
     ax.set_axis_off()
-    _empty(ax, f"this chart could not be drawn ({type(exc).__name__})")
-    _header(ax, title)
+    empty(ax, f"this chart could not be drawn ({type(exc).__name__})")
+    header(ax, title)
     return fig, f"This chart could not be drawn from the run's records: {type(exc).__name__}: {exc}"
 
 
@@ -521,6 +405,6 @@ def render_charts(result: RunResult) -> list[Chart]:
     """Every chart of the report as PNG, in page order."""
     charts = []
     for name, title, fig, caption in draw_figures(result):
-        png, width, height = _png(fig)
+        png, width, height = to_png(fig)
         charts.append(Chart(name, title, caption, png, width, height))
     return charts

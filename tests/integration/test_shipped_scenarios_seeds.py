@@ -21,15 +21,11 @@ SHIPPED = sorted((ROOT / "scenarios").glob("*.toml")) + sorted((ROOT / "scenario
 SEEDS = range(1, 21)
 
 
-#: open gaps, measured on 2026-12-07 (seeds 1-20): these conduct scenarios' gates are tighter than what the
-#: client does in some seeds. Either the gate or the client is wrong; until one is fixed they are expected
-#: to fail here (not strict: which seeds fail moves with any change to the client's draws)
-KNOWN_GAPS = {
-    "conduct/429_with_retry_after": "success_rate 0.975 < 1 in seeds 4 and 13",
-    "conduct/primary_recovery_probe": "failover_wait_max_s up to 0.98 > 0.05 in 11 seeds",
-    "conduct/reset_before_headers": "retry_amplification 1.87 > 1.7 in seed 10",
-    "conduct/stream_stall": "latency_p99_s 13.2-14.9 > 12 in seeds 10 and 19",
-}
+#: open gaps: a scenario that fails some of the twenty seeds, with the failing gate, expected to fail here until
+#: its gate or the client is fixed (not strict: which seeds fail moves with any change to the client's draws).
+#: Empty since 2026-12-07: the four conduct scenarios listed here gated numbers that the fault's own draws decide
+#: (their headers say how each gate now holds for any seed)
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _case(path: Path) -> object:

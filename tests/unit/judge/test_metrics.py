@@ -175,6 +175,7 @@ def test_latency_and_ttft_percentiles_use_successes() -> None:
     ]
     m = compute_metrics(facts(), [], outcomes)
     assert m["latency_p50_s"] == pytest.approx(50.5)
+    assert m["latency_p90_s"] == pytest.approx(90.1)
     assert m["latency_p99_s"] == pytest.approx(99.01)
     assert m["ttft_p50_s"] == pytest.approx(5.05)
 

@@ -203,3 +203,50 @@ def test_an_app_runs_over_sockets_in_real_time_with_the_same_promises(tmp_path: 
     assert metrics["retry_after_violations"] == 0
     assert Decimal(metrics["cost_abs_error_usd"]) == 0
     assert {r.logical_id for r in result.provider_records} <= {o.id for o in result.outcomes}
+
+
+def test_with_app_puts_a_python_function_into_a_scenario_and_its_worlds(tmp_path: Path) -> None:
+    import importlib
+    import sys
+
+    from harness.app import with_app
+    from harness.explore import World, world_toml
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    module = write_app(tmp_path / "pkg")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        factory = importlib.import_module(f"pkg.{module}").make_app
+    finally:
+        sys.path.remove(str(tmp_path))
+    base = load_scenario(scenario_file(tmp_path, f"{write_app(tmp_path)}:per_request"))  # another app at first
+    scenario = with_app(base, factory, max_attempts=4)
+    assert scenario.client_kind == "app"
+    assert scenario.client.target == f"pkg.{module}:make_app"  # type: ignore[union-attr]
+    assert Path(scenario.client.folder) == tmp_path.resolve()  # type: ignore[union-attr]
+    result = run_scenario(scenario)
+    assert result.metrics["lost_requests"] == 0
+    assert Decimal(result.metrics["cost_abs_error_usd"]) == 0
+    # a world written from it names the app, importable from the recorded folder in a fresh process
+    (tmp_path / "world.toml").write_text(world_toml(scenario, World(seed=2)))
+    assert f'app = "pkg.{module}:make_app"' in (tmp_path / "world.toml").read_text()
+    import subprocess
+
+    cli = "from harness.cli import main; raise SystemExit(main())"
+    command = [sys.executable, "-c", cli, "run", str(tmp_path / "world.toml"), "--quiet", "--out", str(tmp_path / "o")]
+    done = subprocess.run(command, capture_output=True, text=True, cwd="/", check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_with_app_refuses_a_function_it_could_not_name(tmp_path: Path) -> None:
+    from harness.app import with_app
+
+    module = write_app(tmp_path)
+    base = load_scenario(scenario_file(tmp_path, f"{module}:make_app"))
+
+    def local(env: object) -> None:
+        return None
+
+    with pytest.raises(ConfigError, match="module level"):
+        with_app(base, local)
