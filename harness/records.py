@@ -106,6 +106,7 @@ class OutcomeRecord:
     similarity: float | None = None  # semantic-cache hits: the cosine between the two questions
     cached_from: str | None = None  # cache hits: the logical id whose answer was served
     embedding_cost_usd: str = "0"  # what the semantic cache's embedding call cost (not in cost_usd)
+    prompt: str | None = None  # the prompt version the request used ("support@v2"), when it named one
 
     @property
     def latency_s(self) -> float:

@@ -209,6 +209,8 @@ class ResilientClient:
         ``sink`` receives the text deltas of a stream (:class:`ChatStream` passes its queue)."""
         lr = self._begin(request, sink)
         try:
+            if request.prompt is not None:
+                self._use_prompt(lr)
             if self.cache is None and self.flight is None and self.semantic is None:
                 response = await self._execute(lr)
             else:
@@ -224,6 +226,13 @@ class ResilientClient:
         logical_id = request.request_id or f"{self._id_prefix}-{next(self._ids)}"
         deadline = None if self._total_s is None else now + self._total_s
         return LogicalRequest(request, logical_id, now, deadline, request.client_id or self.config.client_id, sink)
+
+    def _use_prompt(self, lr: LogicalRequest) -> None:
+        """Put the named prompt version's text first (raises NotFound for one not configured)."""
+        assert lr.request.prompt is not None
+        lr.prompt, system = self.config.prompts.resolve(lr.request.prompt)
+        lr.request = replace(lr.request, messages=(system, *lr.request.messages))
+        lr.messages = lr.request.messages
 
     def _end(self, lr: LogicalRequest, response: ChatResponse | None, error: BaseException | None) -> None:
         message = "" if error is None else self.scrub(str(error) or type(error).__name__)

@@ -45,6 +45,7 @@ from typing import Any
 from harness.client.breaker import BreakerConfig
 from harness.client.budget import BudgetRule
 from harness.client.limiter import LimitConfig
+from harness.client.prompts import Prompts
 from harness.client.redis_support import RedisFallback
 from harness.client.retry import RetryConfig
 from harness.client.semantic_config import SemanticCacheConfig
@@ -362,6 +363,7 @@ class ClientConfig:
     coalesce: bool = False  # identical in-flight plain requests share one call
     cache: CacheConfig = field(default_factory=CacheConfig)
     semantic_cache: SemanticCacheConfig | None = None  # None: off
+    prompts: Prompts = field(default_factory=Prompts)  # named, versioned system prompts
     transport: TransportConfig = field(default_factory=TransportConfig)
     redis: RedisConfig | None = None  # None: every policy in memory
     name: str = "reference"  # the client's name in reports
@@ -476,6 +478,7 @@ class ClientConfig:
             coalesce=_coalesce(t),
             cache=_optional(t, "cache", CacheConfig.parse, CacheConfig()),
             semantic_cache=_optional(t, "semantic_cache", SemanticCacheConfig.parse, None),
+            prompts=_optional(t, "prompts", Prompts.parse, Prompts()),
             transport=_optional(t, "transport", TransportConfig.parse, TransportConfig()),
             redis=_optional(t, "redis", RedisConfig.parse, None),
             name=t.str("name", default="reference"),

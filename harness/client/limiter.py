@@ -38,7 +38,14 @@ about again within ``wait_s + ticket_grace_s`` is forgotten.
 **Learning.** Without configured limits, ``observe`` takes the provider's rate-limit headers (already
 parsed into numbers) and stays just under them: a limit header becomes a limit at ``learn_safety`` of
 it; "remaining R, resets in s" allows at most R until the reset; usage the provider reports beyond what
-this limiter admitted (another process on the same key) is booked until the reset.
+this limiter admitted (another process on the same key) is booked until the reset. When that booking
+leaves the window, what the others sent since is unknown: the next request goes alone (a probe), and
+the queue waits for its answer, whose headers give the provider's window as it is now. Without it, an
+instance that had queued behind others' usage released its whole queue at the reset, and every
+request but the first met a window the others had filled again: in ``rate_limit_storm`` over sockets
+the first 429 takes a few ms to come back, long enough for the whole queue to leave (in virtual time it
+comes back in no time, which hid this). A probe whose answer does not come within ``ticket_grace_s``
+is given up.
 
 The types every limiter shares (:class:`LimitConfig`, :class:`Demand`, :class:`Reservation`, the
 :class:`Limiter` protocol) and :func:`wait_for_capacity` live in :mod:`harness.client.limits` and are
@@ -84,18 +91,20 @@ __all__ = [
 ]  # the shared types come from harness.client.limits and are re-exported here
 
 _MIN_WAIT_S = 1e-6  # the shortest wait for a demand that does not fit yet
+_NO_PROBE, _PROBE, _PROBING = 0, 1, 2  # RateLimiter._probe
 
 
 class _Bucket:
     """Admissions summed over at most ``bucket_s``: their capacity comes back one window after ``last``."""
 
-    __slots__ = ("first", "last", "live", "weights")
+    __slots__ = ("first", "last", "live", "others", "weights")
 
-    def __init__(self, first: float, last: float, weights: list[float]) -> None:
+    def __init__(self, first: float, last: float, weights: list[float], others: bool = False) -> None:
         self.first = first  # time of its first admission (later ones join while within bucket_s of it)
         self.last = last  # time of its last admission
         self.weights = weights  # summed per dimension
         self.live = True  # still in the window (settling a reservation of an expired bucket changes nothing)
+        self.others = others  # usage the provider reported that this limiter did not admit (another process)
 
     def __repr__(self) -> str:
         return f"_Bucket({self.first:g}..{self.last:g}, {self.weights})"
@@ -161,6 +170,10 @@ class RateLimiter:
         self._lane_names = frozenset(self.config.lanes)
         self._ids = itertools.count(1)
         self.admitted = 0  # requests granted so far
+        #: others' usage left the window: what they sent since is unknown until an answer tells (see
+        #: "Learning" in the module docstring). _PROBE: the next admission goes alone; _PROBING: it is out
+        self._probe = _NO_PROBE
+        self._probe_sent = 0.0  # when the probe was admitted
 
     # -- the core (sync) -------------------------------------------------------------------------
     def effective_limit(self, dim: int) -> float | None:
@@ -186,7 +199,7 @@ class RateLimiter:
                 return Reservation("", False, math.inf, demand, lane, key, "too_large", at=now)
         t = self._tickets.get(ticket.id) if ticket is not None else None
         if t is None:
-            if not self._tickets and self._fits(weights, now):
+            if not self._tickets and self._probe != _PROBING and self._fits(weights, now):
                 return self._grant(f"r{next(self._ids)}", weights, demand, lane, key, now)
             t = self._enqueue(lane_index, key, weights, now)
         order = sorted(self._tickets.values(), key=lambda x: self._order(x, now))
@@ -198,6 +211,8 @@ class RateLimiter:
                 break
         head = order[0] is t
         wait = self._wait(t.weights if head else tuple(ahead), now)
+        if self._probe == _PROBING:
+            wait = max(wait, self.config.poll_s)  # the probe's answer first
         if head and wait == 0:
             del self._tickets[t.id]
             state = self._lanes[t.lane]
@@ -219,10 +234,10 @@ class RateLimiter:
             return None
         now = self._clock()
         log = self._log
-        if self._held or self._tickets or (log and log[0].last <= now - self._window):
+        if self._held or self._tickets or self._probe or (log and log[0].last <= now - self._window):
             self._expire(now)
-            if self._tickets or self._held:
-                return None  # a queue to respect, or a hold to check: reserve decides
+            if self._tickets or self._held or self._probe == _PROBING:
+                return None  # a queue to respect, a hold to check, an answer to wait for: reserve decides
         i, o = max(0, input_tokens), max(0, max_output_tokens)
         weights = (1.0, float(i + o), float(i), float(o))
         totals, effective = self._totals, self._effective
@@ -236,11 +251,13 @@ class RateLimiter:
         """:meth:`settle_now` for a grant of :meth:`grant_now` (with the numbers it was granted for)."""
         i, o = max(0, input_tokens), max(0, max_output_tokens)
         self._correct(grant, (1.0, float(i + o), float(i), float(o)), usage)
+        self._probe = _NO_PROBE  # an answer came back (its headers, if any, were observed first)
 
     def cancel_grant(self, grant: Grant, input_tokens: int, max_output_tokens: int) -> None:
         """:meth:`cancel_now` for a grant of :meth:`grant_now` (with the numbers it was granted for)."""
         i, o = max(0, input_tokens), max(0, max_output_tokens)
         self._refund(grant, (1.0, float(i + o), float(i), float(o)))
+        self._probe = _NO_PROBE
 
     def settle_now(self, reservation: Reservation, usage: Usage) -> None:
         """Correct a granted reservation to the actual usage (refund or charge)."""
@@ -249,6 +266,7 @@ class RateLimiter:
         held = self._by_id.pop(reservation.id, None)
         if held is not None:  # else already settled or cancelled
             self._correct(held[0], held[1], usage)
+        self._probe = _NO_PROBE
 
     def cancel_now(self, reservation: Reservation) -> None:
         """Refund a reservation whose request was never sent, or drop a queued ticket."""
@@ -257,6 +275,7 @@ class RateLimiter:
         held = self._by_id.pop(reservation.id, None)
         if held is not None:
             self._refund(held[0], held[1])
+        self._probe = _NO_PROBE
 
     def observe_now(self, **observation: float | None) -> None:
         """Learn from rate-limit headers: ``limit_X``, ``remaining_X``, ``reset_X_s`` for X in :data:`DIMENSIONS`."""
@@ -271,6 +290,8 @@ class RateLimiter:
             remaining = _number(observation.get(f"remaining_{dim}"))
             reset_s = _number(observation.get(f"reset_{dim}_s"))
             self._observe_dim(d, now, limit, remaining, reset_s)
+        if observation:
+            self._probe = _NO_PROBE  # a fresh picture of the provider's window
 
     # -- the async Limiter API -------------------------------------------------------------------
     async def acquire(
@@ -325,6 +346,8 @@ class RateLimiter:
 
     def _admit(self, weights: tuple[float, ...], now: float) -> _Bucket:
         """Book ``weights`` in the window now; returns the bucket they went to."""
+        if self._probe:
+            self._probe, self._probe_sent = _PROBING, now
         w0, w1, w2, w3 = weights  # unrolled: this runs for every request
         log = self._log
         bucket = log[-1] if log else None
@@ -385,11 +408,15 @@ class RateLimiter:
             while log and log[0].last <= horizon:
                 bucket = log.popleft()
                 bucket.live = False  # a late settle or cancel must not refund it a second time
+                if bucket.others and self._probe == _NO_PROBE:
+                    self._probe = _PROBE
                 weights = bucket.weights
                 for d in range(4):
                     totals[d] -= weights[d]
             if not log:
                 self._totals = [0.0] * 4  # no float drift survives an empty window
+        if self._probe == _PROBING and now - self._probe_sent > self.config.ticket_grace_s:
+            self._probe = _NO_PROBE  # no answer in time (a lost request): stop waiting for it
         if self._held:
             for d in range(4):
                 hold = self._holds[d]
@@ -462,7 +489,7 @@ class RateLimiter:
             weights[d] = unseen
             at = now - self._window + (reset if reset is not None else self._window)
             at = min(now, at)
-            self._insert(_Bucket(at, at, weights))
+            self._insert(_Bucket(at, at, weights, others=True))
             self._totals[d] += unseen
 
     def _insert(self, bucket: _Bucket) -> None:

@@ -78,6 +78,7 @@ class ChatRequest:
     response_schema: ResponseSchema | None = None  # JSON output matching a schema
     json_mode: bool = False  # JSON output without a schema (OpenAI json_object, Gemini application/json)
     thinking_budget: int | None = None  # reasoning budget (Anthropic thinking, Gemini thinkingBudget)
+    prompt: str | None = None  # a [client.prompts] prompt ("support" or "support@v1"): its text goes first
 
 
 @dataclass(frozen=True, slots=True)

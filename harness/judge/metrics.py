@@ -18,6 +18,7 @@ import numpy as np
 
 from harness.judge.columns import GEMINI_BAD_KEY, ProviderColumns, provider_columns
 from harness.judge.facts import LimitFact, RunFacts
+from harness.judge.prompts import prompt_cost_ratio, prompt_versions
 from harness.judge.semantic import SEMANTIC_METRICS, SemanticTally
 from harness.records import ClientEvent, OutcomeRecord, ProviderRecord
 
@@ -55,7 +56,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "cost_client_usd", "cost_provider_usd", "cost_abs_error_usd", "cost_drift_usd", "overspend_usd", "latency_p50_s",
     "latency_p90_s", "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "truncated_answers",
     "breaker_opens", "breaker_closes", "recovery_probe_s", "failover_wait_max_s", "loop_lag_max_s",
-    "status_counts", "outcome_counts", *SEMANTIC_METRICS,
+    "status_counts", "outcome_counts", *SEMANTIC_METRICS, "prompt_versions", "prompt_cost_ratio",
     "wall_s", "simulated_s",
 )  # fmt: skip
 
@@ -532,6 +533,8 @@ def compute_metrics(
         "status_counts": dict(sorted(statuses.items())),
         "outcome_counts": dict(sorted(outcome_statuses.items())),
         **semantic.metrics(cols.embedding_calls, outcomes, facts.questions, _money),
+        "prompt_versions": (versions := prompt_versions(outcomes, _money)),  # a second read of the outcomes
+        "prompt_cost_ratio": prompt_cost_ratio(versions),
         "wall_s": round(facts.wall_s, 3),
         "simulated_s": _round(facts.simulated_s, 3),
         **dict(sorted(facts.extra.items())),

@@ -26,7 +26,7 @@ from typing import Any
 
 from harness.judge.gates import GateResult
 from harness.report.charts import Chart, render_charts
-from harness.report.markdown import KEY_METRICS, format_value, semantic_rows
+from harness.report.markdown import KEY_METRICS, PROMPT_COLUMNS, format_value, prompt_rows, semantic_rows
 from harness.report.result import RunResult
 from harness.report.series import MONEY_LIMIT
 
@@ -230,6 +230,18 @@ def _semantic(metrics: Mapping[str, Any]) -> str:
     )
 
 
+def _prompts(metrics: Mapping[str, Any]) -> str:
+    rows = prompt_rows(metrics)
+    if not rows:
+        return ""
+    head = "".join(f"<th>{_e(c)}</th>" for c in PROMPT_COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return (
+        '<section aria-labelledby="prompts-title"><h2 id="prompts-title">Prompt versions</h2>'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>"
+    )
+
+
 def _figure(chart: Chart) -> str:
     data = base64.b64encode(chart.png).decode("ascii")
     return (
@@ -258,6 +270,7 @@ def render_html(result: RunResult, charts: Sequence[Chart], links: Sequence[tupl
         _about(result),
         _metrics(result.metrics),
         _semantic(result.metrics),
+        _prompts(result.metrics),
         '<section aria-labelledby="charts-title"><h2 id="charts-title">Charts</h2>'
         + "".join(_figure(c) for c in charts)
         + "</section>",

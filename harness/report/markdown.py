@@ -7,7 +7,10 @@ from typing import Any
 
 from harness.report.result import RunResult
 
-__all__ = ["KEY_METRICS", "SEMANTIC_ROWS", "format_value", "semantic_rows", "summary_markdown"]
+__all__ = [
+    "KEY_METRICS", "PROMPT_COLUMNS", "SEMANTIC_ROWS", "format_value", "prompt_rows", "semantic_rows",
+    "summary_markdown",
+]  # fmt: skip
 
 #: metrics shown in the summary table, in order, with a human label
 KEY_METRICS: Sequence[tuple[str, str]] = (
@@ -74,6 +77,9 @@ def summary_markdown(result: RunResult, files: Mapping[str, str] | None = None) 
     semantic = semantic_rows(metrics)
     if semantic:
         lines += ["### Semantic cache", "", *_table(semantic, ["metric", "value"]), ""]
+    versions = prompt_rows(metrics)
+    if versions:
+        lines += ["### Prompt versions", "", *_table(versions, list(PROMPT_COLUMNS)), ""]
     if files:
         lines += ["### Files", "", *[f"- [{label}]({path})" for label, path in files.items()], ""]
     return "\n".join(lines)
@@ -95,3 +101,22 @@ def semantic_rows(metrics: Mapping[str, object]) -> list[list[str]]:
     if not metrics.get("embedding_calls") and not metrics.get("semantic_cache_hits"):
         return []
     return [[label, format_value(metrics.get(key))] for key, label in SEMANTIC_ROWS]
+
+
+PROMPT_COLUMNS = (
+    "prompt version",
+    "requests",
+    "success rate",
+    "cost (USD)",
+    "cost per answer (USD)",
+    "input tokens per answer",
+)
+
+
+def prompt_rows(metrics: Mapping[str, object]) -> list[list[str]]:
+    """One row per prompt version, side by side (none when no request named a prompt)."""
+    table = metrics.get("prompt_versions")
+    if not isinstance(table, Mapping):
+        return []
+    keys = ("requests", "success_rate", "cost_usd", "cost_per_answer_usd", "input_tokens_per_answer")
+    return [[str(v), *(format_value(row.get(k)) for k in keys)] for v, row in table.items() if isinstance(row, Mapping)]

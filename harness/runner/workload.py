@@ -103,6 +103,7 @@ class Workload:
         self.client_id = client_id  # x-client-id prefix
         self._models = _picker(spec.models or ((default_model, 1.0),))
         self._features = _picker(spec.features)
+        self._prompts = _picker(spec.prompts) if spec.prompts else None
         self._corpus = _corpus(seed)
         self._shared: Message | None = None
 
@@ -141,6 +142,8 @@ class Workload:
             extra["tools"] = (LOOKUP_TOOL,)
         if spec.structured_share > 0 and rng.random() < spec.structured_share:
             extra["response_schema"] = VERDICT_SCHEMA
+        if self._prompts is not None:
+            extra["prompt"] = self._pick(self._prompts, rng.random())
         return ChatRequest(
             model=model,
             messages=messages,

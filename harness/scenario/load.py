@@ -23,6 +23,7 @@ Example::
     prefill_share = 0.1             # share ending with an assistant prefill ("Sure, here is")
     questions_share = 0.8           # share asking a support question in one of its wordings
     questions = 12                  # of the pool's first 12 questions (paraphrases: harness.scenario.questions)
+    prompts = { "support@v1" = 1, "support@v2" = 1 }   # [client.prompts] versions, by weight
 
     [load]
     mode = "open"
@@ -78,6 +79,7 @@ class LoadSpec:
     cached_prefix_tokens: int = 1500  # that prompt's length (≥ 1,024 to be cacheable; Anthropic: a breakpoint)
     questions_share: float = 0.0  # fraction asking a question of the paraphrase pool, in a seeded wording
     questions: int = len(QUESTIONS)  # how many of the pool's questions are asked (the first N)
+    prompts: tuple[tuple[str, float], ...] = ()  # (prompt or prompt@version, weight): ChatRequest.prompt
 
     @classmethod
     def parse(cls, t: Table) -> LoadSpec:
@@ -120,6 +122,7 @@ class LoadSpec:
         kw["cached_prefix_tokens"] = t.int("cached_prefix_tokens", 1500, min=1, max=100_000)
         kw["questions_share"] = t.float("questions_share", 0.0, min=0, max=1)
         kw["questions"] = t.int("questions", len(QUESTIONS), min=1, max=len(QUESTIONS))
+        kw["prompts"] = _weights(t, "prompts", ())
         t.done()
         return cls(**kw)  # type: ignore[arg-type]
 

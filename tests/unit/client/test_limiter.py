@@ -227,3 +227,51 @@ def test_transit_margin_is_validated(bad: object) -> None:
         LimitConfig(transit_margin_s=bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="transit_margin_s"):
         LimitConfig.parse({"transit_margin_s": bad})
+
+
+def _shared_key_limiter(clock: ManualClock) -> RateLimiter:
+    """A limiter that learned that others used 8 of the key's 10 requests per 10 s, until t = 10."""
+    lim = RateLimiter(LimitConfig(window_s=10, transit_margin_s=0), clock=clock)
+    lim.observe_now(limit_requests=10, remaining_requests=2, reset_requests_s=10)
+    assert lim.in_window()[0] == 8
+    return lim
+
+
+def test_when_others_usage_leaves_the_window_one_request_goes_alone_until_an_answer() -> None:
+    # what the others sent since is unknown: a queue released all at once would meet a full window
+    clock = ManualClock()
+    lim = _shared_key_limiter(clock)
+    clock.advance(10)
+    probe = lim.grant_now(10, 10)
+    assert probe is not None
+    assert lim.grant_now(10, 10) is None  # the hot path defers to reserve while the probe is out
+    queued = lim.reserve(Demand())
+    assert not queued.granted
+    assert queued.wait_s == pytest.approx(lim.config.poll_s)
+    lim.observe_now(limit_requests=10, remaining_requests=5, reset_requests_s=10)  # the probe's answer
+    clock.advance(lim.config.poll_s)
+    assert lim.reserve(Demand(), ticket=queued).granted
+    assert lim.reserve(Demand()).granted  # no probe any more: as many as fit
+
+
+def test_a_probe_without_an_answer_is_given_up_after_the_ticket_grace() -> None:
+    clock = ManualClock()
+    lim = _shared_key_limiter(clock)
+    clock.advance(10)
+    assert lim.reserve(Demand()).granted  # the probe (its answer never comes)
+    queued = lim.reserve(Demand())
+    assert not queued.granted
+    clock.advance(lim.config.ticket_grace_s + 0.01)
+    assert lim.reserve(Demand(), ticket=queued).granted
+
+
+def test_an_answer_settled_without_headers_ends_the_probe_too() -> None:
+    clock = ManualClock()
+    lim = _shared_key_limiter(clock)
+    clock.advance(10)
+    probe = lim.reserve(Demand())
+    assert probe.granted
+    queued = lim.reserve(Demand(), key="b")
+    assert not queued.granted
+    lim.settle_now(probe, Usage(0, 0))
+    assert lim.reserve(Demand(), key="b", ticket=queued).granted

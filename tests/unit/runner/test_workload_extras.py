@@ -45,3 +45,12 @@ def test_questions_share_asks_pool_questions_in_seeded_wordings() -> None:
     wordings = {r.messages[-1].content for r, q in zip(requests, asked, strict=True) if q is not None}
     assert len(wordings) == 20  # … each in its four wordings
     assert [work.request(i) for i in range(20)] == requests[:20]
+
+
+def test_prompts_are_drawn_by_weight_only_when_declared() -> None:
+    spec = replace(LoadSpec(), prompts=(("support@v1", 1.0), ("support@v2", 3.0)))
+    requests = [Workload(spec, seed=2, default_model="m").request(i) for i in range(400)]
+    v2 = sum(r.prompt == "support@v2" for r in requests)
+    assert 260 <= v2 <= 340
+    assert {r.prompt for r in requests} == {"support@v1", "support@v2"}
+    assert Workload(LoadSpec(), seed=2, default_model="m").request(0).prompt is None
