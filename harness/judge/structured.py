@@ -25,12 +25,12 @@ verdicts, a load without structured requests).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 
 from harness.records import ClientEvent, OutcomeRecord
 
-__all__ = ["REASK_MARK", "STRUCTURED_METRICS", "reask_ids", "structured_metrics", "verdict_chains"]
+__all__ = ["REASK_MARK", "STRUCTURED_METRICS", "StructuredTally", "reask_ids", "structured_metrics", "verdict_chains"]
 
 #: what separates a first ask's id from a re-ask's number (harness.client.structured.REASK_SUFFIX)
 REASK_MARK = ".reask"
@@ -54,22 +54,52 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 6) if whole else None
 
 
-def structured_metrics(outcomes: Sequence[OutcomeRecord], events: Sequence[ClientEvent]) -> dict[str, object]:
-    """The metrics of the module docstring."""
-    verdicts = verdict_chains(events)
-    n = len(verdicts)
-    reasks = sum(max(0, len(asks) - 1) for asks in verdicts.values())
-    cost = {o.id: Decimal(o.cost_usd) for o in outcomes}
-    reask_cost = sum((cost.get(i, Decimal(0)) for i in reask_ids(verdicts)), Decimal(0))
-    chain_cost = reask_cost + sum((cost.get(root, Decimal(0)) for root in verdicts), Decimal(0))
-    calls = [v for e in events if e.kind == "tool_calls" for v in e.detail.split(",") if v]
-    return {
-        "structured_requests": n if n else None,
-        "schema_valid_rate": _rate(sum(1 for asks in verdicts.values() if asks and asks[-1] == "valid"), n),
-        "first_answer_valid_rate": _rate(sum(1 for asks in verdicts.values() if asks and asks[0] == "valid"), n),
-        "reask_rate": _rate(reasks, n),
-        "reask_cost_usd": reask_cost if n else None,  # a Decimal: compute_metrics formats money
-        "reask_cost_share": round(float(reask_cost / chain_cost), 6) if chain_cost else (0.0 if n else None),
-        "tool_calls": len(calls) if calls else None,
-        "tool_call_validity": _rate(sum(1 for v in calls if v == "valid"), len(calls)),
-    }
+class StructuredTally:
+    """The structured-output metrics in one pass over the outcome log: the verdicts come from the
+    events first, then each outcome is :meth:`add`-ed (its cost, when it is an ask of a chain)."""
+
+    __slots__ = ("calls", "chain_cost", "invalid", "reask_cost", "reasks", "verdicts")
+
+    def __init__(self, events: Iterable[ClientEvent]) -> None:
+        events = list(events)
+        self.verdicts = verdict_chains(events)
+        self.reasks = reask_ids(self.verdicts)
+        #: structured requests whose last answer was not valid: not a success, even with a 200
+        self.invalid = {root for root, asks in self.verdicts.items() if not asks or asks[-1] != "valid"}
+        self.calls = [v for e in events if e.kind == "tool_calls" for v in e.detail.split(",") if v]
+        self.reask_cost = Decimal(0)
+        self.chain_cost = Decimal(0)
+
+    def add(self, outcome: OutcomeRecord) -> None:
+        oid = outcome.id
+        if oid in self.reasks:
+            cost = Decimal(outcome.cost_usd)
+            self.reask_cost += cost
+            self.chain_cost += cost
+        elif oid in self.verdicts:
+            self.chain_cost += Decimal(outcome.cost_usd)
+
+    def metrics(self) -> dict[str, object]:
+        """The metrics of the module docstring (``reask_cost_usd`` a Decimal: the caller formats money)."""
+        verdicts, calls = self.verdicts, self.calls
+        n = len(verdicts)
+        reasks = sum(max(0, len(asks) - 1) for asks in verdicts.values())
+        chain_cost = self.chain_cost
+        return {
+            "structured_requests": n if n else None,
+            "schema_valid_rate": _rate(sum(1 for asks in verdicts.values() if asks and asks[-1] == "valid"), n),
+            "first_answer_valid_rate": _rate(sum(1 for asks in verdicts.values() if asks and asks[0] == "valid"), n),
+            "reask_rate": _rate(reasks, n),
+            "reask_cost_usd": self.reask_cost if n else None,
+            "reask_cost_share": round(float(self.reask_cost / chain_cost), 6) if chain_cost else (0.0 if n else None),
+            "tool_calls": len(calls) if calls else None,
+            "tool_call_validity": _rate(sum(1 for v in calls if v == "valid"), len(calls)),
+        }
+
+
+def structured_metrics(outcomes: Iterable[OutcomeRecord], events: Iterable[ClientEvent]) -> dict[str, object]:
+    """The metrics of the module docstring, from the two logs."""
+    tally = StructuredTally(events)
+    for o in outcomes:
+        tally.add(o)
+    return tally.metrics()
