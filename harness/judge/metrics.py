@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from harness.judge.degradation import DEGRADATION_METRICS, degradation_metrics
 from harness.judge.facts import LimitFact, RunFacts
 from harness.judge.prompts import prompt_cost_ratio, prompt_versions
 from harness.judge.semantic import EMBEDDING_APIS, SEMANTIC_METRICS, semantic_metrics
@@ -56,6 +57,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "latency_p90_s", "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "truncated_answers",
     "breaker_opens", "breaker_closes", "recovery_probe_s", "failover_wait_max_s", "loop_lag_max_s",
     "status_counts", "outcome_counts", *SEMANTIC_METRICS, "prompt_versions", "prompt_cost_ratio",
+    *DEGRADATION_METRICS,
     "wall_s", "simulated_s",
 )  # fmt: skip
 
@@ -406,7 +408,9 @@ def compute_metrics(
     client_attempts = sum(len(o.attempts) for o in outcomes)
     statuses = Counter(str(r.status) for r in api_records)
     outcome_statuses = Counter(o.status for o in outcomes)
-    fallbacks = sum(1 for o in ok_outcomes if o.model is not None and o.model != o.model_requested)
+    fallbacks = sum(
+        1 for o in ok_outcomes if o.model is not None and o.model != o.model_requested and o.source != "static"
+    )
     breaker_opens = sum(1 for e in events if e.kind.startswith("breaker") and e.detail.endswith("open"))
     breaker_closes = sum(1 for e in events if e.kind.startswith("breaker") and e.detail.endswith("closed"))
 
@@ -455,6 +459,7 @@ def compute_metrics(
         **semantic_metrics(records, outcomes, facts.questions, _money),
         "prompt_versions": (versions := prompt_versions(outcomes, _money)),
         "prompt_cost_ratio": prompt_cost_ratio(versions),
+        **degradation_metrics(outcomes, facts.t0),
         "wall_s": round(facts.wall_s, 3),
         "simulated_s": _round(facts.simulated_s, 3),
         **dict(sorted(facts.extra.items())),
