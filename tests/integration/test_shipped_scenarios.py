@@ -32,6 +32,7 @@ def _reports_and_examples(reports: Path) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # the subprocess's own limit: ~35 scenarios with reports, one process
 def test_pytest_scenarios_passes_for_the_whole_catalogue(tmp_path: Path) -> None:
     """The user's way: ``pytest scenarios/`` runs every file as a test item, with the reference client."""
     done = subprocess.run(
