@@ -16,12 +16,12 @@ step, so a gate on them fails for a run without a ladder instead of passing vacu
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from harness.records import DEGRADATION_STEPS as STEPS
 from harness.records import OutcomeRecord
 
-__all__ = ["DEGRADATION_METRICS", "MAX_BUCKETS", "degradation_metrics"]
+__all__ = ["DEGRADATION_METRICS", "MAX_BUCKETS", "degradation_metrics", "ladder_steps"]
 
 DEGRADATION_METRICS = (
     "degradation_steps", "degradation_degraded_share", "degradation_static_share", "degradation_error_share",
@@ -31,26 +31,29 @@ MAX_BUCKETS = 60  # the timeline's buckets: at most this many, each a whole numb
 _END_SHARE = 0.1  # the last tenth of the run
 
 
-def degradation_metrics(outcomes: Sequence[OutcomeRecord], t0: float) -> dict[str, object]:
-    """The ladder's metrics for outcomes on a run that began at ``t0``."""
-    laddered = [o for o in outcomes if o.degradation_step is not None]
-    if not laddered:
+def ladder_steps(outcomes: Iterable[OutcomeRecord]) -> list[tuple[float, str]]:
+    """(began, step) of each outcome that records a degradation step (what :func:`degradation_metrics`
+    reads; the judge collects them in its one pass over the outcomes)."""
+    return [(o.t_start, o.degradation_step) for o in outcomes if o.degradation_step is not None]
+
+
+def degradation_metrics(steps: Sequence[tuple[float, str]], t0: float) -> dict[str, object]:
+    """The ladder's metrics for (began, step) pairs of a run that began at ``t0``."""
+    if not steps:
         return dict.fromkeys(DEGRADATION_METRICS)
     counts = dict.fromkeys(STEPS, 0)
-    for o in laddered:
-        step = o.degradation_step
-        assert step is not None
+    for _, step in steps:
         counts[step] = counts.get(step, 0) + 1
-    n = len(laddered)
-    span = max(o.t_start for o in laddered) - t0
+    n = len(steps)
+    span = max(t for t, _ in steps) - t0
     width = max(1.0, float(math.ceil(span / MAX_BUCKETS))) if span > 0 else 1.0
     buckets = int(span // width) + 1
     timeline = {step: [0] * buckets for step in counts}
-    for o in laddered:
-        timeline[o.degradation_step or "error"][min(buckets - 1, max(0, int((o.t_start - t0) // width)))] += 1
+    for t, step in steps:
+        timeline[step][min(buckets - 1, max(0, int((t - t0) // width)))] += 1
     end_from = t0 + span * (1 - _END_SHARE)
-    end = [o for o in laddered if o.t_start >= end_from]
-    primary_end = sum(1 for o in end if o.degradation_step == "primary") / len(end) if end else None
+    end = [step for t, step in steps if t >= end_from]
+    primary_end = end.count("primary") / len(end) if end else None
     return {
         "degradation_steps": counts,
         "degradation_degraded_share": round((n - counts["primary"]) / n, 6),

@@ -16,10 +16,11 @@ from decimal import Decimal
 
 import numpy as np
 
+from harness.judge.columns import GEMINI_BAD_KEY, ProviderColumns, provider_columns
 from harness.judge.degradation import DEGRADATION_METRICS, degradation_metrics
 from harness.judge.facts import LimitFact, RunFacts
 from harness.judge.prompts import prompt_cost_ratio, prompt_versions
-from harness.judge.semantic import EMBEDDING_APIS, SEMANTIC_METRICS, semantic_metrics
+from harness.judge.semantic import SEMANTIC_METRICS, SemanticTally
 from harness.records import ClientEvent, OutcomeRecord, ProviderRecord
 
 __all__ = [
@@ -66,8 +67,7 @@ def _ok(status: int) -> bool:
     return 200 <= status < 300
 
 
-#: what the log's ``error_type`` says when Gemini refused a key (its 400 INVALID_ARGUMENT's reason)
-_GEMINI_BAD_KEY = "API_KEY_INVALID"
+_GEMINI_BAD_KEY = GEMINI_BAD_KEY
 
 
 def auth_failures(records: Iterable[ProviderRecord]) -> int:
@@ -238,6 +238,11 @@ def limit_violations(records: Sequence[ProviderRecord], limit: LimitFact) -> int
         for r in records
         if (limit.model is None or r.model == limit.model) and (limit.client is None or r.client == limit.client)
     ]
+    return _window_violations(scoped, limit)
+
+
+def _window_violations(scoped: list[tuple[float, int]], limit: LimitFact) -> int:
+    """Arrivals ``(t, weight)`` whose trailing window (themselves included) held more than the limit."""
     scoped.sort()
     violations = 0
     total = 0
@@ -316,69 +321,157 @@ def truncated_answers(last_ok: dict[str, ProviderRecord], outcomes: Iterable[Out
 
 def compute_metrics(
     facts: RunFacts,
-    records: Sequence[ProviderRecord],
-    outcomes: Sequence[OutcomeRecord],
+    records: Iterable[ProviderRecord],
+    outcomes: Iterable[OutcomeRecord],
     events: Sequence[ClientEvent] = (),
 ) -> dict[str, object]:
-    """Every metric of ``summary.json``, from the two logs (and the client's events) and the run's facts."""
+    """Every metric of ``summary.json``, from the two logs (and the client's events) and the run's facts.
+
+    Each log is read once, one record at a time (a :class:`~harness.records.PackedRecords` never holds
+    them all as objects): the provider's into columns (:mod:`harness.judge.columns`), the client's
+    into running totals. The numbers are those of the formulas above applied to the record lists.
+    """
+    scoped_budgets = any(b.scope != "global" for b in facts.budgets)
     # the answers' attempts: not the model lists, not a semantic cache's embeddings calls
-    api_records = sorted(
-        (r for r in records if r.api != "openai.models" and r.api not in EMBEDDING_APIS), key=lambda r: r.t
-    )
-    arrivals = [r.t for r in api_records]
-    chains = _attempt_chains(api_records)
+    cols = provider_columns(records, spend_by_logical=scoped_budgets)
+    n_api = len(cols)
+    t, dur, status, ok = cols.t, cols.duration_s, cols.status, cols.ok
+    logical_ids = cols.logical_id
+    arrivals = t.tolist()
+    t_list, dur_list, ok_list = arrivals, dur.tolist(), ok.tolist()
+    chains = _column_chains(cols)
+
+    # the provider's last successful delivery of each logical request (in arrival order, the last wins)
+    last_ok: dict[str, int] = {}
+    for i, (rid, good) in enumerate(zip(logical_ids, ok_list, strict=True)):
+        if good and rid is not None:
+            last_ok[rid] = i
+    by_request_id = {rid: i for i, rid in enumerate(cols.request_id)}
+
+    # the client's log, one pass: every per-outcome number
+    opens: dict[str, list[float]] = defaultdict(list)
+    for e in events:
+        if e.kind.startswith("breaker") and e.detail.endswith("open"):
+            opens[e.name].append(e.t)
+    outcome_count: Counter[str] = Counter()
+    outcome_end: dict[str, float] | None = {} if facts.outages else None
+    tags: dict[str, tuple[str | None, str | None]] | None = {} if scoped_budgets else None
+    latencies: list[float] = []
+    ttfts: list[float] = []
+    waits: list[float] = []
+    outcome_statuses: Counter[str] = Counter()
+    semantic = SemanticTally()
+    ladder: list[tuple[float, str]] = []  # (began, step) of outcomes with a degradation step
+    decimals: dict[str, Decimal] = {}
+    cost_client = Decimal(0)
+    cost_abs_error = Decimal(0)
+    n_ok = client_attempts = fallbacks = truncated = 0
+    failover: float | None = None
+    for o in outcomes:
+        oid = o.id
+        outcome_count[oid] += 1
+        if outcome_end is not None:
+            outcome_end[oid] = o.t_end
+        if tags is not None:
+            tags[oid] = (o.user, o.feature)
+        outcome_statuses[o.status] += 1
+        cost_client += _decimal(decimals, o.cost_usd) + _decimal(decimals, o.embedding_cost_usd)
+        semantic.add(o)
+        if o.degradation_step is not None:
+            ladder.append((o.t_start, o.degradation_step))
+        attempts = o.attempts
+        client_attempts += len(attempts)
+        if len(attempts) > 1:
+            prev, nxt = attempts[0], attempts[1]  # client_retry_waits(outcomes, 1)
+            if prev.wait_s is not None and prev.retry_after_s is None and prev.error and prev.model == nxt.model:
+                waits.append(prev.wait_s)
+            for a, b in itertools.pairwise(attempts):  # failover_wait
+                if a.model != b.model:
+                    start = max([a.t_end, *(x for x in opens.get(a.model, ()) if a.t_end <= x <= b.t_start)])
+                    failover = max(failover or 0.0, b.t_start - start)
+        if not o.ok:
+            continue
+        n_ok += 1
+        latencies.append(o.t_end - o.t_start)
+        if o.stream and o.ttft_s is not None:
+            ttfts.append(o.ttft_s)
+        if o.model is not None and o.model != o.model_requested and o.source != "static":
+            fallbacks += 1
+        # answer_cost_error: the answer the client priced against the provider's bill of it
+        final = last_ok.get(oid)
+        answer = next((a for a in reversed(attempts) if a.error is None and a.cost_usd is not None), None)
+        if answer is not None and answer.request_id in by_request_id:
+            at = by_request_id[answer.request_id]
+            client_cost, provider_cost = Decimal(answer.cost_usd or "0"), Decimal(cols.cost_usd[at])
+        else:
+            client_cost = Decimal(o.cost_usd)
+            provider_cost = Decimal(cols.cost_usd[final]) if final is not None else Decimal(0)
+        cost_abs_error += abs(client_cost - provider_cost)
+        if final is not None and cols.finish[final] in _BROKEN_FINISHES:
+            truncated += 1
+    del by_request_id
 
     # logical requests: one terminal outcome each, or the request is lost
-    outcome_count = Counter(o.id for o in outcomes)
     issued = facts.issued_ids or tuple(outcome_count)
     issued_set = set(issued)
     lost = sum(1 for rid in issued if outcome_count.get(rid, 0) != 1)
     lost += sum(1 for rid in outcome_count if rid not in issued_set)
+    del issued_set
     logical = len(issued)
-    ok_outcomes = [o for o in outcomes if o.ok]
-    success_rate = len(ok_outcomes) / logical if logical else None
+    success_rate = n_ok / logical if logical else None
 
     # herd: the worst recovery (peak furthest above its gate)
     cap = facts.backoff_cap_s or DEFAULT_BACKOFF_CAP_S
-    outcome_end = {o.id: o.t_end for o in outcomes}
     peak: int | None = None
     gate: int | None = None
     herd_n: int | None = None
     drain: float | None = None
     for start, end in facts.outages:
-        n = herd_size(api_records, outcome_end, start, end)
+        assert outcome_end is not None
+        inside = [i for i, x in enumerate(t_list) if start <= x < end]
+        n = _column_herd_size(cols, inside, ok_list, outcome_end, end)
         p, g = herd_peak(arrivals, end, cap), herd_gate(n, cap)
         if peak is None or gate is None or p - g > peak - gate:
             peak, gate, herd_n = p, g, n
         # drain: the last request that was waiting at recovery gets its answer
-        pending = {r.logical_id for r in api_records if start <= r.t < end and r.logical_id}
-        served = [r.t + r.duration_s for r in api_records if r.t >= end and _ok(r.status) and r.logical_id in pending]
+        pending = {logical_ids[i] for i in inside if logical_ids[i]}
+        served = [
+            t_list[i] + dur_list[i]
+            for i in range(n_api)
+            if t_list[i] >= end and ok_list[i] and logical_ids[i] in pending
+        ]
         if served:
             drain = max(drain or 0.0, max(served) - end)
     if not facts.outages:
         peak = sliding_max(arrivals, HERD_BUCKET_S)
 
     # retries
-    delays_plain = retry_delays(chains, 1, hinted=False)
-    all_delays = [
-        nxt.t - (prev.t + prev.duration_s)
-        for chain in chains
-        for prev, nxt in itertools.pairwise(chain)
-        if not _ok(prev.status)
-    ]
+    delays_plain: list[float] = []
+    all_delays: list[float] = []
+    retry_after_bad = 0
+    hints = cols.retry_after_s.tolist()
+    for chain in chains:
+        for k, (p, q) in enumerate(itertools.pairwise(chain)):
+            hint = hints[p]
+            gap = t_list[q] - (t_list[p] + dur_list[p])
+            if hint == hint and t_list[q] < t_list[p] + dur_list[p] + hint - RETRY_AFTER_TOLERANCE_S:
+                retry_after_bad += 1
+            if not ok_list[p]:
+                all_delays.append(gap)
+                if k == 0 and hint != hint:  # retry_delays(chains, 1, hinted=False)
+                    delays_plain.append(gap)
     # jitter strength: from the waits the client chose when its log has them. Measured at the provider,
     # a delay also holds the answer's way back and the client process's scheduling lag, which over
     # sockets with a thousand instances on one loop adds 0.1 s (idle machine) to seconds (loaded) to a
     # first-retry delay of 0.25 s on average: σ/μ then measures the harness, not the client's jitter
     # (jitter_cv_provider keeps that reading; the herd metric judges what reached the provider)
     cv_provider = jitter_cv(delays_plain)
-    waits = client_retry_waits(outcomes, 1)
     cv = jitter_cv(waits) if len(waits) >= len(delays_plain) / 2 and len(waits) >= 20 else cv_provider
-    provider_429s = sum(1 for r in api_records if r.status == 429)
-    provider_4xx = sum(1 for r in api_records if 400 <= r.status < 500 and r.status != 429)
-    provider_5xx = sum(1 for r in api_records if r.status >= 500)
-    violations_told = sum(limit_violations(api_records, lim) for lim in facts.limits if lim.told_to_client)
-    violations_all = sum(limit_violations(api_records, lim) for lim in facts.limits)
+    provider_429s = int(np.count_nonzero(status == 429))
+    provider_4xx = int(np.count_nonzero((status >= 400) & (status < 500) & (status != 429)))
+    provider_5xx = int(np.count_nonzero(status >= 500))
+    violations_told = sum(_column_limit_violations(cols, lim) for lim in facts.limits if lim.told_to_client)
+    violations_all = sum(_column_limit_violations(cols, lim) for lim in facts.limits)
 
     # goodput: tokens served per minute, against the token quota if there is one. A sliding-window quota
     # starts with a whole window of room, so the first window is left out when the run is long enough
@@ -386,9 +479,8 @@ def compute_metrics(
     tpm = next((lim for lim in facts.limits if lim.kind in ("tpm", "itpm")), None)
     skip = tpm.window_s if tpm is not None and facts.simulated_s > 2 * tpm.window_s else 0.0
     span = facts.simulated_s - skip
-    served_tokens = sum(
-        r.prompt_tokens + r.output_tokens for r in api_records if _ok(r.status) and r.t >= facts.t0 + skip
-    )
+    counted = ok & (t >= facts.t0 + skip)
+    served_tokens = int(cols.prompt_tokens[counted].sum() + cols.output_tokens[counted].sum())
     goodput = served_tokens / (span / 60.0) if span > 0 else None
     goodput_ratio = None
     if span > 0 and tpm is not None:
@@ -397,30 +489,19 @@ def compute_metrics(
         goodput_ratio = served_tokens / capacity
 
     # cost: client ledger vs provider ledger
-    cost_client = sum((Decimal(o.cost_usd) + Decimal(o.embedding_cost_usd) for o in outcomes), Decimal(0))
-    cost_provider = sum((Decimal(r.cost_usd) for r in records), Decimal(0))
-    last_ok = last_ok_deliveries(api_records)
-    cost_abs_error = answer_cost_error(api_records, ok_outcomes, last_ok)
-    overspend = _overspend(facts, records, outcomes)
-
-    latencies = [o.latency_s for o in ok_outcomes]
-    ttfts = [o.ttft_s for o in ok_outcomes if o.stream and o.ttft_s is not None]
-    client_attempts = sum(len(o.attempts) for o in outcomes)
-    statuses = Counter(str(r.status) for r in api_records)
-    outcome_statuses = Counter(o.status for o in outcomes)
-    fallbacks = sum(
-        1 for o in ok_outcomes if o.model is not None and o.model != o.model_requested and o.source != "static"
-    )
+    cost_provider = cols.cost_provider
+    overspend = _column_overspend(facts, cols, tags)
+    statuses = Counter(str(s) for s in status.tolist())
     breaker_opens = sum(1 for e in events if e.kind.startswith("breaker") and e.detail.endswith("open"))
     breaker_closes = sum(1 for e in events if e.kind.startswith("breaker") and e.detail.endswith("closed"))
 
     return {
         "requests_logical": logical,
-        "attempts": len(api_records),
+        "attempts": n_api,
         "client_attempts": client_attempts,
         "success_rate": _round(success_rate),
         "lost_requests": lost,
-        "retry_amplification": _round(len(api_records) / logical if logical else None),
+        "retry_amplification": _round(n_api / logical if logical else None),
         "herd_peak_100ms": peak,
         "herd_gate_100ms": gate,
         "herd_clients": herd_n,
@@ -428,8 +509,8 @@ def compute_metrics(
         "jitter_cv": _round(cv),
         "jitter_cv_provider": _round(cv_provider),
         "retry_delay_p50_s": _round(_percentile(all_delays, 50)),
-        "retry_after_violations": retry_after_violations(chains),
-        "auth_failures": auth_failures(api_records),
+        "retry_after_violations": retry_after_bad,
+        "auth_failures": cols.auth_failures,
         "provider_429s": provider_429s,
         "provider_4xx": provider_4xx,
         "provider_5xx": provider_5xx,
@@ -448,22 +529,128 @@ def compute_metrics(
         "ttft_p50_s": _round(_percentile(ttfts, 50)),
         "ttft_p99_s": _round(_percentile(ttfts, 99)),
         "fallback_answers": fallbacks,
-        "truncated_answers": truncated_answers(last_ok, outcomes),
+        "truncated_answers": truncated,
         "breaker_opens": breaker_opens,
         "breaker_closes": breaker_closes,
-        "recovery_probe_s": _round(recovery_probe(api_records, facts.outages)),
-        "failover_wait_max_s": _round(failover_wait(outcomes, events)),
+        "recovery_probe_s": _round(_column_recovery_probe(cols, facts.outages)),
+        "failover_wait_max_s": _round(failover),
         "loop_lag_max_s": _round(facts.loop_lag_max_s),
         "status_counts": dict(sorted(statuses.items())),
         "outcome_counts": dict(sorted(outcome_statuses.items())),
-        **semantic_metrics(records, outcomes, facts.questions, _money),
-        "prompt_versions": (versions := prompt_versions(outcomes, _money)),
+        **semantic.metrics(cols.embedding_calls, outcomes, facts.questions, _money),
+        "prompt_versions": (versions := prompt_versions(outcomes, _money)),  # a second read of the outcomes
         "prompt_cost_ratio": prompt_cost_ratio(versions),
-        **degradation_metrics(outcomes, facts.t0),
+        **degradation_metrics(ladder, facts.t0),
         "wall_s": round(facts.wall_s, 3),
         "simulated_s": _round(facts.simulated_s, 3),
         **dict(sorted(facts.extra.items())),
     }
+
+
+def _decimal(cache: dict[str, Decimal], text: str) -> Decimal:
+    value = cache.get(text)
+    if value is None:
+        value = cache[text] = Decimal(text)
+    return value
+
+
+def _column_chains(cols: ProviderColumns) -> list[list[int]]:
+    """:func:`_attempt_chains` on columns: row indices per (logical request, model) with more than one
+    attempt, in order of their first arrival, each ordered by (arrival, attempt number)."""
+    first: dict[tuple[str, str | None], int | list[int]] = {}
+    for i, (rid, model) in enumerate(zip(cols.logical_id, cols.model, strict=True)):
+        if rid is None:
+            continue
+        key = (rid, model)
+        seen = first.get(key)
+        if seen is None:
+            first[key] = i
+        elif type(seen) is int:
+            first[key] = [seen, i]
+        else:
+            seen.append(i)  # type: ignore[union-attr]
+    t, attempt = cols.t.tolist(), cols.attempt.tolist()
+    chains = []
+    for chain in first.values():
+        if type(chain) is list:
+            chain.sort(key=lambda i: (t[i], attempt[i]))
+            chains.append(chain)
+    return chains
+
+
+def _column_herd_size(
+    cols: ProviderColumns, inside: list[int], ok: list[bool], outcomes_end: dict[str, float], end: float
+) -> int:
+    """:func:`herd_size` on columns: ``inside`` are the rows that arrived during the outage."""
+    waiting: set[str] = set()
+    clients: set[str] = set()
+    for i in inside:
+        if ok[i]:
+            continue
+        rid = cols.logical_id[i]
+        if rid is None:
+            clients.add(cols.client_id[i] or cols.client[i])
+        elif outcomes_end.get(rid, math.inf) > end:
+            waiting.add(rid)
+    return len(waiting) + len(clients)
+
+
+def _column_recovery_probe(cols: ProviderColumns, outages: Iterable[tuple[float, float]]) -> float | None:
+    """:func:`recovery_probe` on columns."""
+    worst: float | None = None
+    t, ok = cols.t, cols.ok
+    for start, end in outages:
+        failed = np.flatnonzero((t >= start) & (t < end) & ~ok).tolist()
+        down = {cols.model[i] for i in failed}
+        first = None
+        if down:
+            for i in np.flatnonzero(t >= end).tolist():
+                if cols.model[i] in down:
+                    first = float(t[i])
+                    break
+        if down and first is not None:
+            worst = max(worst or 0.0, first - end)
+    return worst
+
+
+def _column_limit_violations(cols: ProviderColumns, limit: LimitFact) -> int:
+    """:func:`limit_violations` on columns."""
+    if limit.kind == "rpm":
+        weights = np.ones(len(cols), dtype=np.int64)
+    elif limit.kind == "itpm":
+        weights = cols.prompt_tokens
+    elif limit.kind == "otpm":
+        weights = cols.output_tokens
+    else:
+        weights = cols.prompt_tokens + np.where(cols.max_tokens >= 0, cols.max_tokens, cols.output_tokens)
+    keep = [
+        i
+        for i, (model, client) in enumerate(zip(cols.model, cols.client, strict=True))
+        if (limit.model is None or model == limit.model) and (limit.client is None or client == limit.client)
+    ]
+    t, w = cols.t.tolist(), weights.tolist()
+    return _window_violations([(t[i], w[i]) for i in keep], limit)
+
+
+def _column_overspend(
+    facts: RunFacts, cols: ProviderColumns, tags: dict[str, tuple[str | None, str | None]] | None
+) -> Decimal:
+    """:func:`_overspend` from the bill per logical request."""
+    total = Decimal(0)
+    for budget in facts.budgets:
+        if budget.scope == "global":
+            spent = cols.cost_provider
+        else:
+            assert tags is not None
+            assert cols.spent_by_logical is not None
+            spent = Decimal(0)
+            for rid, amount in cols.spent_by_logical.items():
+                tag_pair = tags.get(rid)
+                tag = None if tag_pair is None else (tag_pair[0] if budget.scope == "user" else tag_pair[1])
+                if tag == budget.value:
+                    spent += amount
+        total += max(Decimal(0), spent - budget.limit_usd)
+    return total
 
 
 def _overspend(facts: RunFacts, records: Sequence[ProviderRecord], outcomes: Sequence[OutcomeRecord]) -> Decimal:

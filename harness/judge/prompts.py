@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from harness.records import OutcomeRecord
@@ -13,7 +13,7 @@ __all__ = ["prompt_cost_ratio", "prompt_versions"]
 _CENT_MILLIONTH = Decimal("1e-8")
 
 
-def prompt_versions(outcomes: Sequence[OutcomeRecord], money: Callable[[Decimal], str]) -> dict[str, object] | None:
+def prompt_versions(outcomes: Iterable[OutcomeRecord], money: Callable[[Decimal], str]) -> dict[str, object] | None:
     """Per prompt version ("support@v2"): requests, answers, success rate, what they cost in total and
     per answer, and the input tokens per answer. None when no request named a prompt."""
     groups: defaultdict[str, list[OutcomeRecord]] = defaultdict(list)

@@ -13,12 +13,12 @@ answers − Σ embedding costs`` (negative when the cache costs more than it sav
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 
 from harness.records import OutcomeRecord, ProviderRecord
 
-__all__ = ["EMBEDDING_APIS", "SEMANTIC_METRICS", "semantic_metrics"]
+__all__ = ["EMBEDDING_APIS", "SEMANTIC_METRICS", "SemanticTally", "semantic_metrics"]
 
 #: the request log's APIs of embeddings calls (not attempts of a logical request's answer)
 EMBEDDING_APIS = frozenset({"openai.embeddings", "gemini.embed", "gemini.batch_embed"})
@@ -29,26 +29,60 @@ SEMANTIC_METRICS = (
 )  # fmt: skip
 
 
+class SemanticTally:
+    """The semantic cache's numbers gathered while the judge reads the outcome log once (:meth:`add` each
+    outcome); only the hits are kept, and the reused answers' costs are looked up in a second read
+    of the log when there are hits."""
+
+    __slots__ = ("embedding_cost", "hits", "outcomes")
+
+    def __init__(self) -> None:
+        self.hits: list[tuple[str, str | None]] = []  # (id, cached_from) of each semantic-cache hit
+        self.embedding_cost = Decimal(0)
+        self.outcomes = 0
+
+    def add(self, o: OutcomeRecord) -> None:
+        self.outcomes += 1
+        self.embedding_cost += Decimal(o.embedding_cost_usd)
+        if o.source == "semantic-cache":
+            self.hits.append((o.id, o.cached_from))
+
+    def metrics(
+        self,
+        embedding_calls: int,
+        outcomes: Iterable[OutcomeRecord],
+        questions: Mapping[str, str],
+        money: Callable[[Decimal], str],
+    ) -> dict[str, object]:
+        """The metrics; ``outcomes`` is the log :meth:`add` saw, read again only when there were hits."""
+        hits = self.hits
+        reused = Decimal(0)
+        if hits:
+            wanted = {source for _, source in hits if source}
+            cost_of = {o.id: Decimal(o.cost_usd) for o in outcomes if o.id in wanted}  # the last one wins
+            reused = sum((cost_of.get(source or "", Decimal(0)) for _, source in hits), Decimal(0))
+        wrong: int | None = None
+        if questions:
+            wrong = sum(1 for oid, source in hits if questions.get(oid, oid) != questions.get(source or "", source))
+        n = self.outcomes
+        return {
+            "semantic_cache_hits": len(hits),
+            "semantic_cache_hit_rate": round(len(hits) / n, 6) if n else None,
+            "semantic_cache_wrong_hits": wrong,
+            "semantic_cache_savings_usd": money(reused - self.embedding_cost) if embedding_calls or hits else None,
+            "embedding_calls": embedding_calls,
+            "embedding_cost_usd": money(self.embedding_cost),
+        }
+
+
 def semantic_metrics(
-    records: Sequence[ProviderRecord],
-    outcomes: Sequence[OutcomeRecord],
+    records: Iterable[ProviderRecord],
+    outcomes: Iterable[OutcomeRecord],
     questions: Mapping[str, str],
     money: Callable[[Decimal], str],
 ) -> dict[str, object]:
     """The semantic cache's metrics (``money`` formats a Decimal as the summary does)."""
-    hits = [o for o in outcomes if o.source == "semantic-cache"]
-    embedding_cost = sum((Decimal(o.embedding_cost_usd) for o in outcomes), Decimal(0))
-    embedding_calls = sum(1 for r in records if r.api in EMBEDDING_APIS)
-    cost_of = {o.id: Decimal(o.cost_usd) for o in outcomes}
-    reused = sum((cost_of.get(o.cached_from or "", Decimal(0)) for o in hits), Decimal(0))
-    wrong: int | None = None
-    if questions:
-        wrong = sum(1 for o in hits if questions.get(o.id, o.id) != questions.get(o.cached_from or "", o.cached_from))
-    return {
-        "semantic_cache_hits": len(hits),
-        "semantic_cache_hit_rate": round(len(hits) / len(outcomes), 6) if outcomes else None,
-        "semantic_cache_wrong_hits": wrong,
-        "semantic_cache_savings_usd": money(reused - embedding_cost) if embedding_calls or hits else None,
-        "embedding_calls": embedding_calls,
-        "embedding_cost_usd": money(embedding_cost),
-    }
+    tally = SemanticTally()
+    for o in outcomes:
+        tally.add(o)
+    return tally.metrics(sum(1 for r in records if r.api in EMBEDDING_APIS), outcomes, questions, money)

@@ -9,6 +9,7 @@ breaker's open periods. Nothing here draws; :mod:`harness.report.charts` does.
 from __future__ import annotations
 
 import math
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 import numpy as np
 
+from harness.judge.columns import ProviderColumns, provider_columns
 from harness.records import OutcomeRecord, ProviderRecord
 from harness.report.result import ClientEvent, RunResult
 from harness.report.timeline import (
@@ -91,6 +93,23 @@ def api_records(result: RunResult) -> list[ProviderRecord]:
     return [r for r in result.provider_records if r.api != "openai.models"]
 
 
+_columns_cache: list[tuple[weakref.ref[Sequence[ProviderRecord]], ProviderColumns]] = []
+
+
+def api_columns(result: RunResult) -> ProviderColumns:
+    """The model calls of the provider's log as columns, in arrival order (read once per log: every
+    chart of a report uses them, and a large run's log is not held as a list of records)."""
+    records = result.provider_records
+    if _columns_cache and _columns_cache[0][0]() is records and len(_columns_cache[0][1]) <= len(records):
+        return _columns_cache[0][1]
+    columns = provider_columns(records, bill=False)  # the cost chart reads the bill itself
+    try:
+        _columns_cache[:] = [(weakref.ref(records), columns)]
+    except TypeError:  # a plain list cannot be referred to weakly: no cache (a small log, in tests)
+        _columns_cache.clear()
+    return columns
+
+
 def run_span(result: RunResult) -> float:
     """Seconds from t0 to the last thing that happened: the run's end, a record's end or an outcome's end."""
     t0 = result.facts.t0
@@ -157,10 +176,6 @@ def breaker_periods(events: Iterable[ClientEvent], t0: float, end: float) -> lis
     return merged
 
 
-def _times(records: Sequence[ProviderRecord], t0: float) -> FloatArray:
-    return np.fromiter((r.t - t0 for r in records), dtype=np.float64, count=len(records))
-
-
 # -- arrivals ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ArrivalSeries:
@@ -179,7 +194,7 @@ class ArrivalSeries:
 
 def arrival_series(result: RunResult, grid: Grid) -> ArrivalSeries:
     t0 = result.facts.t0
-    times = _times(api_records(result), t0)
+    times = api_columns(result).t - t0
     peak, mean = fine_peak_and_mean(times, grid)
     gate = _number(result.metrics.get("herd_gate_100ms"))
     cap = result.facts.backoff_cap_s or 8.0  # the judge's default cap W when the client's is unknown
@@ -239,21 +254,29 @@ def latency_series(result: RunResult, grid: Grid) -> LatencySeries:
     over the time its answers took, instead of piling every request into the first bucket.
     """
     t0 = result.facts.t0
-    ok = [o for o in result.outcomes if o.ok]
-    ends = np.fromiter((o.t_end - t0 for o in ok), dtype=np.float64, count=len(ok))
-    lat = np.fromiter((o.t_end - o.t_start for o in ok), dtype=np.float64, count=len(ok))
-    streamed = [o for o in ok if o.stream and o.ttft_s is not None]
-    s_firsts = np.fromiter(
-        (o.t_start + (o.ttft_s or 0.0) - t0 for o in streamed), dtype=np.float64, count=len(streamed)
-    )
-    ttft = np.fromiter((o.ttft_s or 0.0 for o in streamed), dtype=np.float64, count=len(streamed))
+    end_list: list[float] = []
+    lat_list: list[float] = []
+    first_list: list[float] = []
+    ttft_list: list[float] = []
+    for o in result.outcomes:  # one pass, numbers only: the outcomes are not kept as objects
+        if not o.ok:
+            continue
+        end_list.append(o.t_end - t0)
+        lat_list.append(o.t_end - o.t_start)
+        if o.stream and o.ttft_s is not None:
+            first_list.append(o.t_start + (o.ttft_s or 0.0) - t0)
+            ttft_list.append(o.ttft_s or 0.0)
+    ends = np.array(end_list, dtype=np.float64)
+    lat = np.array(lat_list, dtype=np.float64)
+    s_firsts = np.array(first_list, dtype=np.float64)
+    ttft = np.array(ttft_list, dtype=np.float64)
     qs = (50.0, 99.0)
     return LatencySeries(
         grid,
         percentiles(ends, lat, grid, qs),
         percentiles(s_firsts, ttft, grid, qs),
-        len(ok),
-        len(streamed),
+        len(lat_list),
+        len(ttft_list),
         np.sort(lat[np.isfinite(lat)]),
         np.sort(ttft[np.isfinite(ttft)]),
     )
@@ -272,18 +295,22 @@ class AttemptsSeries:
 
 def attempts_series(result: RunResult) -> AttemptsSeries:
     """Attempts per logical request; a request the provider never saw (refused locally) took 0."""
-    records = api_records(result)
-    ids = set(result.facts.issued_ids) | {o.id for o in result.outcomes}
+    logical_ids = api_columns(result).logical_id
+    ids = set(result.facts.issued_ids)
+    per_outcome: Counter[int] = Counter()
+    for o in result.outcomes:  # one pass
+        ids.add(o.id)
+        per_outcome[len(o.attempts)] += 1
     provider: Counter[int] | None = None
-    if any(r.logical_id is not None for r in records):
-        per_id = Counter(r.logical_id for r in records if r.logical_id is not None)
+    if any(rid is not None for rid in logical_ids):
+        per_id = Counter(rid for rid in logical_ids if rid is not None)
         provider = Counter(per_id.values())
         never_seen = len(ids.difference(per_id))
         if never_seen:
             provider[0] += never_seen
     client: Counter[int] | None = None
-    if any(o.attempts for o in result.outcomes):
-        client = Counter(len(o.attempts) for o in result.outcomes)
+    if any(n > 0 for n in per_outcome):
+        client = per_outcome
     top = max([*(provider or ()), *(client or ()), 1])
     xs = list(range(top + 1))
     return AttemptsSeries(
@@ -309,18 +336,16 @@ class QuotaSeries:
     quota_rpm: float | None
 
 
-def _tpm_weight(r: ProviderRecord) -> int:
-    # OpenAI's TPM rule, as the judge's limit check counts it: prompt + the requested output cap
-    return r.prompt_tokens + (r.max_tokens if r.max_tokens is not None else r.output_tokens)
-
-
 def quota_series(result: RunResult, grid: Grid, window_s: float = 60.0) -> QuotaSeries:
     """Served load is what the quota admitted; offered load (every arrival) is what the judge's limit check counts."""
-    records = api_records(result)
-    t = _times(records, result.facts.t0)
-    tokens = np.fromiter((_tpm_weight(r) for r in records), dtype=np.float64, count=len(records))
-    served = np.fromiter((200 <= r.status < 300 for r in records), dtype=bool, count=len(records))
-    ones = np.ones(len(records))
+    cols = api_columns(result)
+    t = cols.t - result.facts.t0
+    # OpenAI's TPM rule, as the judge's limit check counts it: prompt + the requested output cap
+    tokens = (cols.prompt_tokens + np.where(cols.max_tokens >= 0, cols.max_tokens, cols.output_tokens)).astype(
+        np.float64
+    )
+    served = cols.ok
+    ones = np.ones(len(cols))
     return QuotaSeries(
         grid,
         window_s,
@@ -372,6 +397,7 @@ def _amounts(values: Sequence[str]) -> tuple[FloatArray, Decimal]:
 # -- status mix --------------------------------------------------------------------------------
 def status_mix(result: RunResult, grid: Grid) -> dict[str, FloatArray]:
     """Attempts per bucket by status class (:data:`STATUS_CLASSES`), from the provider's log."""
-    records = api_records(result)
-    classes = [status_class(r.status) for r in records]
-    return category_counts(_times(records, result.facts.t0), classes, grid, STATUS_CLASSES)
+    cols = api_columns(result)
+    names = {s: status_class(s) for s in set(cols.status.tolist())}
+    classes = [names[s] for s in cols.status.tolist()]
+    return category_counts(cols.t - result.facts.t0, classes, grid, STATUS_CLASSES)

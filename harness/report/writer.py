@@ -8,11 +8,11 @@ verdict can be re-derived or audited without rerunning.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 
-from harness.records import dump_jsonl
+from harness.records import OutcomeRecord, ProviderRecord, write_jsonl
 from harness.report.junit import junit_xml
 from harness.report.markdown import summary_markdown
 from harness.report.result import RunResult
@@ -21,7 +21,6 @@ __all__ = ["ReportWriter", "summary_json", "write_report"]
 
 #: renders extra files into the folder and returns {label: relative path}; the HTML report plugs in here
 ReportWriter = Callable[[RunResult, Path], dict[str, str]]
-
 
 
 def _html_report(result: RunResult, out_dir: Path) -> dict[str, str]:
@@ -54,8 +53,13 @@ def write_report(result: RunResult, out_dir: Path) -> dict[str, Path]:
         (out_dir / name).write_text(text, encoding="utf-8")
         files[label] = name
 
-    put("request log (provider)", "provider_requests.jsonl", dump_jsonl(result.provider_records))
-    put("outcome log (client)", "outcomes.jsonl", dump_jsonl(result.outcomes))
+    def stream(label: str, name: str, records: Iterable[ProviderRecord | OutcomeRecord]) -> None:
+        with (out_dir / name).open("w", encoding="utf-8") as out:
+            write_jsonl(records, out)  # a block of lines at a time: a large log is never one string
+        files[label] = name
+
+    stream("request log (provider)", "provider_requests.jsonl", result.provider_records)
+    stream("outcome log (client)", "outcomes.jsonl", result.outcomes)
     put("client events", "events.jsonl", "".join(json.dumps(asdict(e)) + "\n" for e in result.events))
     put("billing ledger", "ledger.json", json.dumps(result.ledger, indent=2, default=str) + "\n")
     for writer in _extra_writers:

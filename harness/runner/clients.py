@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from fake_provider.core import ProviderCore
@@ -144,6 +144,10 @@ class _SharedClient:
 
     def outcomes(self) -> list[OutcomeRecord]:
         return self.client.outcomes()
+
+    def iter_outcomes(self) -> Iterator[OutcomeRecord]:
+        """The outcomes one at a time, as the log holds them (the runner packs them without a list)."""
+        return iter(self.client.log)
 
     def events(self) -> list[ClientEvent]:
         return self.client.events()

@@ -23,7 +23,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,7 +33,7 @@ from harness.client import ClientConfig
 from harness.control_api import CONTROL_TOKEN_ENV, control_headers
 from harness.errors import ConfigError
 from harness.judge import compute_metrics, evaluate_gates
-from harness.records import OutcomeRecord, ProviderRecord, load_jsonl
+from harness.records import OutcomeRecord, PackedRecords, ProviderRecord, load_jsonl
 from harness.report.result import ClientEvent, RunResult
 from harness.runner.clients import build_client
 from harness.runner.driver import DriveStats, Progress, drive
@@ -76,11 +76,14 @@ def run_scenario(scenario: Scenario, options: RunOptions | None = None) -> RunRe
     if options.mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {options.mode!r}")
     started = time.perf_counter()
-    if options.mode == "virtual":
-        with collector_for_simulation():
-            return run_virtual(_run(scenario, options, started))
     with collector_for_simulation():
-        return asyncio.run(_run(scenario, options, started))
+        if options.mode == "virtual":
+            finished = run_virtual(_run(scenario, options))
+        else:
+            finished = asyncio.run(_run(scenario, options))
+        gc.collect()  # the run's objects in reference cycles, before the judge allocates
+    # judged after the run is over: the provider, the client and the loop are gone, only the packed logs remain
+    return judged_result(scenario, mode=options.mode, wall_s=time.perf_counter() - started, **finished)
 
 
 #: young-generation threshold during a simulation (CPython's default is 700 allocations)
@@ -162,7 +165,8 @@ def _fetch(url: str, method: str = "GET", body: bytes | None = None) -> bytes:
         raise
 
 
-async def _run(scenario: Scenario, options: RunOptions, started: float) -> RunResult:
+async def _run(scenario: Scenario, options: RunOptions) -> dict[str, Any]:
+    """Run the load; returns :func:`judged_result`'s arguments, the logs packed (the run's objects can go)."""
     loop = asyncio.get_running_loop()
     clock = loop.time
     virtual = options.mode == "virtual"
@@ -214,33 +218,33 @@ async def _run(scenario: Scenario, options: RunOptions, started: float) -> RunRe
         await client.aclose()
         if server is not None:
             await server.cleanup()
-    outcomes = client.outcomes()
+    # the logs packed as they are read, one record at a time: never a list of every record as objects
+    each = getattr(client, "iter_outcomes", client.outcomes)
+    outcomes = PackedRecords(OutcomeRecord, each())
     events: list[ClientEvent] = client.events()
-    records: list[ProviderRecord]
+    records: PackedRecords[ProviderRecord]
     ledger: dict[str, Any]
     if core is not None:
-        records = list(core.log)
         ledger = core.ledger_dict()
+        records = PackedRecords(ProviderRecord, core.log)
     else:
         assert remote is not None
         text = (await asyncio.to_thread(_fetch, f"{remote}/_fake/requests")).decode()
-        records = list(load_jsonl(ProviderRecord, text))
+        records = PackedRecords(ProviderRecord, load_jsonl(ProviderRecord, text))
+        del text
         ledger = json.loads(await asyncio.to_thread(_fetch, f"{remote}/_fake/ledger"))
     extra = {"client_crashes": float(len(stats.crashes)), "cancelled_requests": float(stats.cancelled)}
-    return judged_result(
-        scenario,
-        stats,
-        mode=options.mode,
-        wall_s=time.perf_counter() - started,
-        schedule_origin=origin,
-        records=records,
-        ledger=ledger,
-        outcomes=outcomes,
-        events=events,
-        client_name=client.name,
-        extra=extra,
-        loop_lag_max_s=None if lag is None else lag.max_s,
-    )
+    return {
+        "stats": stats,
+        "schedule_origin": origin,
+        "records": records,
+        "ledger": ledger,
+        "outcomes": outcomes,
+        "events": events,
+        "client_name": client.name,
+        "extra": extra,
+        "loop_lag_max_s": None if lag is None else lag.max_s,
+    }
 
 
 def judged_result(
@@ -250,9 +254,9 @@ def judged_result(
     mode: str,
     wall_s: float,
     schedule_origin: float,
-    records: list[ProviderRecord],
+    records: Iterable[ProviderRecord],
     ledger: dict[str, Any],
-    outcomes: list[OutcomeRecord],
+    outcomes: Iterable[OutcomeRecord],
     events: list[ClientEvent],
     client_name: str,
     extra: dict[str, float],
@@ -262,7 +266,13 @@ def judged_result(
     """Judge a finished run from its logs: the seam every runner ends with (this one, the Locust runner).
 
     ``loop_lag_max_s``: the worst lag of the run's event loop, in real time (:mod:`harness.runner.loop_lag`).
+    The logs are kept packed in the result (:class:`~harness.records.PackedRecords`): lists given here
+    are packed, so a report of a large run does not hold every record as objects.
     """
+    if not isinstance(records, PackedRecords):
+        records = PackedRecords(ProviderRecord, records)
+    if not isinstance(outcomes, PackedRecords):
+        outcomes = PackedRecords(OutcomeRecord, outcomes)
     facts = run_facts(
         scenario, stats, mode=mode, wall_s=wall_s, schedule_origin=schedule_origin, extra=extra,
         loop_lag_max_s=loop_lag_max_s,

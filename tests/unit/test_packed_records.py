@@ -1,0 +1,75 @@
+"""PackedRecords: a compact log that reads like a list, with every value back to the bit."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pytest
+
+from harness.records import AttemptRecord, OutcomeRecord, PackedRecords, ProviderRecord, dump_jsonl, write_jsonl
+
+
+def provider(n: int, **kw: object) -> ProviderRecord:
+    values: dict[str, object] = {
+        "seq": n, "t": n * 0.1 + 1e-9, "wall": 1.8e9 + n / 3, "client": "key:ab", "client_id": None,
+        "request_id": f"req_{n}", "logical_id": f"L{n // 2}", "attempt": n % 2, "api": "openai.chat",
+        "model": "m", "stream": n % 3 == 0, "status": 200, "ttfb_s": None, "cost_usd": f"0.{n:04d}",
+    }  # fmt: skip
+    values.update(kw)
+    return ProviderRecord(**values)  # type: ignore[arg-type]
+
+
+def outcome(n: int) -> OutcomeRecord:
+    attempts = tuple(AttemptRecord(k, n + k, n + k + 0.5, "m", 503 if k else 200, wait_s=k / 7) for k in range(n % 3))
+    return OutcomeRecord(f"L{n}", n % 2 == 0, "ok", n / 3, n / 3 + 0.25, "m", user="u", attempts=attempts)
+
+
+@pytest.mark.parametrize("count", [0, 1, PackedRecords.BLOCK, PackedRecords.BLOCK * 2 + 7])
+def test_it_reads_like_the_list_it_packed(count: int) -> None:
+    records = [provider(n) for n in range(count)]
+    packed = PackedRecords(ProviderRecord, records)
+    assert len(packed) == count
+    assert list(packed) == records
+    assert packed == records
+    if count:
+        assert packed[count - 1] == records[-1]
+        assert packed[-1] == records[-1]
+        assert packed[0] == records[0]
+        assert packed[1:4] == records[1:4]
+        with pytest.raises(IndexError):
+            packed[count]
+
+
+def test_outcomes_with_attempts_and_odd_floats_round_trip() -> None:
+    odd = [provider(1, t=math.inf, duration_s=-0.0, retry_after_s=1 / 3), provider(2, t=-5e-324)]
+    outcomes = [outcome(n) for n in range(600)]
+    assert list(PackedRecords(OutcomeRecord, outcomes)) == outcomes
+    back = list(PackedRecords(ProviderRecord, odd))
+    assert back == odd
+    assert math.copysign(1.0, back[0].duration_s) == -1.0
+
+
+def test_a_record_subclass_is_kept_as_it_is() -> None:
+    class Tagged(ProviderRecord):
+        __slots__ = ()
+
+    records = [provider(n) for n in range(5)] + [Tagged(*(getattr(provider(9), f) for f in ProviderRecord.__slots__))]
+    packed = PackedRecords(ProviderRecord, records * 60)
+    assert list(packed) == records * 60
+    assert type(packed[5]) is Tagged
+
+
+def test_only_the_two_log_records_are_packed() -> None:
+    with pytest.raises(TypeError, match="ProviderRecord or OutcomeRecord"):
+        PackedRecords(AttemptRecord, [])  # type: ignore[type-var]
+
+
+def test_write_jsonl_writes_dump_jsonls_text_in_chunks() -> None:
+    records = [provider(n) for n in range(2500)]
+    out = io.StringIO()
+    assert write_jsonl(PackedRecords(ProviderRecord, records), out, lines_per_write=1000) == 2500
+    assert out.getvalue() == dump_jsonl(records)
+    empty = io.StringIO()
+    assert write_jsonl([], empty) == 0
+    assert empty.getvalue() == ""
