@@ -4,6 +4,7 @@ ladder without its middle steps fails the static-share gate, and the report show
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 from harness.client import ClientConfig
@@ -45,3 +46,24 @@ def test_a_ladder_with_only_a_static_answer_fails_its_gate_and_the_report_says_s
     chart = next(c for c in charts if c.name == "degradation")
     assert "red box names the ladder's gates that failed" in chart.caption
     assert "ladder gate failed" in render_html(result, charts)
+
+
+def test_a_budget_nearly_spent_keeps_cost_under_it_and_answers_flowing() -> None:
+    scenario = load_scenario(ROOT / "scenarios" / "degradation.toml")
+    client = scenario.client
+    assert isinstance(client, ClientConfig)
+    assert client.degradation is not None
+    tight = replace(client, degradation=replace(client.degradation, budget_usd=Decimal("0.05")))  # ~half the run
+    result = run_scenario(scenario.with_client(tight), RunOptions(mode="virtual"))
+    m = result.metrics
+    assert Decimal(str(m["cost_provider_usd"])) <= Decimal("0.05") * Decimal("0.95")  # never past static_above
+    assert isinstance(m["success_rate"], float)
+    assert m["success_rate"] >= 0.98
+    steps = m["degradation_steps"]
+    assert isinstance(steps, dict)
+    assert steps["primary"] < sum(steps.values()) / 2  # past 80 %, gpt-4o is not asked again
+    assert steps["cheaper"] > 0
+    # the budget stays spent: answers do not climb back, and the gate and the chart say so
+    assert [g.name for g in result.gates if not g.passed] == ["degradation_primary_share_end"]
+    chart = next(c for c in render_charts(result) if c.name == "degradation")
+    assert "red box" in chart.caption

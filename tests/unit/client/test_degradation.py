@@ -179,3 +179,16 @@ def test_an_open_breaker_with_no_step_left_says_degraded_without_asking() -> Non
 
     breaker = BreakerConfig(consecutive_failures=2, failure_rate=None, open_backoff=fixed(60))
     run(body, replace(laddered(steps=("cache",)), breaker=breaker), rule=lambda r: DOWN)
+
+
+def test_a_streamed_request_gets_the_static_answer_as_one_delta() -> None:
+    async def body(w: World) -> None:
+        async with w.client.stream(ask("gpt-4o")) as stream:
+            items = [item async for item in stream]
+        assert [i.text for i in items if not i.final] == ["busy"]
+        final = items[-1].response
+        assert final is not None
+        assert (final.source, final.cost_usd) == ("static", Decimal(0))
+        assert w.client.outcomes()[0].degradation_step == "static"
+
+    run(body, laddered(static_answer="busy"), rule=lambda r: DOWN)
