@@ -48,6 +48,7 @@ __all__ = [
     "ContentFiltered",
     "ContextLengthExceeded",
     "DeadlineExceeded",
+    "Degraded",
     "FirstTokenTimeout",
     "HarnessError",
     "NotFound",
@@ -218,6 +219,15 @@ class BudgetExceeded(HarnessError):
         self.limit_usd = limit_usd
         self.spent_usd = spent_usd
         self.requested_usd = requested_usd
+
+
+class Degraded(HarnessError):
+    """The degradation ladder had no step left that could serve the request; ``reason`` is the rule that
+    sent it down the ladder ("breaker_open", "budget"). The primary model was not asked."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"degraded ({reason}): no step of the ladder could serve the request")
+        self.reason = reason
 
 
 class RetryBudgetExhausted(HarnessError):

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import IO, Any, Generic, TypeVar, overload
 
 __all__ = [
+    "DEGRADATION_STEPS",
     "AttemptRecord",
     "ClientEvent",
     "OutcomeRecord",
@@ -30,6 +31,9 @@ __all__ = [
     "load_jsonl",
     "write_jsonl",
 ]
+
+#: every value of OutcomeRecord.degradation_step, best first (docs/degradation.md)
+DEGRADATION_STEPS = ("primary", "cache", "cheaper", "static", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +105,16 @@ class OutcomeRecord:
     error: str | None = None  # message of the final error (never a key)
     attempts: tuple[AttemptRecord, ...] = field(default_factory=tuple)
     #: where the answer came from: "provider", "cache" (exact match), "coalesced" (another caller's
-    #: call) or "semantic-cache" (an answer cached for a similar question)
+    #: call), "semantic-cache" (an answer cached for a similar question) or "static" (the degradation
+    #: ladder's fixed answer)
     source: str = "provider"
     similarity: float | None = None  # semantic-cache hits: the cosine between the two questions
     cached_from: str | None = None  # cache hits: the logical id whose answer was served
     embedding_cost_usd: str = "0"  # what the semantic cache's embedding call cost (not in cost_usd)
     prompt: str | None = None  # the prompt version the request used ("support@v2"), when it named one
+    #: with a degradation ladder: the step that served the request ("primary", "cache", "cheaper",
+    #: "static" or "error"); None without a ladder
+    degradation_step: str | None = None
 
     @property
     def latency_s(self) -> float:

@@ -45,6 +45,7 @@ from harness.client.cache import ResponseCache, request_key
 from harness.client.coalesce import SingleFlight
 from harness.client.config import ClientConfig
 from harness.client.cost import CostTracker
+from harness.client.degradation import Signals, StaleAnswers, steps_for, trigger
 from harness.client.fallback import fallover_allowed, skip_reason
 from harness.client.logical import LogicalRequest, outcome_row
 from harness.client.outcomes import OutcomeLog
@@ -57,8 +58,10 @@ from harness.clock import Clock, Sleep
 from harness.errors import (
     AllFallbacksFailed,
     AuthenticationError,
+    BadRequest,
     CircuitOpen,
     ContextLengthExceeded,
+    Degraded,
     HarnessError,
     NotFound,
     ProviderError,
@@ -66,6 +69,7 @@ from harness.errors import (
     RetryBudgetExhausted,
     StreamInterrupted,
 )
+from harness.pricing import Usage
 from harness.records import ClientEvent, OutcomeRecord
 
 if TYPE_CHECKING:
@@ -93,6 +97,11 @@ def default_clock() -> Clock:
     if type(loop).time is asyncio.BaseEventLoop.time:
         return time.monotonic
     return loop.time
+
+
+def _refusing(route: Route) -> bool:
+    """Does the route's breaker refuse calls now?"""
+    return route.breaker is not None and route.breaker.blocked_until() is not None
 
 
 class ResilientClient:
@@ -145,6 +154,11 @@ class ResilientClient:
                 config, routes=self.routes, transport=transport, cost=self.cost, budgets=self.budgets,
                 clock=self._clock, wall=wall, on_event=on_event, redis=redis,
             )  # fmt: skip
+        ladder = config.degradation
+        self._ladder_budget = config.ladder_budget() if ladder is not None and ladder.uses_budget else None
+        self._stale: StaleAnswers[ChatResponse] | None = None
+        if ladder is not None and "cache" in ladder.steps:
+            self._stale = StaleAnswers(ladder.cache_ttl_s, ladder.cache_max_entries, clock=self._clock)
         self._chains = {name: tuple(self.routes[m] for m in config.chain(name)) for name in self.routes}
         self._ids = itertools.count(1)
         self._id_prefix = f"{config.name}-{self._rng.getrandbits(32):08x}"
@@ -211,15 +225,95 @@ class ResilientClient:
         try:
             if request.prompt is not None:
                 self._use_prompt(lr)
-            if self.cache is None and self.flight is None and self.semantic is None:
-                response = await self._execute(lr)
+            if self.config.degradation is not None:
+                response = await self._degrade(lr)
             else:
-                response = await self._serve(lr)
+                response = await self._primary(lr)
         except BaseException as exc:
             self._end(lr, None, exc)
             raise
         self._end(lr, response, None)
         return response
+
+    async def _primary(self, lr: LogicalRequest) -> ChatResponse:
+        """The normal path: the caches and coalescing when configured, then the chain."""
+        if self.cache is None and self.flight is None and self.semantic is None:
+            return await self._execute(lr)
+        return await self._serve(lr)
+
+    # ------------------------------------------------------------------------------------ degradation ladder
+    def _signals(self, lr: LogicalRequest, primary_failed: bool = False) -> Signals:
+        """What the ladder's rules look at now (harness.client.degradation)."""
+        ladder = self.config.degradation
+        assert ladder is not None
+        primary = self.routes.get(lr.request.model)
+        cheaper = None if ladder.cheaper_model is None else self.routes[ladder.cheaper_model]
+        share = None
+        if self._ladder_budget is not None:
+            share = float(self.cost.total / self._ladder_budget)
+        return Signals(
+            primary_open=primary is not None and _refusing(primary),
+            cheaper_open=cheaper is not None and _refusing(cheaper), spent_share=share, primary_failed=primary_failed,
+        )  # fmt: skip
+
+    async def _degrade(self, lr: LogicalRequest) -> ChatResponse:
+        """The primary path unless a rule says otherwise, then the ladder's steps in order; the step that
+        served the request goes to its outcome (``degradation_step``)."""
+        ladder = self.config.degradation
+        assert ladder is not None
+        lr.degradation_step = "error"  # until a step serves it
+        if lr.request.model not in self.routes:
+            return await self._primary(lr)  # a caller's mistake (NotFound), not a reason to degrade
+        signals = self._signals(lr)
+        reason = trigger(ladder, signals)
+        failure: HarnessError | None = None
+        if reason is None:
+            try:
+                response = await self._primary(lr)
+            except HarnessError as err:
+                if lr.delivered or not ladder.on_failure or isinstance(err, BadRequest):
+                    raise
+                failure = err
+                signals = self._signals(lr, primary_failed=True)
+                reason = "primary_failed"
+            else:
+                lr.degradation_step = "primary"
+                if self._stale is not None and response.source == "provider":
+                    self._stale.put(request_key(lr.request), response)
+                return response
+        self.log.event(ClientEvent(self._clock(), "degraded", lr.request.model, reason))
+        for step in steps_for(ladder, signals):
+            if step == "cache" and self._stale is not None:
+                hit = self._stale.get(request_key(lr.request))
+                if hit is not None:
+                    lr.degradation_step = "cache"
+                    return self._shared(lr, hit, "cache")
+            elif step == "cheaper" and ladder.cheaper_model is not None:
+                try:
+                    response = await self._walk(lr, (self.routes[ladder.cheaper_model],), [])
+                except HarnessError as err:
+                    if lr.delivered:
+                        raise
+                    failure = failure if failure is not None else err
+                else:
+                    lr.degradation_step = "cheaper"
+                    return response
+            elif step == "static":
+                lr.degradation_step = "static"
+                return self._static(lr, ladder.static_answer)
+        raise failure if failure is not None else Degraded(reason)
+
+    def _static(self, lr: LogicalRequest, text: str) -> ChatResponse:
+        """The ladder's fixed answer: no call, no cost."""
+        now = self._clock()
+        if lr.sink is not None:
+            lr.deliver(text, now)
+        ttft = None if lr.first_delivered is None else lr.first_delivered - lr.t_start
+        return ChatResponse(
+            text=text, model="static", provider="static", finish_reason="stop", usage=Usage(), cost_usd=_ZERO,
+            request_id=lr.id, attempts=0, latency_s=now - lr.t_start, ttft_s=ttft, total_cost_usd=_ZERO,
+            source="static",
+        )  # fmt: skip
 
     def _begin(self, request: ChatRequest, sink: Callable[[str], None] | None) -> LogicalRequest:
         now = self._clock()

@@ -39,11 +39,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
 from harness.client.breaker import BreakerConfig
 from harness.client.budget import BudgetRule
+from harness.client.degradation import DegradationConfig
 from harness.client.limiter import LimitConfig
 from harness.client.prompts import Prompts
 from harness.client.redis_support import RedisFallback
@@ -364,6 +366,7 @@ class ClientConfig:
     cache: CacheConfig = field(default_factory=CacheConfig)
     semantic_cache: SemanticCacheConfig | None = None  # None: off
     prompts: Prompts = field(default_factory=Prompts)  # named, versioned system prompts
+    degradation: DegradationConfig | None = None  # the degradation ladder; None: off
     transport: TransportConfig = field(default_factory=TransportConfig)
     redis: RedisConfig | None = None  # None: every policy in memory
     name: str = "reference"  # the client's name in reports
@@ -403,6 +406,21 @@ class ClientConfig:
                 raise ConfigError("client.semantic_cache.price", what)
             if semantic.backend == "redis" and self.redis is None:
                 raise ConfigError("client.semantic_cache.backend", '"redis" needs a [client.redis] table (its url)')
+        ladder = self.degradation
+        if ladder is not None:
+            if ladder.cheaper_model is not None and ladder.cheaper_model not in names:
+                what = f"unknown model {ladder.cheaper_model!r}; declared models: {', '.join(names)}"
+                raise ConfigError("client.degradation.cheaper_model", what)
+            if ladder.uses_budget and self.ladder_budget() is None:
+                what = "degrade_above / static_above need budget_usd or a global [[client.budgets]] with hard_usd"
+                raise ConfigError("client.degradation.budget_usd", what)
+
+    def ladder_budget(self) -> Decimal | None:
+        """What the degradation ladder's budget shares count against: its budget_usd, else the first
+        global hard budget."""
+        if self.degradation is not None and self.degradation.budget_usd is not None:
+            return self.degradation.budget_usd
+        return next((b.hard_usd for b in self.budgets if b.scope == "global" and b.hard_usd is not None), None)
 
     def model(self, name: str) -> ModelSpec | None:
         for spec in self.models:
@@ -479,6 +497,7 @@ class ClientConfig:
             cache=_optional(t, "cache", CacheConfig.parse, CacheConfig()),
             semantic_cache=_optional(t, "semantic_cache", SemanticCacheConfig.parse, None),
             prompts=_optional(t, "prompts", Prompts.parse, Prompts()),
+            degradation=_optional(t, "degradation", DegradationConfig.parse, None),
             transport=_optional(t, "transport", TransportConfig.parse, TransportConfig()),
             redis=_optional(t, "redis", RedisConfig.parse, None),
             name=t.str("name", default="reference"),

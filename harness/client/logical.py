@@ -32,6 +32,7 @@ _OUTCOME_FIELDS = (
     "id", "ok", "status", "t_start", "t_end", "model_requested", "model", "provider", "user", "feature", "client_id",
     "stream", "ttft_s", "finish_reason", "input_tokens", "output_tokens", "cached_input_tokens", "cost_usd", "error",
     "attempts", "source", "similarity", "cached_from", "embedding_cost_usd", "prompt",
+    "degradation_step",
 )  # fmt: skip
 _ATTEMPTS = _OUTCOME_FIELDS.index("attempts")
 _ATTEMPT_FIELDS = (
@@ -56,6 +57,7 @@ class LogicalRequest:
         "client_id",
         "cost",
         "deadline",
+        "degradation_step",
         "delivered",
         "embedding_cost",
         "first_delivered",
@@ -93,6 +95,7 @@ class LogicalRequest:
         self.cost = _ZERO  # what the client's ledger charged, every attempt included
         self.embedding_cost = _ZERO  # what the semantic cache's embedding call cost
         self.prompt = request.prompt  # the prompt version ("support@v2") once resolved
+        self.degradation_step: str | None = None  # the ladder's step that served it (None: no ladder)
         self.n = 0  # attempts sent so far (the next x-harness-attempt)
         self.delivered = False  # a delta reached the caller: no more silent retries
         self.first_delivered: float | None = None  # when the first delta reached the caller
@@ -187,12 +190,13 @@ def outcome_row(
             request.feature, lr.client_id, request.stream, response.ttft_s, response.finish_reason,
             usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, cost, None, attempts,
             response.source, response.similarity, response.cached_from, embedding, lr.prompt,
+            lr.degradation_step,
         )  # fmt: skip
     assert error is not None
     return (
         lr.id, False, status_of(error), lr.t_start, t_end, request.model, None, None, request.user, request.feature,
         lr.client_id, request.stream, None, None, 0, 0, 0, cost, message[:500], attempts,
-        "provider", None, None, embedding, lr.prompt,
+        "provider", None, None, embedding, lr.prompt, lr.degradation_step,
     )  # fmt: skip
 
 

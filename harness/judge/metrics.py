@@ -17,6 +17,7 @@ from decimal import Decimal
 import numpy as np
 
 from harness.judge.columns import GEMINI_BAD_KEY, ProviderColumns, provider_columns
+from harness.judge.degradation import DEGRADATION_METRICS, degradation_metrics
 from harness.judge.facts import LimitFact, RunFacts
 from harness.judge.prompts import prompt_cost_ratio, prompt_versions
 from harness.judge.semantic import SEMANTIC_METRICS, SemanticTally
@@ -57,6 +58,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "latency_p90_s", "latency_p99_s", "ttft_p50_s", "ttft_p99_s", "fallback_answers", "truncated_answers",
     "breaker_opens", "breaker_closes", "recovery_probe_s", "failover_wait_max_s", "loop_lag_max_s",
     "status_counts", "outcome_counts", *SEMANTIC_METRICS, "prompt_versions", "prompt_cost_ratio",
+    *DEGRADATION_METRICS,
     "wall_s", "simulated_s",
 )  # fmt: skip
 
@@ -359,6 +361,7 @@ def compute_metrics(
     waits: list[float] = []
     outcome_statuses: Counter[str] = Counter()
     semantic = SemanticTally()
+    ladder: list[tuple[float, str]] = []  # (began, step) of outcomes with a degradation step
     decimals: dict[str, Decimal] = {}
     cost_client = Decimal(0)
     cost_abs_error = Decimal(0)
@@ -374,6 +377,8 @@ def compute_metrics(
         outcome_statuses[o.status] += 1
         cost_client += _decimal(decimals, o.cost_usd) + _decimal(decimals, o.embedding_cost_usd)
         semantic.add(o)
+        if o.degradation_step is not None:
+            ladder.append((o.t_start, o.degradation_step))
         attempts = o.attempts
         client_attempts += len(attempts)
         if len(attempts) > 1:
@@ -390,7 +395,7 @@ def compute_metrics(
         latencies.append(o.t_end - o.t_start)
         if o.stream and o.ttft_s is not None:
             ttfts.append(o.ttft_s)
-        if o.model is not None and o.model != o.model_requested:
+        if o.model is not None and o.model != o.model_requested and o.source != "static":
             fallbacks += 1
         # answer_cost_error: the answer the client priced against the provider's bill of it
         final = last_ok.get(oid)
@@ -535,6 +540,7 @@ def compute_metrics(
         **semantic.metrics(cols.embedding_calls, outcomes, facts.questions, _money),
         "prompt_versions": (versions := prompt_versions(outcomes, _money)),  # a second read of the outcomes
         "prompt_cost_ratio": prompt_cost_ratio(versions),
+        **degradation_metrics(ladder, facts.t0),
         "wall_s": round(facts.wall_s, 3),
         "simulated_s": _round(facts.simulated_s, 3),
         **dict(sorted(facts.extra.items())),

@@ -362,6 +362,58 @@ def _status(ctx: _Context, title: str) -> tuple[Figure, str]:
     return fig, caption
 
 
+#: the ladder's steps as the degradation chart colours them, best first
+STEP_COLOURS = {
+    "primary": PALETTE["green"],
+    "cache": PALETTE["blue"],
+    "cheaper": PALETTE["amber"],
+    "static": PALETTE["purple"],
+    "error": PALETTE["red"],
+}
+
+
+def _degradation(ctx: _Context, title: str) -> tuple[Figure, str]:
+    timeline = ctx.result.metrics.get("degradation_timeline")
+    assert isinstance(timeline, dict)
+    width = float(timeline["bucket_s"])
+    steps: dict[str, list[int]] = timeline["steps"]
+    buckets = max((len(v) for v in steps.values()), default=0)
+    totals = np.zeros(buckets)
+    for counts in steps.values():
+        totals = totals + np.asarray(counts, dtype=float)
+    edges = np.arange(buckets + 1) * width
+    fig, (ax,) = figure()
+    shade(ax, ctx.faults, ctx.breakers)
+    base = np.zeros(buckets)
+    safe = np.where(totals > 0, totals, 1.0)
+    for step, colour in STEP_COLOURS.items():
+        share = np.asarray(steps.get(step, [0] * buckets), dtype=float) / safe
+        if share.any():
+            ax.stairs(base + share, edges, baseline=base.copy(), fill=True, color=colour, alpha=0.85, label=step)
+            base = base + share
+    failed = [g for g in ctx.result.gates if g.name.startswith("degradation_") and not g.passed]
+    if failed:
+        text = "; ".join(f"{g.name} = {format_gate_value(g.value)} (gate {g.op} {g.threshold})" for g in failed)
+        ax.text(0.01, 0.04, f"FAILED: {text}", transform=ax.transAxes, ha="left", va="bottom", fontsize=9,
+                color="white", bbox={"facecolor": PALETTE["red"], "edgecolor": "none", "pad": 4})  # fmt: skip
+    ax.set_ylim(0, 1.18)
+    ax.set_xlim(0, float(edges[-1]) if buckets else 1.0)
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel(f"share of requests per {width:g} s")
+    header(ax, title + (" — gate failed" if failed else ""))
+    caption = (
+        f"Share of the requests begun in each {width:g} s served by each step of the degradation ladder (primary: "
+        "the normal path; cache, cheaper model, static answer; error: no step could serve it); red bands are "
+        "faults, hatching the breaker's open periods"
+        + (", and the red box names the ladder's gates that failed." if failed else ".")
+    )
+    return fig, caption
+
+
+def format_gate_value(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 #: the charts in page order: (file stem, title, drawing function returning the figure and its caption)
 CHARTS: tuple[tuple[str, str, Callable[[_Context, str], tuple[Figure, str]]], ...] = (
     ("arrivals", "Arrivals at the provider", _arrivals),
@@ -393,7 +445,10 @@ def draw_figures(result: RunResult) -> Iterator[tuple[str, str, Figure, str]]:
     # answers come back instantly, in virtual time) would fall past the last one and never be drawn
     span += 1e-6
     ctx = _Context(result, span, fault_periods(result), breaker_periods(result.events, result.facts.t0, span))
-    for name, title, draw in CHARTS:
+    charts = CHARTS
+    if isinstance(result.metrics.get("degradation_timeline"), dict):  # a run with a degradation ladder
+        charts = (*CHARTS, ("degradation", "Degradation ladder over time", _degradation))
+    for name, title, draw in charts:
         try:
             fig, caption = draw(ctx, title)
         except Exception as exc:  # a report must not die at the end of a long run; the placeholder says why

@@ -26,7 +26,15 @@ from typing import Any
 
 from harness.judge.gates import GateResult
 from harness.report.charts import Chart, render_charts
-from harness.report.markdown import KEY_METRICS, PROMPT_COLUMNS, format_value, prompt_rows, semantic_rows
+from harness.report.markdown import (
+    DEGRADATION_COLUMNS,
+    KEY_METRICS,
+    PROMPT_COLUMNS,
+    degradation_rows,
+    format_value,
+    prompt_rows,
+    semantic_rows,
+)
 from harness.report.result import RunResult
 from harness.report.series import MONEY_LIMIT
 
@@ -141,7 +149,7 @@ def _banner(result: RunResult) -> str:
     return (
         f'<header class="verdict {kind}" id="verdict">'
         f'<div class="mark" aria-hidden="true">{"✓" if result.passed else "✗"}</div>'
-        f"<div><h1>{_e(result.facts.scenario)}</h1><p class=\"sub\">{_e(sub)}</p></div>"
+        f'<div><h1>{_e(result.facts.scenario)}</h1><p class="sub">{_e(sub)}</p></div>'
         f'<div class="word">{"PASSED" if result.passed else "FAILED"}</div></header>'
     )
 
@@ -242,6 +250,20 @@ def _prompts(metrics: Mapping[str, Any]) -> str:
     )
 
 
+def _degradation(result: RunResult) -> str:
+    rows = degradation_rows(result.metrics)
+    if not rows:
+        return ""
+    head = "".join(f"<th>{_e(c)}</th>" for c in DEGRADATION_COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>" for row in rows)
+    failed = [g for g in result.gates if g.name.startswith("degradation_") and not g.passed]
+    notes = "".join(f'<p class="fail">ladder gate failed: {_e(g.describe())}</p>' for g in failed)
+    return (
+        '<section aria-labelledby="degradation-title"><h2 id="degradation-title">Degradation ladder</h2>'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}</section>"
+    )
+
+
 def _figure(chart: Chart) -> str:
     data = base64.b64encode(chart.png).decode("ascii")
     return (
@@ -271,6 +293,7 @@ def render_html(result: RunResult, charts: Sequence[Chart], links: Sequence[tupl
         _metrics(result.metrics),
         _semantic(result.metrics),
         _prompts(result.metrics),
+        _degradation(result),
         '<section aria-labelledby="charts-title"><h2 id="charts-title">Charts</h2>'
         + "".join(_figure(c) for c in charts)
         + "</section>",

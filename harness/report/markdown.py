@@ -8,7 +8,14 @@ from typing import Any
 from harness.report.result import RunResult
 
 __all__ = [
-    "KEY_METRICS", "PROMPT_COLUMNS", "SEMANTIC_ROWS", "format_value", "prompt_rows", "semantic_rows",
+    "DEGRADATION_COLUMNS",
+    "KEY_METRICS",
+    "PROMPT_COLUMNS",
+    "SEMANTIC_ROWS",
+    "degradation_rows",
+    "format_value",
+    "prompt_rows",
+    "semantic_rows",
     "summary_markdown",
 ]  # fmt: skip
 
@@ -80,6 +87,11 @@ def summary_markdown(result: RunResult, files: Mapping[str, str] | None = None) 
     versions = prompt_rows(metrics)
     if versions:
         lines += ["### Prompt versions", "", *_table(versions, list(PROMPT_COLUMNS)), ""]
+    ladder = degradation_rows(metrics)
+    if ladder:
+        lines += ["### Degradation ladder", "", *_table(ladder, list(DEGRADATION_COLUMNS)), ""]
+        failed = [g for g in result.gates if g.name.startswith("degradation_") and not g.passed]
+        lines += [f"❌ ladder gate failed: {g.describe()}" for g in failed] + ([""] if failed else [])
     if files:
         lines += ["### Files", "", *[f"- [{label}]({path})" for label, path in files.items()], ""]
     return "\n".join(lines)
@@ -120,3 +132,15 @@ def prompt_rows(metrics: Mapping[str, object]) -> list[list[str]]:
         return []
     keys = ("requests", "success_rate", "cost_usd", "cost_per_answer_usd", "input_tokens_per_answer")
     return [[str(v), *(format_value(row.get(k)) for k in keys)] for v, row in table.items() if isinstance(row, Mapping)]
+
+
+DEGRADATION_COLUMNS = ("step", "requests", "share")
+
+
+def degradation_rows(metrics: Mapping[str, object]) -> list[list[str]]:
+    """One row per step of the degradation ladder, best first (none when the run had no ladder)."""
+    steps = metrics.get("degradation_steps")
+    if not isinstance(steps, Mapping):
+        return []
+    total = sum(int(v) for v in steps.values() if isinstance(v, int)) or 1
+    return [[str(step), str(n), format_value(round(int(n) / total, 4))] for step, n in steps.items()]
