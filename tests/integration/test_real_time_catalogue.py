@@ -70,8 +70,6 @@ def _run_all(paths: list[Path], out: Path, parallel: int) -> dict[Path, subproce
 #: scenarios not run here, each with its reason (issue 12; the causes found and fixed are in
 #: docs/scenarios.md, "Real time and virtual time"); every other scenario must pass
 KNOWN_GAPS = {
-    "outage_recovery": "herd_peak_100ms 80 > 48 in the catalogue run at load 19 (loop lag 1.3 s: the process "
-    "starved of CPU); 31-34 in three seeds at load 14-16 since the collector fix",
     "stream_faults": "runs of five fast provider faults (completion order) trip the default breaker and the "
     "one-model chain refuses the open period's requests: success 0.84 in one catalogue run of five",
     "tpm_saturation": "five minutes of load and 90 s of drain: more than the slow stage can give one test; "
