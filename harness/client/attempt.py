@@ -267,6 +267,8 @@ class AttemptRunner:
                     raw = await response.read()
                 headers_in = response.headers
                 limits = adapter.rate_limits(headers_in, self._wall())
+                if limits is not None and route.quota is not None:
+                    route.quota.see(limits, clock())
                 if limits is not None and route.learns_limits:
                     observation = limit_observation(limits)
                     if observation:

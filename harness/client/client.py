@@ -45,7 +45,7 @@ from harness.client.cache import ResponseCache, request_key
 from harness.client.coalesce import SingleFlight
 from harness.client.config import ClientConfig
 from harness.client.cost import CostTracker
-from harness.client.degradation import Signals, StaleAnswers, steps_for, trigger
+from harness.client.degradation import QuotaGauge, Signals, StaleAnswers, steps_for, trigger
 from harness.client.fallback import fallover_allowed, skip_reason
 from harness.client.logical import LogicalRequest, outcome_row
 from harness.client.outcomes import OutcomeLog
@@ -158,6 +158,9 @@ class ResilientClient:
         ladder = config.degradation
         self._ladder_budget = config.ladder_budget() if ladder is not None and ladder.uses_budget else None
         self._stale: StaleAnswers[ChatResponse] | None = None
+        if ladder is not None and ladder.quota_below is not None:
+            for route in self.routes.values():
+                route.quota = QuotaGauge()
         if ladder is not None and "cache" in ladder.steps:
             self._stale = StaleAnswers(ladder.cache_ttl_s, ladder.cache_max_entries, clock=self._clock)
         self._chains = {name: tuple(self.routes[m] for m in config.chain(name)) for name in self.routes}
@@ -270,7 +273,9 @@ class ResilientClient:
         share = None
         if self._ladder_budget is not None:
             share = float(self.cost.total / self._ladder_budget)
+        quota = None if primary is None or primary.quota is None else primary.quota.share(self._clock())
         return Signals(
+            quota_share=quota,
             primary_open=primary is not None and _refusing(primary),
             cheaper_open=cheaper is not None and _refusing(cheaper), spent_share=share, primary_failed=primary_failed,
         )  # fmt: skip

@@ -1,7 +1,8 @@
 """The degradation ladder: what the client serves when the primary model cannot (off unless declared).
 
-When a rule says the primary should not be asked (its breaker is open, the budget is nearly spent)
-or the primary failed this request, the client walks down a ladder of cheaper answers, in order::
+When a rule says the primary should not be asked (its breaker is open, the budget is nearly spent,
+the provider's rate-limit headers say little of its quota is left) or the primary failed this
+request, the client walks down a ladder of cheaper answers, in order::
 
     cache    a recent answer to the very same request (the ladder's own store of good answers)
     cheaper  one call to a cheaper model (skipped while its breaker is open or the budget is almost gone)
@@ -11,7 +12,7 @@ or the primary failed this request, the client walks down a ladder of cheaper an
 Every outcome records the step that served it (``degradation_step``: ``primary`` or one of the
 steps above). The rules are plain data (:class:`DegradationConfig`) and the decision is a pure
 function of :class:`Signals` (:func:`trigger`, :func:`steps_for`): no I/O, no clock, so tests pin each
-rule. :class:`StaleAnswers` takes an injected clock.
+rule. :class:`StaleAnswers` and :class:`QuotaGauge` take times from the caller (an injected clock).
 
 Example (TOML)::
 
@@ -26,6 +27,7 @@ Example (TOML)::
                                              # global hard budget of [[client.budgets]])
     degrade_above = 0.8                      # spent ≥ 80 % of it: do not ask the primary
     static_above = 0.95                      # spent ≥ 95 %: not the cheaper model either
+    quota_below = 0.1                        # the provider said < 10 % of the primary's quota is left
 
 See ``docs/degradation.md``.
 """
@@ -42,11 +44,13 @@ from harness.clock import Clock
 from harness.errors import ConfigError
 from harness.records import DEGRADATION_STEPS
 from harness.validate import Table
+from harness.wire.neutral import RateLimits
 
 __all__ = [
     "LADDER_STEPS",
     "STEPS",
     "DegradationConfig",
+    "QuotaGauge",
     "Signals",
     "StaleAnswers",
     "steps_for",
@@ -72,6 +76,9 @@ class DegradationConfig:
     budget_usd: Decimal | None = None  # what the shares count against; None: the first global hard budget
     degrade_above: float | None = None  # spent share of the budget at or above which the primary is not asked
     static_above: float | None = None  # spent share at or above which the cheaper model is not asked either
+    quota_below: float | None = (
+        None  # share of the primary's quota left (its last rate-limit headers) below which it is not asked
+    )
     cache_ttl_s: float = 600.0  # a remembered answer older than this is not served
     cache_max_entries: int = 1000  # beyond this the least recently used answer goes
 
@@ -90,6 +97,12 @@ class DegradationConfig:
             raise ConfigError(f"{_WHERE}.cheaper_model", 'required when "cheaper" is a step')
         if not isinstance(self.static_answer, str) or not self.static_answer.strip():
             raise ConfigError(f"{_WHERE}.static_answer", "expected a non-empty text")
+        if self.quota_below is not None and not (
+            isinstance(self.quota_below, int | float) and 0 < self.quota_below < 1
+        ):
+            raise ConfigError(
+                f"{_WHERE}.quota_below", f"expected a share of the quota in (0, 1), got {self.quota_below!r}"
+            )
         for name in ("degrade_above", "static_above"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int | float) and 0 < value <= 1):
@@ -133,6 +146,7 @@ class DegradationConfig:
             budget_usd=amount,
             degrade_above=t.float("degrade_above", default=None, min=0, max=1, exclusive_min=True),
             static_above=t.float("static_above", default=None, min=0, max=1, exclusive_min=True),
+            quota_below=t.float("quota_below", default=None, min=0, max=1, exclusive_min=True),
             cache_ttl_s=t.float("cache_ttl_s", default=600.0, min=0, exclusive_min=True),
             cache_max_entries=t.int("cache_max_entries", default=1000, min=1, max=1_000_000),
         )
@@ -147,17 +161,21 @@ class Signals:
     primary_open: bool = False  # the primary's breaker refuses calls now
     cheaper_open: bool = False  # the cheaper model's breaker refuses calls now
     spent_share: float | None = None  # spent / budget_usd (None: no budget to count against)
+    quota_share: float | None = None  # the primary's quota left, as its last headers said (None: not known)
     primary_failed: bool = False  # the primary was asked and failed
 
 
 def trigger(config: DegradationConfig, signals: Signals) -> str | None:
-    """Why this request goes down the ladder ("breaker_open", "budget", "primary_failed"), or None:
+    """Why this request goes down the ladder ("budget", "breaker_open", "quota", "primary_failed"), or None:
     ask the primary."""
     share = signals.spent_share
     if config.degrade_above is not None and share is not None and share >= config.degrade_above:
         return "budget"
     if config.on_breaker_open and signals.primary_open:
         return "breaker_open"
+    quota = signals.quota_share
+    if config.quota_below is not None and quota is not None and quota < config.quota_below:
+        return "quota"
     if config.on_failure and signals.primary_failed:
         return "primary_failed"
     return None
@@ -204,3 +222,37 @@ class StaleAnswers(Generic[_V]):
             return None
         self._entries.move_to_end(key)
         return value
+
+
+class QuotaGauge:
+    """How much of a model's quota the provider's rate-limit headers said was left, until their reset.
+
+    ``see`` takes each response's headers (parsed) and the time they came; ``share(now)`` is the
+    smallest remaining / limit over the dimensions the headers gave both for (requests, tokens, input
+    and output tokens), or None when no header said so or the earliest of their resets has passed.
+    """
+
+    def __init__(self, hold_s: float = 60.0) -> None:
+        self._hold_s = hold_s  # how long a reading without a reset time holds
+        self._share: float | None = None
+        self._until = 0.0
+
+    def see(self, limits: RateLimits, now: float) -> None:
+        shares: list[float] = []
+        resets: list[float] = []
+        for limit, remaining, reset in (
+            (limits.requests_limit, limits.requests_remaining, limits.requests_reset_s),
+            (limits.tokens_limit, limits.tokens_remaining, limits.tokens_reset_s),
+            (limits.input_tokens_limit, limits.input_tokens_remaining, limits.input_tokens_reset_s),
+            (limits.output_tokens_limit, limits.output_tokens_remaining, limits.output_tokens_reset_s),
+        ):
+            if limit is not None and remaining is not None and limit > 0:
+                shares.append(max(0.0, remaining / limit))
+                if reset is not None and reset >= 0:
+                    resets.append(reset)
+        if shares:
+            self._share = min(shares)
+            self._until = now + (min(resets) if resets else self._hold_s)
+
+    def share(self, now: float) -> float | None:
+        return self._share if self._share is not None and now < self._until else None

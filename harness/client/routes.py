@@ -19,6 +19,7 @@ from harness.client.adapters import Adapter, adapter_for
 from harness.client.breaker import Breaker, CircuitBreaker
 from harness.client.budget import BudgetLedger, Budgets
 from harness.client.config import ClientConfig, ModelSpec
+from harness.client.degradation import QuotaGauge
 from harness.client.events import EventSink
 from harness.client.keys import ApiKey, KeyRing
 from harness.client.limiter import Limiter, RateLimiter
@@ -41,6 +42,8 @@ class Route:
     url_plain: str
     url_stream: str
     learns_limits: bool = True  # the limiter hears the provider's rate-limit headers ([client.limits] learn)
+    #: the degradation ladder's reading of the quota left (harness.client.degradation); None: not watched
+    quota: QuotaGauge | None = field(default=None, compare=False)
     _auth: dict[str, dict[str, str]] = field(default_factory=dict)  # key label → auth headers
     #: the in-memory policies, called synchronously on the hot path (None: call the async protocol)
     sync_limiter: RateLimiter | None = field(init=False, default=None)

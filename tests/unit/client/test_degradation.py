@@ -12,13 +12,14 @@ from harness.client import ClientConfig
 from harness.client.backoff import fixed
 from harness.client.breaker import BreakerConfig
 from harness.client.budget import BudgetRule
-from harness.client.degradation import DegradationConfig, Signals, StaleAnswers, steps_for, trigger
+from harness.client.degradation import DegradationConfig, QuotaGauge, Signals, StaleAnswers, steps_for, trigger
 from harness.client.retry import RetryConfig
 from harness.client.testing import by_model
 from harness.errors import ConfigError, Degraded, HarnessError
+from harness.wire.neutral import RateLimits
 from tests.unit.client.test_client_support import World, ask, config, run
 
-LADDER = DegradationConfig(cheaper_model="gpt-4o-mini", degrade_above=0.8, static_above=0.95)
+LADDER = DegradationConfig(cheaper_model="gpt-4o-mini", degrade_above=0.8, static_above=0.95, quota_below=0.1)
 DOWN = {"x-fake-fault": "status=503"}
 
 
@@ -32,6 +33,8 @@ DOWN = {"x-fake-fault": "status=503"}
         (Signals(spent_share=0.79), None),
         (Signals(spent_share=0.8), "budget"),
         (Signals(spent_share=0.9, primary_open=True), "budget"),  # the budget rule is read first
+        (Signals(quota_share=0.05), "quota"),
+        (Signals(quota_share=0.1), None),  # below, not at
     ],
 )
 def test_the_trigger_names_the_rule_that_fired(signals: Signals, expected: str | None) -> None:
@@ -69,6 +72,19 @@ def test_stale_answers_expire_and_stay_bounded_on_the_injected_clock() -> None:
     assert store.get("a") is None  # older than ten seconds
 
 
+def test_the_quota_gauge_reads_the_scarcest_dimension_until_its_reset() -> None:
+    gauge = QuotaGauge(hold_s=30)
+    assert gauge.share(0.0) is None
+    gauge.see(RateLimits(requests_limit=100, requests_remaining=50, requests_reset_s=20,
+                         tokens_limit=1000, tokens_remaining=40, tokens_reset_s=5), now=10.0)  # fmt: skip
+    assert gauge.share(14.9) == 0.04  # tokens: 40 of 1000
+    assert gauge.share(15.0) is None  # the earliest reset has passed: not known any more
+    gauge.see(RateLimits(requests_limit=10, requests_remaining=3), now=20.0)  # no reset: held 30 s
+    assert (gauge.share(49.9), gauge.share(50.0)) == (0.3, None)
+    gauge.see(RateLimits(retry_after_s=1.0), now=60.0)  # no limit said: nothing learned
+    assert gauge.share(60.0) is None
+
+
 @pytest.mark.parametrize(
     ("table", "field"),
     [
@@ -80,6 +96,7 @@ def test_stale_answers_expire_and_stay_bounded_on_the_injected_clock() -> None:
         ({"degrade_above": 0.8}, "client.degradation.budget_usd"),  # no budget to count against
         ({"budget_usd": "-1", "degrade_above": 0.5}, "client.degradation.budget_usd"),
         ({"static_answer": ""}, "client.degradation.static_answer"),
+        ({"quota_below": 1}, "client.degradation.quota_below"),
         ({"colour": "red"}, "client.degradation.colour"),
     ],
 )
@@ -192,3 +209,34 @@ def test_a_streamed_request_gets_the_static_answer_as_one_delta() -> None:
         assert w.client.outcomes()[0].degradation_step == "static"
 
     run(body, laddered(static_answer="busy"), rule=lambda r: DOWN)
+
+
+def test_a_quota_nearly_used_up_keeps_requests_off_the_primary() -> None:
+    class AddLimits:
+        """OpenAI rate-limit headers on gpt-4o's answers: 2 requests of 100 left, for 30 s."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def send(self, request: Any) -> Any:
+            response = await self.inner.send(request)
+            if b'"gpt-4o"' in request.body:
+                response.headers = {
+                    **response.headers,
+                    "x-ratelimit-limit-requests": "100",
+                    "x-ratelimit-remaining-requests": "2",
+                    "x-ratelimit-reset-requests": "30s",
+                }
+            return response
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    async def body(w: World) -> None:
+        first = await w.client.chat(ask("gpt-4o", "one"))
+        second = await w.client.chat(ask("gpt-4o", "two"))
+        assert (first.model, second.model) == ("gpt-4o", "gpt-4o-mini")
+        assert [o.degradation_step for o in w.client.outcomes()] == ["primary", "cheaper"]
+        assert [e.detail for e in w.client.events() if e.kind == "degraded"] == ["quota"]
+
+    run(body, laddered(quota_below=0.05), wrap=AddLimits)
