@@ -100,6 +100,10 @@ def default_clock() -> Clock:
     return loop.time
 
 
+class _PrimarySlow(Exception):
+    """Internal signal: the primary missed the ladder's deadline (never leaves :meth:`ResilientClient._degrade`)."""
+
+
 def _refusing(route: Route) -> bool:
     """Does the route's breaker refuse calls now?"""
     return route.breaker is not None and route.breaker.blocked_until() is not None
@@ -264,7 +268,7 @@ class ResilientClient:
         return await self._serve(lr)
 
     # ------------------------------------------------------------------------------------ degradation ladder
-    def _signals(self, lr: LogicalRequest, primary_failed: bool = False) -> Signals:
+    def _signals(self, lr: LogicalRequest, primary_failed: bool = False, primary_slow: bool = False) -> Signals:
         """What the ladder's rules look at now (harness.client.degradation)."""
         ladder = self.config.degradation
         assert ladder is not None
@@ -278,6 +282,7 @@ class ResilientClient:
             quota_share=quota,
             primary_open=primary is not None and _refusing(primary),
             cheaper_open=cheaper is not None and _refusing(cheaper), spent_share=share, primary_failed=primary_failed,
+            primary_slow=primary_slow,
         )  # fmt: skip
 
     async def _degrade(self, lr: LogicalRequest) -> ChatResponse:
@@ -293,7 +298,10 @@ class ResilientClient:
         failure: HarnessError | None = None
         if reason is None:
             try:
-                response = await self._primary(lr)
+                response = await self._primary_within(lr, ladder.primary_deadline_s)
+            except _PrimarySlow:
+                signals = self._signals(lr, primary_slow=True)
+                reason = "primary_slow"
             except HarnessError as err:
                 if lr.delivered or not ladder.on_failure or isinstance(err, BadRequest):
                     raise
@@ -326,6 +334,24 @@ class ResilientClient:
                 lr.degradation_step = "static"
                 return self._static(lr, ladder.static_answer)
         raise failure if failure is not None else Degraded(reason)
+
+    async def _primary_within(self, lr: LogicalRequest, deadline_s: float | None) -> ChatResponse:
+        """The primary path, given up (its attempt cancelled, so the provider sees the client hang up) when
+        it has neither answered nor delivered any text within ``deadline_s`` on the loop's clock; text
+        already delivered binds the request to the primary, however long the rest takes."""
+        if deadline_s is None:
+            return await self._primary(lr)
+        task = asyncio.ensure_future(self._primary(lr))
+        try:
+            await asyncio.wait((task,), timeout=deadline_s)
+        except BaseException:
+            task.cancel()  # the caller gave up on the whole request
+            raise
+        if task.done() or lr.delivered:
+            return await task
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)  # its attempt ends, recorded as cancelled
+        raise _PrimarySlow
 
     def _static(self, lr: LogicalRequest, text: str) -> ChatResponse:
         """The ladder's fixed answer: no call, no cost."""

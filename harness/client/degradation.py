@@ -1,8 +1,9 @@
 """The degradation ladder: what the client serves when the primary model cannot (off unless declared).
 
 When a rule says the primary should not be asked (its breaker is open, the budget is nearly spent,
-the provider's rate-limit headers say little of its quota is left) or the primary failed this
-request, the client walks down a ladder of cheaper answers, in order::
+the provider's rate-limit headers say little of its quota is left), or the primary failed this
+request, or it had not begun to answer within the ladder's deadline, the client walks down a ladder
+of cheaper answers, in order::
 
     cache    a recent answer to the very same request (the ladder's own store of good answers)
     cheaper  one call to a cheaper model (skipped while its breaker is open or the budget is almost gone)
@@ -28,6 +29,8 @@ Example (TOML)::
     degrade_above = 0.8                      # spent ≥ 80 % of it: do not ask the primary
     static_above = 0.95                      # spent ≥ 95 %: not the cheaper model either
     quota_below = 0.1                        # the provider said < 10 % of the primary's quota is left
+    primary_deadline_s = 8                   # no answer (streamed: no first text) within 8 s: give up on
+                                             # the primary for this request and go down the ladder
 
 See ``docs/degradation.md``.
 """
@@ -79,6 +82,7 @@ class DegradationConfig:
     quota_below: float | None = (
         None  # share of the primary's quota left (its last rate-limit headers) below which it is not asked
     )
+    primary_deadline_s: float | None = None  # the primary must answer (or stream its first text) within this
     cache_ttl_s: float = 600.0  # a remembered answer older than this is not served
     cache_max_entries: int = 1000  # beyond this the least recently used answer goes
 
@@ -109,13 +113,19 @@ class DegradationConfig:
                 raise ConfigError(f"{_WHERE}.{name}", f"expected a share of the budget in (0, 1], got {value!r}")
         if self.budget_usd is not None and not (self.budget_usd.is_finite() and self.budget_usd > 0):
             raise ConfigError(f"{_WHERE}.budget_usd", f"expected an amount > 0, got {self.budget_usd!r}")
+        deadline = self.primary_deadline_s
+        if deadline is not None and not (isinstance(deadline, int | float) and 0 < deadline <= 3600):
+            raise ConfigError(f"{_WHERE}.primary_deadline_s", f"expected seconds in (0, 3600], got {deadline!r}")
         if not (isinstance(self.cache_ttl_s, int | float) and self.cache_ttl_s > 0):
             raise ConfigError(f"{_WHERE}.cache_ttl_s", f"expected seconds > 0, got {self.cache_ttl_s!r}")
         if not (isinstance(self.cache_max_entries, int) and 1 <= self.cache_max_entries <= 1_000_000):
             raise ConfigError(f"{_WHERE}.cache_max_entries", f"expected 1 to 1,000,000, got {self.cache_max_entries!r}")
-        if not (self.on_breaker_open or self.on_failure or self.degrade_above is not None):
+        rules = (self.on_breaker_open, self.on_failure, self.degrade_above is not None, deadline is not None)
+        if not any(rules):
             raise ConfigError(
-                _WHERE, "no rule sends a request down the ladder: set on_breaker_open, on_failure or degrade_above"
+                _WHERE,
+                "no rule sends a request down the ladder: set on_breaker_open, on_failure, degrade_above "
+                "or primary_deadline_s",
             )
 
     @property
@@ -147,6 +157,7 @@ class DegradationConfig:
             degrade_above=t.float("degrade_above", default=None, min=0, max=1, exclusive_min=True),
             static_above=t.float("static_above", default=None, min=0, max=1, exclusive_min=True),
             quota_below=t.float("quota_below", default=None, min=0, max=1, exclusive_min=True),
+            primary_deadline_s=t.float("primary_deadline_s", default=None, min=0, max=3600, exclusive_min=True),
             cache_ttl_s=t.float("cache_ttl_s", default=600.0, min=0, exclusive_min=True),
             cache_max_entries=t.int("cache_max_entries", default=1000, min=1, max=1_000_000),
         )
@@ -163,11 +174,12 @@ class Signals:
     spent_share: float | None = None  # spent / budget_usd (None: no budget to count against)
     quota_share: float | None = None  # the primary's quota left, as its last headers said (None: not known)
     primary_failed: bool = False  # the primary was asked and failed
+    primary_slow: bool = False  # the primary was asked and had not begun to answer by the ladder's deadline
 
 
 def trigger(config: DegradationConfig, signals: Signals) -> str | None:
-    """Why this request goes down the ladder ("budget", "breaker_open", "quota", "primary_failed"), or None:
-    ask the primary."""
+    """Why this request goes down the ladder ("budget", "breaker_open", "quota", "primary_failed",
+    "primary_slow"), or None: ask the primary."""
     share = signals.spent_share
     if config.degrade_above is not None and share is not None and share >= config.degrade_above:
         return "budget"
@@ -178,6 +190,8 @@ def trigger(config: DegradationConfig, signals: Signals) -> str | None:
         return "quota"
     if config.on_failure and signals.primary_failed:
         return "primary_failed"
+    if config.primary_deadline_s is not None and signals.primary_slow:
+        return "primary_slow"
     return None
 
 

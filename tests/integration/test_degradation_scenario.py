@@ -31,6 +31,13 @@ def test_the_ladder_serves_the_outage_and_climbs_back() -> None:
     assert all(o.model == "gpt-4o-mini" for o in outcomes if o.degradation_step == "cheaper")
     assert "### Degradation ladder" in summary_markdown(result)
     assert any(c.name == "degradation" for c in render_charts(result))
+    # the primary's slow spell: requests it had not answered within primary_deadline_s went down the
+    # ladder, and their gpt-4o attempt was hung up (cancelled), not waited for
+    reasons = {e.detail for e in result.events if e.kind == "degraded"}
+    assert {"breaker_open", "primary_slow"} <= reasons
+    hung_up = [a for o in outcomes for a in o.attempts if a.model == "gpt-4o" and a.error == "Cancelled"]
+    assert hung_up
+    assert all(a.t_end - a.t_start <= 3.0 + 1e-6 for a in hung_up)
 
 
 def test_a_ladder_with_only_a_static_answer_fails_its_gate_and_the_report_says_so() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -98,6 +99,7 @@ def test_the_quota_gauge_reads_the_scarcest_dimension_until_its_reset() -> None:
         ({"static_answer": ""}, "client.degradation.static_answer"),
         ({"quota_below": 1}, "client.degradation.quota_below"),
         ({"colour": "red"}, "client.degradation.colour"),
+        ({"primary_deadline_s": 0}, "client.degradation.primary_deadline_s"),
     ],
 )
 def test_mistakes_are_refused_naming_the_field(table: dict[str, Any], field: str) -> None:
@@ -240,3 +242,56 @@ def test_a_quota_nearly_used_up_keeps_requests_off_the_primary() -> None:
         assert [e.detail for e in w.client.events() if e.kind == "degraded"] == ["quota"]
 
     run(body, laddered(quota_below=0.05), wrap=AddLimits)
+
+
+# -- the primary's deadline ---------------------------------------------------------------------
+SLOW = {"x-fake-fault": "ttft_s=9"}
+
+
+def test_a_primary_that_misses_the_deadline_is_given_up_for_the_cheaper_model() -> None:
+    async def body(w: World) -> None:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        answer = await w.client.chat(ask("gpt-4o"))
+        assert (answer.model, answer.source) == ("gpt-4o-mini", "provider")
+        assert loop.time() - t0 < 9  # the 9 s primary was not waited for
+        outcome = w.client.outcomes()[0]
+        assert outcome.degradation_step == "cheaper"
+        assert outcome.attempts[0].error == "Cancelled"  # the primary's attempt, hung up
+        assert [e.detail for e in w.client.events() if e.kind == "degraded"] == ["primary_slow"]
+
+    run(body, laddered(primary_deadline_s=2.0), rule=by_model({"gpt-4o": SLOW}))
+
+
+def test_a_primary_within_the_deadline_is_not_touched() -> None:
+    async def body(w: World) -> None:
+        answer = await w.client.chat(ask("gpt-4o"))
+        assert answer.model == "gpt-4o"
+        assert w.client.outcomes()[0].degradation_step == "primary"
+
+    run(body, laddered(primary_deadline_s=2.0))
+
+
+def test_a_stream_that_began_within_the_deadline_stays_with_the_primary() -> None:
+    async def body(w: World) -> None:
+        async with w.client.stream(ask("gpt-4o")) as stream:
+            items = [item async for item in stream]
+        final = items[-1].response
+        assert final is not None
+        assert final.model == "gpt-4o"
+        assert w.client.outcomes()[0].degradation_step == "primary"
+
+    # the first text comes at once, then a pause (shorter than the stall deadline) ends it after the deadline
+    paused = {"x-fake-fault": "stall_after=2; stall_s=0.8"}
+    run(body, laddered(primary_deadline_s=0.5), rule=by_model({"gpt-4o": paused}))
+
+
+def test_without_a_rule_the_ladder_is_refused_and_the_deadline_is_a_rule() -> None:
+    quiet: dict[str, Any] = {"steps": ("static",), "on_breaker_open": False, "on_failure": False}
+    with pytest.raises(ConfigError, match="primary_deadline_s"):
+        DegradationConfig(**quiet)
+    assert DegradationConfig(**quiet, primary_deadline_s=3).primary_deadline_s == 3
+    with pytest.raises(ConfigError, match=r"client\.degradation\.primary_deadline_s"):
+        DegradationConfig(steps=("static",), primary_deadline_s=0)
+    assert trigger(LADDER, Signals(primary_slow=True)) is None  # no deadline declared
+    assert trigger(replace(LADDER, primary_deadline_s=5), Signals(primary_slow=True)) == "primary_slow"
