@@ -70,8 +70,6 @@ def _run_all(paths: list[Path], out: Path, parallel: int) -> dict[Path, subproce
 #: scenarios not run here, each with its reason (issue 12; the causes found and fixed are in
 #: docs/scenarios.md, "Real time and virtual time"); every other scenario must pass
 KNOWN_GAPS = {
-    "stream_faults": "runs of five fast provider faults (completion order) trip the default breaker and the "
-    "one-model chain refuses the open period's requests: success 0.84 in one catalogue run of five",
     "tpm_saturation": "five minutes of load and 90 s of drain: more than the slow stage can give one test; "
     "passes in real time when run alone (bench/RESULTS.md)",
 }
