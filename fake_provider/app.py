@@ -260,6 +260,10 @@ class ProviderHandler:
         core = self.core
         try:
             body, truncated = await _read_body(request, core.config.max_body_bytes)
+        except asyncio.CancelledError:
+            # handler_cancellation: aiohttp cancels the handler when its client hangs up mid-body
+            self.log.warning("client disconnected mid-body: %s %s", request.method, request.path[:200])
+            raise
         except (ConnectionError, HttpProcessingError) as exc:
             transport = request.transport
             if isinstance(exc, ConnectionError) or transport is None or transport.is_closing():

@@ -40,7 +40,7 @@ async def test_the_limiter_waits_a_window_then_admits_its_share_and_writes_it_ba
 ) -> None:
     redis = make_redis(private_redis.url, timeout_s=0.3)
     log = EventLog()
-    cfg = LimitConfig(rpm=4, window_s=2.0)
+    cfg = LimitConfig(rpm=4, window_s=2.0, transit_margin_s=0)  # the window exactly: this test times it
     limiter = RedisRateLimiter(redis, cfg, name="outage", clock=time.monotonic, fallback=LOCAL, on_event=log)
     strict = RedisRateLimiter(redis, cfg, name="outage-strict", clock=time.monotonic, fallback=CLOSED)
     try:

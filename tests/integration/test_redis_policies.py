@@ -51,7 +51,7 @@ async def test_limiter_shares_one_quota_and_settles(redis_url: str) -> None:
 
 async def test_redis_limiter_lanes_and_learning(redis_url: str) -> None:
     r = make_redis(redis_url)
-    lim = RedisRateLimiter(r, LimitConfig(rpm=1, window_s=0.5), name="lanes", clock=time.monotonic)
+    lim = RedisRateLimiter(r, LimitConfig(rpm=1, window_s=0.5, transit_margin_s=0), name="lanes", clock=time.monotonic)
     await lim.reset()
     assert (await lim.acquire(Demand())).granted
     batch = await lim.acquire(Demand(), lane="batch")
