@@ -1,7 +1,7 @@
 """Every shipped scenario keeps its gates in real time too (``harness run --real-time``, over sockets).
 
-The runs are real time, so they take their scenarios' own durations (the longest here, brownout and
-fallback_flap, 120 s; tpm_saturation's 300 s is left out, see KNOWN_GAPS). To keep the suite bounded
+The runs are real time, so they take their scenarios' own durations (the longest, tpm_saturation, 300 s
+of load and up to 90 s of drain; brownout and fallback_flap 120 s). To keep the suite bounded
 they run as concurrent ``harness run`` processes, at most ``PARALLEL`` at a time, longest first: all but
 one scenario offer a few requests a second and spend their time waiting, so running them side by side
 changes nothing they measure. outage_recovery (a thousand client instances on one loop) runs alone at
@@ -67,12 +67,9 @@ def _run_all(paths: list[Path], out: Path, parallel: int) -> dict[Path, subproce
     return done
 
 
-#: scenarios not run here, each with its reason (issue 12; the causes found and fixed are in
+#: scenarios not run here, each with its reason (none today; the causes found and fixed are in
 #: docs/scenarios.md, "Real time and virtual time"); every other scenario must pass
-KNOWN_GAPS = {
-    "tpm_saturation": "five minutes of load and 90 s of drain: more than the slow stage can give one test; "
-    "passes in real time when run alone (bench/RESULTS.md)",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.slow
