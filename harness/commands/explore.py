@@ -1,6 +1,6 @@
 """``harness explore``: property-based search of a scenario's ``[explore]`` space, in virtual time.
 
-    harness explore SCENARIO.toml [--examples N] [--max-time S] [--seed N] [--out DIR] [--quiet]
+    harness explore SCENARIO.toml [--examples N] [--max-time S] [--seed N] [--out DIR] [--fresh] [--quiet]
 
 Runs worlds drawn from the space (faults, load, seeds) and judges each against the scenario's gates and
 the invariants every world must keep. On a failure, Hypothesis shrinks the world to the smallest one that
@@ -8,6 +8,11 @@ still fails; it is written as ``counterexample.toml`` (an ordinary scenario: ``h
 bit for bit), replayed, and the replay's report is written beside it. Exit code: 0 when no world failed,
 1 when one did, 2 for an invalid scenario or usage. Always bounded: ``--examples`` worlds and
 ``--max-time`` seconds at most.
+
+Failures are remembered: a ``counterexample.toml`` that an earlier exploration of the same scenario
+left in the output folder is replayed first. If it still fails, that is the answer (exit 1, no new
+search); if it passes now, it is kept as ``counterexample.passed.toml`` and the search runs.
+``--fresh`` skips the replay.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["add_parser", "run"]
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -33,8 +39,45 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, metavar="N", help="the search's seed (default: the scenario's)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: reports/<name>-explore)")
+    parser.add_argument(
+        "--fresh", action="store_true", help="do not replay the counterexample an earlier exploration left in --out"
+    )
     parser.add_argument("--quiet", action="store_true", help="no live progress")
     return parser
+
+
+def _replay_previous(scenario: Any, out: Path, console: Any) -> int | None:
+    """The failure memory: replay the counterexample an earlier exploration of this scenario left in
+    ``out``. Returns 1 when it still fails (the answer, with no new search), else None (search)."""
+    from rich.markup import escape
+
+    from harness.errors import ConfigError
+    from harness.runner.run import RunOptions, run_scenario
+    from harness.scenario.model import load_scenario
+
+    previous = out / "counterexample.toml"
+    if not previous.is_file():
+        return None
+    try:
+        counterexample = load_scenario(previous)
+    except ConfigError as exc:
+        console.print(f"not replayed: {escape(str(previous))} is not a valid scenario ({escape(str(exc))})",
+                      soft_wrap=True, highlight=False)  # fmt: skip
+        return None
+    if counterexample.name != f"{scenario.name}_counterexample":
+        return None  # another scenario's: not this search's memory
+    failed = [g for g in run_scenario(counterexample, RunOptions(mode="virtual")).gates if not g.passed]
+    if failed:
+        console.print(f"[bold red]FAILED[/bold red] {scenario.name}: the previous counterexample still fails "
+                      f"({escape(str(previous))}; fix it, or --fresh to search anew)", soft_wrap=True)  # fmt: skip
+        for gate in failed:
+            console.print(f"  {escape(gate.describe())}", soft_wrap=True, highlight=False)
+        return 1
+    kept = previous.with_name("counterexample.passed.toml")
+    previous.replace(kept)
+    console.print(f"the previous counterexample passes now (kept as {escape(str(kept))}); exploring",
+                  soft_wrap=True, highlight=False)  # fmt: skip
+    return None
 
 
 def _coverage_table(exploration: Any) -> Any:
@@ -78,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
             str(args.scenario), "no [explore] table; add one to declare the space to search (docs/explore.md)"
         )
     out = args.out if args.out is not None else Path("reports") / f"{scenario.name}-explore"
+    if not args.fresh:
+        remembered = _replay_previous(scenario, out, out_console)
+        if remembered is not None:
+            return remembered
     display = ExploreDisplay(f"exploring {scenario.name}", console)
     if args.quiet:
         exploration = explore(scenario, settings)
