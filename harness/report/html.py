@@ -181,7 +181,18 @@ def _gates(gates: Sequence[GateResult]) -> str:
             + "".join(_gate_row(g) for g in gates)
             + "</tbody></table>"
         )
-    return f'<section aria-labelledby="gates-title"><h2 id="gates-title">Gates</h2>{body}</section>'
+    return _section("gates", "Gates", body)
+
+
+def _section(slug: str, title: str, body: str) -> str:
+    """A titled section of the page (its heading labels it for screen readers)."""
+    return f'<section aria-labelledby="{slug}-title"><h2 id="{slug}-title">{title}</h2>{body}</section>'
+
+
+def _table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _about(result: RunResult) -> str:
@@ -207,10 +218,10 @@ def _findings(findings: Sequence[str]) -> str:
     if not findings:
         return ""
     items = "".join(f"<li>{_e(finding)}</li>" for finding in findings)
-    return f'<section aria-labelledby="findings-title"><h2 id="findings-title">Findings</h2><ul>{items}</ul></section>'
+    return _section("findings", "Findings", f"<ul>{items}</ul>")
 
 
-def _metric_list(items: Iterable[tuple[str, str]]) -> str:
+def _metric_list(items: Iterable[Sequence[str]]) -> str:
     return '<dl class="metrics">' + "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in items) + "</dl>"
 
 
@@ -224,10 +235,7 @@ def _metrics(metrics: Mapping[str, Any]) -> str:
     ]
     rest = [(key, _shown(key, value)) for key, value in sorted(metrics.items()) if key not in labelled]
     more = f"<details><summary>All {len(metrics)} metrics</summary>{_metric_list(rest)}</details>" if rest else ""
-    return (
-        '<section aria-labelledby="metrics-title"><h2 id="metrics-title">Key metrics</h2>'
-        f"{_metric_list(key_rows)}{more}</section>"
-    )
+    return _section("metrics", "Key metrics", _metric_list(key_rows) + more)
 
 
 def _structured(metrics: Mapping[str, Any]) -> str:
@@ -236,46 +244,30 @@ def _structured(metrics: Mapping[str, Any]) -> str:
     rows = [(label, _shown(keys[label], value)) for label, value in structured_rows(metrics)]
     if not rows:
         return ""
-    return (
-        '<section aria-labelledby="structured-title"><h2 id="structured-title">Structured output</h2>'
-        f"{_metric_list(rows)}</section>"
-    )
+    return _section("structured", "Structured output", _metric_list(rows))
 
 
 def _semantic(metrics: Mapping[str, Any]) -> str:
     rows = semantic_rows(metrics)
     if not rows:
         return ""
-    return (
-        '<section aria-labelledby="semantic-title"><h2 id="semantic-title">Semantic cache</h2>'
-        f"{_metric_list((label, value) for label, value in rows)}</section>"
-    )
+    return _section("semantic", "Semantic cache", _metric_list(rows))
 
 
 def _prompts(metrics: Mapping[str, Any]) -> str:
     rows = prompt_rows(metrics)
     if not rows:
         return ""
-    head = "".join(f"<th>{_e(c)}</th>" for c in PROMPT_COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return (
-        '<section aria-labelledby="prompts-title"><h2 id="prompts-title">Prompt versions</h2>'
-        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>"
-    )
+    return _section("prompts", "Prompt versions", _table(PROMPT_COLUMNS, rows))
 
 
 def _degradation(result: RunResult) -> str:
     rows = degradation_rows(result.metrics)
     if not rows:
         return ""
-    head = "".join(f"<th>{_e(c)}</th>" for c in DEGRADATION_COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>" for row in rows)
     failed = [g for g in result.gates if g.name.startswith("degradation_") and not g.passed]
     notes = "".join(f'<p class="fail">ladder gate failed: {_e(g.describe())}</p>' for g in failed)
-    return (
-        '<section aria-labelledby="degradation-title"><h2 id="degradation-title">Degradation ladder</h2>'
-        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}</section>"
-    )
+    return _section("degradation", "Degradation ladder", _table(DEGRADATION_COLUMNS, rows) + notes)
 
 
 def _figure(chart: Chart) -> str:
@@ -290,10 +282,7 @@ def _figure(chart: Chart) -> str:
 
 def _files(links: Sequence[tuple[str, str]]) -> str:
     items = "".join(f'<li><a href="{_e(path)}">{_e(label)}</a> <code>{_e(path)}</code></li>' for label, path in links)
-    return (
-        f'<section aria-labelledby="files-title"><h2 id="files-title">Raw files</h2><ul class="files">{items}</ul>'
-        "</section>"
-    )
+    return _section("files", "Raw files", f'<ul class="files">{items}</ul>')
 
 
 def render_html(result: RunResult, charts: Sequence[Chart], links: Sequence[tuple[str, str]] = RAW_FILES) -> str:
@@ -309,9 +298,7 @@ def render_html(result: RunResult, charts: Sequence[Chart], links: Sequence[tupl
         _semantic(result.metrics),
         _prompts(result.metrics),
         _degradation(result),
-        '<section aria-labelledby="charts-title"><h2 id="charts-title">Charts</h2>'
-        + "".join(_figure(c) for c in charts)
-        + "</section>",
+        _section("charts", "Charts", "".join(_figure(c) for c in charts)),
         _files([*links, *result.extra_files, *((f"chart: {c.title}", c.filename) for c in charts)]),
         f"<footer>llm-harness report · scenario {_e(result.facts.scenario)} · seed {_e(result.facts.seed)}</footer>",
     ]
