@@ -556,7 +556,7 @@ def compute_metrics(
         ),
         "prompt_versions": (versions := prompt_versions(outcomes, _money)),  # a second read of the outcomes
         "prompt_cost_ratio": prompt_cost_ratio(versions),
-        **degradation_metrics(ladder, facts.t0),
+        **degradation_metrics(ladder, facts.t0, facts.outages, facts.t_end),
         "wall_s": round(facts.wall_s, 3),
         "simulated_s": _round(facts.simulated_s, 3),
         **dict(sorted(facts.extra.items())),
