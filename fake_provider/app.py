@@ -105,6 +105,18 @@ class _Written(web.StreamResponse):
         return True
 
 
+class _HeadersWithFirstWrite(web.StreamResponse):
+    """A stream response whose status line and headers leave in the same send as its first write.
+
+    aiohttp buffers the headers until the first write when ``_send_headers_immediately`` is false (as
+    its own ``web.Response`` does); a ``StreamResponse`` sends them at ``prepare`` by default, which
+    costs a stream a second system call. Only used when the first events are due with the headers.
+    (An aiohttp without the attribute sends the headers at ``prepare``: the same bytes, one more send.)
+    """
+
+    _send_headers_immediately = False
+
+
 def _direct_ok(request: web.BaseRequest, plan: Plan) -> bool:
     """Whether a plain plan can go out as raw bytes: a keep-alive HTTP/1.1 request, a small body, no HEAD."""
     return (
@@ -153,9 +165,15 @@ async def perform(
             delivery.ttfb_s = loop.time() - start
             delivery.tokens_sent = plan.body_tokens
             return response
-        response = web.StreamResponse(status=plan.status, headers=plan.headers)
+        # the status line and headers leave with the first events when those are due at once (a write
+        # of their own otherwise: a stream that waits before its first byte shows its status first)
+        with_first = bool(chunks) and chunks[0].delay_s <= 0 and bool(chunks[0].data)
+        response = (_HeadersWithFirstWrite if with_first else web.StreamResponse)(
+            status=plan.status, headers=plan.headers
+        )
         await response.prepare(request)
-        delivery.status = plan.status
+        if not with_first:
+            delivery.status = plan.status
         closes = plan.end is StreamEnd.CLOSE
         index, count = 0, len(chunks)
         while index < count:
@@ -173,6 +191,7 @@ async def perform(
                 await response.write(data)
             if data and delivery.ttfb_s is None:
                 delivery.ttfb_s = loop.time() - start
+                delivery.status = plan.status  # (sent now, if it waited for the first events)
             delivery.chunks_sent += end - index
             delivery.tokens_sent += sum([chunk.tokens for chunk in group])
             index = end
