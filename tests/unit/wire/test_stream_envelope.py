@@ -89,8 +89,10 @@ def test_a_batch_is_one_event_for_a_run_of_text_chunks() -> None:
     body = stream(["a", " b", " c"], usage=False)
     events = openai_client.ChatStreamReader().feed_batch(body)
     assert [list(e.texts) for e in events] == [["a", " b", " c", " c", " b", "a"], [], []]
-    assert events[0].request_id == "chatcmpl-1" and events[0].model == "gpt-4o-mini"
-    assert events[1].finish_reason == "stop" and events[2].done
+    assert events[0].request_id == "chatcmpl-1"
+    assert events[0].model == "gpt-4o-mini"
+    assert events[1].finish_reason == "stop"
+    assert events[2].done
 
 
 @pytest.mark.parametrize(
@@ -144,5 +146,7 @@ def test_the_assembler_reads_batches_to_the_same_answer() -> None:
     deltas = assembler.feed(body) + assembler.end()
     assert deltas == expected
     assert assembler.text == "".join(expected)
-    assert assembler.request_id == "chatcmpl-1" and assembler.answer_model == "gpt-4o-mini"
-    assert assembler.finish == "stop" and assembler.done
+    assert assembler.request_id == "chatcmpl-1"
+    assert assembler.answer_model == "gpt-4o-mini"
+    assert assembler.finish == "stop"
+    assert assembler.done
