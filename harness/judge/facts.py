@@ -64,7 +64,6 @@ class CacheBaseline:
     cost_provider_usd: Decimal  # the provider's bill of the baseline, every attempt included
     latency_p50_s: float | None
     latency_p99_s: float | None
-    cpu_s: float = 0.0  # CPU seconds the baseline run took (informational)
 
     def to_dict(self, money: Callable[[Decimal], str] = str) -> dict[str, object]:
         """As ``summary.json`` shows it (``money`` formats the bill as the summary does)."""

@@ -2,7 +2,7 @@
 
 "What did the cache save?" has an exact answer only against the same run without it. A virtual run is
 deterministic per seed, so running the scenario a second time with ``[client.semantic_cache]``
-removed gives the same storm (the same arrivals, questions, faults and provider answers), request for
+removed gives the same storm (the same arrivals, questions and fault windows), request for
 request; the two bills' difference is what the cache saved, retries it spared included.
 
 The baseline always runs in virtual time, whatever the measured run's mode: a second run over sockets
@@ -47,7 +47,7 @@ def without_semantic_cache(scenario: Scenario, *, keep_redis: bool = True) -> Sc
     return replace(scenario, client=replace(client, semantic_cache=None, redis=client.redis if keep_redis else None))
 
 
-def baseline_of(result: RunResult, seed: int, cpu_s: float = 0.0) -> CacheBaseline:
+def baseline_of(result: RunResult, seed: int) -> CacheBaseline:
     """The numbers of ``result``, a virtual run of the scenario without its cache, as the judge takes them."""
     m = result.metrics
     return CacheBaseline(
@@ -59,7 +59,6 @@ def baseline_of(result: RunResult, seed: int, cpu_s: float = 0.0) -> CacheBaseli
         cost_provider_usd=Decimal(str(m["cost_provider_usd"])),
         latency_p50_s=_float(m["latency_p50_s"]),
         latency_p99_s=_float(m["latency_p99_s"]),
-        cpu_s=round(cpu_s, 3),
     )
 
 

@@ -102,10 +102,9 @@ def run_cache_baseline(scenario: Scenario, *, keep_redis: bool = True) -> CacheB
     """
     if not wants_cache_baseline(scenario):
         return None
-    cpu = time.process_time()
     off = without_semantic_cache(scenario, keep_redis=keep_redis)
     result = run_scenario(off, RunOptions(mode="virtual", cache_baseline=False))
-    return baseline_of(result, scenario.seed, cpu_s=time.process_time() - cpu)
+    return baseline_of(result, scenario.seed)
 
 
 #: young-generation threshold during a simulation (CPython's default is 700 allocations)

@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Sequence
 from typing import Any
 
-from harness.wire.formats import json_string
+from harness.wire.formats import json_string, json_string_bytes
 
 __all__ = ["ChatStreamEncoder", "chat_body", "embeddings_body", "models_body", "system_fingerprint"]
 
@@ -51,15 +51,6 @@ def chat_body(
     ).encode()
 
 
-#: piece → its JSON string as bytes (the text chunks of every stream; emptied past _MAX_QUOTED pieces)
-_QUOTED: dict[str, bytes] = {}
-_MAX_QUOTED = 100_000
-
-
-def _quoted(piece: str) -> bytes:
-    return json_string(piece).encode()
-
-
 class ChatStreamEncoder:
     """Builds the ``chat.completion.chunk`` events of one stream (prefixes computed once)."""
 
@@ -87,14 +78,12 @@ class ChatStreamEncoder:
         ).encode()
 
     def texts(self, pieces: Sequence[str]) -> list[bytes]:
-        """``[text(p) for p in pieces]``, the same bytes, with the constant parts encoded once and each
-        piece's JSON string taken from :data:`_QUOTED` (answers are made of a few hundred pieces)."""
+        """``[text(p) for p in pieces]``, the same bytes: the stream's constant parts encoded once, each
+        piece's quoted bytes taken from the cache of :func:`~harness.wire.formats.json_string_bytes`."""
         before = (self._head + '{"index":0,"delta":{"content":').encode()
         after = ('},"logprobs":null,"finish_reason":null}' + self._tail).encode()
-        quoted = _QUOTED
-        if len(quoted) > _MAX_QUOTED:
-            quoted.clear()
-        return [before + (quoted.get(piece) or quoted.setdefault(piece, _quoted(piece))) + after for piece in pieces]
+        quote = json_string_bytes
+        return [before + quote(piece) + after for piece in pieces]
 
     def finish(self, reason: str) -> bytes:
         return f'{self._head}{{"index":0,"delta":{{}},"logprobs":null,"finish_reason":"{reason}"}}{self._tail}'.encode()
