@@ -173,7 +173,7 @@ class ProviderCore:
         serial = f"{self._salt}{arrival:08x}"
         headers = request.headers
         route = _ROUTES.get(request.path)
-        provider, api, method = route if route is not None else self._other_route(request.path)
+        provider, api, method = route if route is not None else self._other_route(request.path, headers)
         if api[:12] == "openai.model" or (api[:12] == "gemini.model" and request.path[:4] == "/v1/"):
             provider, api = _models_owner(api, headers, request.query)  # three APIs share /v1/models
         rid = serial if provider == "gemini" else f"req_{serial}"
@@ -190,7 +190,7 @@ class ProviderCore:
             plan = exhausted(ctx, plan)
         return Exchange(self, ctx, plan)
 
-    def _other_route(self, path: str) -> tuple[str, str, str]:
+    def _other_route(self, path: str, headers: Mapping[str, str]) -> tuple[str, str, str]:
         found = gemini.parse_route(path)
         if found is not None:
             api = _GEMINI_METHODS.get(found[1])
@@ -200,8 +200,12 @@ class ProviderCore:
         listed = gemini_models.parse_models_path(path)
         if listed is not None:
             return "gemini", "gemini.models" if listed[1] is None else "gemini.model", "GET"
-        guess = "anthropic" if "messages" in path else "gemini" if path.startswith("/v1beta") else "openai"
-        return guess, "unknown", ""
+        # an unknown route answers in the shape of the API the request's path or headers point to
+        if "messages" in path or anthropic_models.is_anthropic_request(headers):
+            return "anthropic", "unknown", ""
+        if path.startswith("/v1beta") or "x-goog-api-key" in headers:
+            return "gemini", "unknown", ""
+        return "openai", "unknown", ""
 
     def _error(
         self, ctx: CallContext, status: int, message: str | None = None, code: str | None = None, **kw: Any

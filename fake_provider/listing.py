@@ -45,11 +45,14 @@ def model_route(
         if provider == "openai":
             return _dumps({"id": name, "object": "model", "created": MODELS_CREATED, "owned_by": "openai"}).encode()
         if provider == "anthropic":
-            return _dumps(anthropic_models.model_object(model.name, MODELS_CREATED)).encode()
+            return _dumps(
+                anthropic_models.model_object(model.name, MODELS_CREATED, model.context_window, model.max_output_tokens)
+            ).encode()
         return _dumps(_gemini_object(model, name)).encode()
     own = [m for m in models if m.api == provider]
     if provider == "openai":
         return openai_answers.models_body([(n, MODELS_CREATED, _OWNER[provider]) for m in own for n in m.names])
     if provider == "anthropic":
-        return anthropic_models.models_page([m.name for m in own if m.kind == "chat"], MODELS_CREATED, query)
+        listed = [(m.name, m.context_window, m.max_output_tokens) for m in own if m.kind == "chat"]
+        return anthropic_models.models_page(listed, MODELS_CREATED, query)
     return gemini_models.models_page([_gemini_object(m, n) for m in own for n in m.names], query)

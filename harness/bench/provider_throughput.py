@@ -24,13 +24,9 @@ are lower and the ratios closer to 1: the generator, not the server, can be the 
     .venv/bin/python bench/provider_throughput.py            # prints a table (medians of 3 alternating rounds)
     .venv/bin/python bench/provider_throughput.py --json     # {"fake_rps", "bare_rps", "ratio", ...}
     .venv/bin/python bench/provider_throughput.py --faults   # … and the same provider with faults and quotas on
-    .venv/bin/python bench/provider_throughput.py --stream-cpu --seconds 3 --rounds 3   # server CPU per stream
 
-``--stream-cpu`` measures something else: complete 64-token streams (67 events) at 16 connections,
-the server's own CPU time per stream (``/proc``) and its stream rate, for the fake provider, a bare
-aiohttp server writing the same number of events of the same size one ``write`` each, and a bare
-Node server doing the same (when ``node`` is on PATH). Targets: at most 600 µs of CPU per stream, and
-at least 1.5x the bare aiohttp stream rate.
+The server CPU one short stream costs (64 tokens), beside bare aiohttp and Node stream servers, is
+measured by :mod:`harness.bench.fake_provider` (``bench/fake_provider.py``).
 
 Targets: ratio ≥ 0.5, stream_ratio ≥ 0.5, and with ``--faults`` faults_ratio ≥ 0.8.
 """
@@ -53,7 +49,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from harness.testing.process import listening_process, listening_server
+from harness.testing.process import listening_process
 
 #: run as ``python -m`` for the helper processes (a server, a load generator), not by file path
 _MODULE = "harness.bench.provider_throughput"
@@ -281,99 +277,6 @@ def bench(seconds: float, use_wrk: bool, rounds: int, faults: bool = False) -> d
     }
 
 
-# --------------------------------------------------------------------------------------------- stream CPU
-CPU_STREAM_TOKENS = 64
-CPU_STREAM_BODY = {**STREAM_BODY, "max_tokens": CPU_STREAM_TOKENS}
-#: a bare Node server writing ``events`` copies of one SSE event, one ``res.write`` each
-NODE_SSE = """
-const http = require("http"), fs = require("fs");
-const event = fs.readFileSync(process.argv[1]), events = Number(process.argv[2]);
-const server = http.createServer((req, res) => {
-  req.on("data", () => {});
-  req.on("end", () => {
-    res.writeHead(200, {"content-type": "text/event-stream; charset=utf-8"});
-    for (let i = 0; i < events; i++) res.write(event);
-    res.end();
-  });
-});
-server.listen(0, "127.0.0.1", () => console.log("listening on http://127.0.0.1:" + server.address().port));
-"""
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def stream_cpu_round(port: int, pid: int, connections: int, seconds: float) -> tuple[float, float]:
-    """(streams per second, server CPU µs per stream) for complete 64-token streams."""
-    command = [
-        sys.executable, "-m", _MODULE, "--_load", str(port), json.dumps(CPU_STREAM_BODY), str(connections), str(seconds)
-    ]  # fmt: skip
-    subprocess.run([*command[:-1], "0.5"], capture_output=True, text=True, check=True, timeout=60)  # warm-up
-    before = cpu_seconds(pid)
-    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
-    used = cpu_seconds(pid) - before
-    rps, share, done = (float(v) for v in out.strip().splitlines()[-1].split())
-    if share:
-        raise RuntimeError(f"the load generator saw error responses ({share:.1%})")
-    return rps, used / max(1.0, done) * 1e6
-
-
-def bench_stream_cpu(seconds: float, rounds: int, baseline: Path | None = None) -> dict[str, Any]:
-    """The fake provider's 64-token stream beside a bare aiohttp and (when Node is present) a bare Node one.
-
-    ``baseline``: another checkout of the project, whose fake provider runs beside as ``fake_baseline``.
-    """
-    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
-        scenario = Path(tmp, "bench.toml")
-        scenario.write_text(f'[[provider.models]]\nname = "gpt-4o-mini"\noutput_tokens = {CPU_STREAM_TOKENS * 10}\n')
-        fake_cmd = [sys.executable, "-m", "fake_provider", "--port", "0", "--seed", "1", "--api-key", KEY]
-        servers: dict[str, tuple[int, int]] = {}
-        servers["fake"] = stack.enter_context(listening_server([*fake_cmd, "--scenario", str(scenario)]))
-        if baseline is not None:
-            env = {**os.environ, "PYTHONPATH": str(baseline)}
-            servers["fake_baseline"] = stack.enter_context(
-                listening_server([*fake_cmd, "--scenario", str(scenario)], env, baseline)
-            )
-        sample = fetch(servers["fake"][0], CPU_STREAM_BODY)
-        events = sample.count(b"data: ")
-        event = b"data: " + b"x" * max(1, len(sample) // events - 8) + b"\n\n"
-        Path(tmp, "event.txt").write_bytes(event)
-        bare = [sys.executable, "-m", _MODULE, "--_bare", "sse", str(Path(tmp, "event.txt")), str(events)]
-        servers["bare_aiohttp"] = stack.enter_context(listening_server(bare))
-        node = shutil.which("node")
-        if node is not None:
-            servers["bare_node"] = stack.enter_context(
-                listening_server([node, "-e", NODE_SSE, str(Path(tmp, "event.txt")), str(events)])
-            )
-        rates: dict[str, list[float]] = {name: [] for name in servers}
-        cpu: dict[str, list[float]] = {name: [] for name in servers}
-        for _ in range(rounds):  # alternating, so every server sees the same background load
-            for name, (port, pid) in servers.items():
-                rate, us = stream_cpu_round(port, pid, STREAM_CONNECTIONS, seconds)
-                rates[name].append(rate)
-                cpu[name].append(us)
-    med = {name: statistics.median(v) for name, v in rates.items()}
-    med_cpu = {name: statistics.median(v) for name, v in cpu.items()}
-    out: dict[str, Any] = {
-        "events_per_stream": events,
-        "stream_tokens": CPU_STREAM_TOKENS,
-        "connections": STREAM_CONNECTIONS,
-        "streams_per_s": {k: round(v, 1) for k, v in med.items()},
-        "server_cpu_us_per_stream": {k: round(v, 1) for k, v in med_cpu.items()},
-        "rate_vs_bare_aiohttp": round(med["fake"] / med["bare_aiohttp"], 3),
-        "cpu_vs_bare_aiohttp": round(med_cpu["fake"] / med_cpu["bare_aiohttp"], 3),
-        "samples": {"streams_per_s": rates, "server_cpu_us_per_stream": cpu},
-        "load_avg": round(os.getloadavg()[0], 2),
-    }
-    if "bare_node" in med:
-        out["rate_vs_bare_node"] = round(med["fake"] / med["bare_node"], 3)
-        out["cpu_vs_bare_node"] = round(med_cpu["fake"] / med_cpu["bare_node"], 3)
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else argv
     if args_in[:1] == ["--_bare"]:
@@ -390,38 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--faults", action="store_true", help="also measure the provider with a 10%% brownout and quotas on"
     )
-    parser.add_argument(
-        "--stream-cpu", action="store_true",
-        help="instead: server CPU per 64-token stream, beside a bare aiohttp and a bare Node SSE server",
-    )  # fmt: skip
-    parser.add_argument("--baseline", type=Path, help="--stream-cpu: another checkout's fake provider beside")
     args = parser.parse_args(args_in)
     if args.seconds <= 0:
         parser.error("--seconds: expected a positive number")
     if args.rounds < 1:
         parser.error("--rounds: expected a whole number ≥ 1")
-    if args.stream_cpu:
-        found = bench_stream_cpu(args.seconds, args.rounds, args.baseline)
-        if args.json:
-            print(json.dumps(found))
-            return 0
-        print(
-            f"{CPU_STREAM_TOKENS}-token streams ({found['events_per_stream']} events), "
-            f"{STREAM_CONNECTIONS} connections, median of {args.rounds} alternating rounds of {args.seconds:g} s "
-            f"(load average {found['load_avg']})"
-        )
-        for name, rate in found["streams_per_s"].items():
-            print(
-                f"  {name:<13} {rate:>9,.0f} streams/s   {found['server_cpu_us_per_stream'][name]:>8,.0f} µs CPU/stream"
-            )
-        print(
-            f"  fake / bare aiohttp: rate {found['rate_vs_bare_aiohttp']:.2f}x, CPU {found['cpu_vs_bare_aiohttp']:.2f}x"
-        )
-        if "rate_vs_bare_node" in found:
-            print(
-                f"  fake / bare Node:    rate {found['rate_vs_bare_node']:.2f}x, CPU {found['cpu_vs_bare_node']:.2f}x"
-            )
-        return 0
     result = bench(args.seconds, shutil.which("wrk") is not None and not args.no_wrk, args.rounds, args.faults)
     if args.json:
         print(json.dumps(result))

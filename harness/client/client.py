@@ -273,6 +273,7 @@ class ResilientClient:
         ladder = self.config.degradation
         assert ladder is not None
         primary = self.routes.get(lr.request.model)
+        chain = self._chains.get(lr.request.model, ())
         cheaper = None if ladder.cheaper_model is None else self.routes[ladder.cheaper_model]
         share = None
         if self._ladder_budget is not None:
@@ -280,7 +281,9 @@ class ResilientClient:
         quota = None if primary is None or primary.quota is None else primary.quota.share(self._clock())
         return Signals(
             quota_share=quota,
-            primary_open=primary is not None and _refusing(primary),
+            # the primary path is closed only when every model of its chain (the primary, then its
+            # [client.fallbacks]) refuses calls: a fallback that would answer keeps the request on it
+            primary_open=bool(chain) and all(_refusing(route) for route in chain),
             cheaper_open=cheaper is not None and _refusing(cheaper), spent_share=share, primary_failed=primary_failed,
             primary_slow=primary_slow,
         )  # fmt: skip

@@ -1,9 +1,9 @@
 """The degradation ladder: what the client serves when the primary model cannot (off unless declared).
 
-When a rule says the primary should not be asked (its breaker is open, the budget is nearly spent,
-the provider's rate-limit headers say little of its quota is left), or the primary failed this
-request, or it had not begun to answer within the ladder's deadline, the client walks down a ladder
-of cheaper answers, in order::
+When a rule says the primary should not be asked (every breaker of its chain, fallbacks included, is
+open; the budget is nearly spent; the provider's rate-limit headers say little of its quota is left),
+or the primary failed this request, or it had not begun to answer within the ladder's deadline, the
+client walks down a ladder of cheaper answers, in order::
 
     cache    a recent answer to the very same request (the ladder's own store of good answers)
     cheaper  one call to a cheaper model (skipped while its breaker is open or the budget is almost gone)
@@ -169,7 +169,7 @@ class DegradationConfig:
 class Signals:
     """What the rules look at for one request, read by the client just before it decides."""
 
-    primary_open: bool = False  # the primary's breaker refuses calls now
+    primary_open: bool = False  # the primary's breaker refuses calls now, and so do its fallbacks' breakers
     cheaper_open: bool = False  # the cheaper model's breaker refuses calls now
     spent_share: float | None = None  # spent / budget_usd (None: no budget to count against)
     quota_share: float | None = None  # the primary's quota left, as its last headers said (None: not known)

@@ -7,11 +7,11 @@ All times are on the same clock as the logs (virtual or monotonic seconds).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-__all__ = ["BudgetFact", "LimitFact", "RetryBudgetFact", "RunFacts"]
+__all__ = ["BudgetFact", "CacheBaseline", "LimitFact", "RetryBudgetFact", "RunFacts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,37 @@ class RetryBudgetFact:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheBaseline:
+    """The same scenario and seed run again with the semantic cache off: what the cache is judged against.
+
+    The runner makes it in virtual time whatever the run's own mode (a second run over sockets or under
+    Locust would cost as much as the first); ``mode`` says which, so the report can say so.
+    """
+
+    mode: str  # how the baseline ran: "virtual"
+    seed: int
+    requests_logical: int
+    attempts: int  # the answers' attempts at the provider (embeddings calls excluded; it makes none)
+    success_rate: float | None
+    cost_provider_usd: Decimal  # the provider's bill of the baseline, every attempt included
+    latency_p50_s: float | None
+    latency_p99_s: float | None
+
+    def to_dict(self, money: Callable[[Decimal], str] = str) -> dict[str, object]:
+        """As ``summary.json`` shows it (``money`` formats the bill as the summary does)."""
+        return {
+            "mode": self.mode,
+            "seed": self.seed,
+            "requests_logical": self.requests_logical,
+            "attempts": self.attempts,
+            "success_rate": self.success_rate,
+            "cost_provider_usd": money(self.cost_provider_usd),
+            "latency_p50_s": self.latency_p50_s,
+            "latency_p99_s": self.latency_p99_s,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class RunFacts:
     """Everything about a run that is not in the logs."""
 
@@ -71,6 +102,8 @@ class RunFacts:
     #: logical id → the question it asks, for loads drawn from a paraphrase pool: two requests are
     #: paraphrases of each other when they ask the same question (the semantic cache's ground truth)
     questions: Mapping[str, str] = field(default_factory=dict)
+    #: the same run with the semantic cache off, when the runner made one (exact savings)
+    cache_baseline: CacheBaseline | None = None
 
     @property
     def simulated_s(self) -> float:

@@ -584,10 +584,12 @@ def _judge(
         **structured_numbers,
         "status_counts": dict(sorted(statuses.items())),
         "outcome_counts": dict(sorted(outcome_statuses.items())),
-        **semantic.metrics(cols.embedding_calls, outcomes, facts.questions, _money),
+        **semantic.metrics(
+            cols.embedding_calls, outcomes, facts.questions, _money, bill=cost_provider, baseline=facts.cache_baseline
+        ),
         "prompt_versions": (versions := prompt_versions(outcomes, _money)),  # a second read of the outcomes
         "prompt_cost_ratio": prompt_cost_ratio(versions),
-        **degradation_metrics(ladder, facts.t0),
+        **degradation_metrics(ladder, facts.t0, facts.outages, facts.t_end),
         "wall_s": round(facts.wall_s, 3),
         "simulated_s": _round(facts.simulated_s, 3),
         **dict(sorted(facts.extra.items())),

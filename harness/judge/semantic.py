@@ -5,10 +5,15 @@ A hit is an outcome with ``source = "semantic-cache"``. It names the request who
 knows which question each request of a paraphrase pool asked (``RunFacts.questions``); a request
 outside the pool counts as its own question, so any hit between two of them is wrong too.
 
-**Savings** estimate what the run would have cost without the cache: each hit would have cost about
-what the answer it reused cost (the same question, so about the same prompt and answer), and the
-cache's own embedding calls are paid either way; ``semantic_cache_savings_usd = Σ cost of the reused
-answers − Σ embedding costs`` (negative when the cache costs more than it saves).
+**Savings** are measured when the runner ran the same scenario and seed with the cache off
+(``RunFacts.cache_baseline``): ``semantic_cache_savings_usd`` = the baseline's bill − this run's bill,
+both the provider's (every attempt, embeddings included), and ``semantic_cache_savings_share`` that
+over the baseline's bill. Without a baseline they are unavailable (None). The **estimate**,
+``semantic_cache_savings_estimate_usd``, needs no second run: each hit would have cost about what the
+answer it reused cost (the same question, so about the same prompt and answer), and the cache's own
+embedding calls are paid either way; ``Σ cost of the reused answers − Σ embedding costs`` (negative
+when the cache costs more than it saves). It misses what the cache changes besides the hits (fewer
+retries through a brownout, a lighter load on the quota), so it is labelled an estimate everywhere.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 
+from harness.judge.facts import CacheBaseline
 from harness.records import OutcomeRecord, ProviderRecord
 
 __all__ = ["EMBEDDING_APIS", "SEMANTIC_METRICS", "SemanticTally", "semantic_metrics"]
@@ -25,6 +31,7 @@ EMBEDDING_APIS = frozenset({"openai.embeddings", "gemini.embed", "gemini.batch_e
 
 SEMANTIC_METRICS = (
     "semantic_cache_hits", "semantic_cache_hit_rate", "semantic_cache_wrong_hits", "semantic_cache_savings_usd",
+    "semantic_cache_savings_share", "semantic_cache_savings_estimate_usd", "semantic_cache_baseline",
     "embedding_calls", "embedding_cost_usd",
 )  # fmt: skip
 
@@ -53,8 +60,14 @@ class SemanticTally:
         outcomes: Iterable[OutcomeRecord],
         questions: Mapping[str, str],
         money: Callable[[Decimal], str],
+        *,
+        bill: Decimal | None = None,
+        baseline: CacheBaseline | None = None,
     ) -> dict[str, object]:
-        """The metrics; ``outcomes`` is the log :meth:`add` saw, read again only when there were hits."""
+        """The metrics; ``outcomes`` is the log :meth:`add` saw, read again only when there were hits.
+
+        ``bill``: the provider's bill of this run; ``baseline``: the same run with the cache off
+        (both needed for the measured savings)."""
         hits = self.hits
         reused = Decimal(0)
         if hits:
@@ -65,11 +78,20 @@ class SemanticTally:
         if questions:
             wrong = sum(1 for oid, source in hits if questions.get(oid, oid) != questions.get(source or "", source))
         n = self.outcomes
+        saved: Decimal | None = None
+        share: float | None = None
+        if baseline is not None and bill is not None:
+            saved = baseline.cost_provider_usd - bill
+            share = round(float(saved / baseline.cost_provider_usd), 6) if baseline.cost_provider_usd else None
+        used = embedding_calls or hits
         return {
             "semantic_cache_hits": len(hits),
             "semantic_cache_hit_rate": round(len(hits) / n, 6) if n else None,
             "semantic_cache_wrong_hits": wrong,
-            "semantic_cache_savings_usd": money(reused - self.embedding_cost) if embedding_calls or hits else None,
+            "semantic_cache_savings_usd": None if saved is None else money(saved),
+            "semantic_cache_savings_share": share,
+            "semantic_cache_savings_estimate_usd": money(reused - self.embedding_cost) if used else None,
+            "semantic_cache_baseline": None if baseline is None else baseline.to_dict(money),
             "embedding_calls": embedding_calls,
             "embedding_cost_usd": money(self.embedding_cost),
         }
@@ -80,9 +102,13 @@ def semantic_metrics(
     outcomes: Iterable[OutcomeRecord],
     questions: Mapping[str, str],
     money: Callable[[Decimal], str],
+    baseline: CacheBaseline | None = None,
 ) -> dict[str, object]:
     """The semantic cache's metrics (``money`` formats a Decimal as the summary does)."""
     tally = SemanticTally()
     for o in outcomes:
         tally.add(o)
-    return tally.metrics(sum(1 for r in records if r.api in EMBEDDING_APIS), outcomes, questions, money)
+    records = list(records)
+    bill = sum((Decimal(r.cost_usd) for r in records), Decimal(0))
+    calls = sum(1 for r in records if r.api in EMBEDDING_APIS)
+    return tally.metrics(calls, outcomes, questions, money, bill=bill, baseline=baseline)

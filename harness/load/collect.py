@@ -11,6 +11,8 @@ client's outcome log. Under Locust the outcome log is in pieces, one per process
 * **every issued request counted**: the ids each process reported as issued; and, for a process that
   died before reporting its last ones, the logical ids the provider saw with that process's prefix
   (``req-<seed>-<run>-<process>-``), so a request that reached the provider is never missed;
+* **the ground truth**: the question each request of a paraphrase load asked, from every process (a
+  hit in one process may reuse an answer stored by another), for the semantic cache's wrong hits;
 * **findings**: for each process that did not drain and send its final records, which one it was
   and how many of its requests ended without an outcome — they are counted in ``lost_requests``,
   and named here.
@@ -58,6 +60,7 @@ class MergedRun:
     extra: dict[str, float] = field(default_factory=dict)
     crashes: list[str] = field(default_factory=list)
     cancelled: int = 0
+    questions: dict[str, str] = field(default_factory=dict)  # logical id → its pool question, every process
 
 
 def read_run(folder: Path) -> tuple[dict[str, Any], list[ProcessRecords]]:
@@ -128,6 +131,7 @@ def merge_records(
         outcome_ids = {o.id for o in p.outcomes}
         missing = sum(1 for rid in issued if rid not in outcome_ids)
         merged.issued_ids.extend(issued)
+        merged.questions.update(p.questions)
         merged.outcomes.extend(_shift_outcome(o, dt) for o in p.outcomes)
         merged.events.extend(replace(e, t=e.t + dt) for e in p.events)
         merged.crashes.extend(meta.crashes)

@@ -39,13 +39,15 @@ from harness.client import ClientConfig
 from harness.control_api import CONTROL_TOKEN_ENV, control_headers
 from harness.errors import ConfigError
 from harness.load.collect import MergedRun, merge_records, read_run
+from harness.load.plan import LoadPlan
 from harness.load.records import boot_id
 from harness.load.spec import SPEC_ENV, RunSpec, digest
 from harness.preflight import check_out_dir, check_provider
 from harness.records import ProviderRecord, load_jsonl
 from harness.report.result import RunResult
 from harness.runner.driver import DriveStats
-from harness.runner.run import judged_result
+from harness.runner.run import judged_result, run_cache_baseline
+from harness.scenario.model import Scenario
 from harness.testing.process import listening_process
 
 __all__ = ["LOCUSTFILE", "LOCUST_FILES", "LoadOptions", "LoadRun", "run_load", "run_worker"]
@@ -115,7 +117,7 @@ def _get(url: str) -> bytes:
 def _clear_records(folder: Path) -> None:
     """Remove a previous run's records (only the files a run writes there)."""
     if folder.is_dir():
-        for pattern in ("*.issued", "*.outcomes.jsonl", "*.events.jsonl", "*.meta.json", "run.json"):
+        for pattern in ("*.issued", "*.questions", "*.outcomes.jsonl", "*.events.jsonl", "*.meta.json", "run.json"):
             for stale in folder.glob(pattern):
                 stale.unlink()
 
@@ -262,14 +264,21 @@ def run_load(scenario_path: Path, options: LoadOptions, *, say: Callable[[str], 
         merged.findings.insert(0, interrupted)
     t_end = max((o.t_end for o in merged.outcomes), default=merged.origin + plan.run_time_s)
     stats = DriveStats(
-        t0=merged.origin, t_end=t_end, issued_ids=merged.issued_ids, cancelled=merged.cancelled, crashes=merged.crashes
+        t0=merged.origin,
+        t_end=t_end,
+        issued_ids=merged.issued_ids,
+        cancelled=merged.cancelled,
+        crashes=merged.crashes,
+        questions=merged.questions,
     )
     client = scenario.client
+    wall_s = time.perf_counter() - started
     result = judged_result(
         scenario,
         stats,
         mode="locust",
-        wall_s=time.perf_counter() - started,
+        wall_s=wall_s,
+        cache_baseline=run_cache_baseline(_baseline_scenario(scenario, plan), keep_redis=False),
         schedule_origin=merged.origin,
         records=provider_records,
         ledger=ledger,
@@ -281,6 +290,15 @@ def run_load(scenario_path: Path, options: LoadOptions, *, say: Callable[[str], 
     )
     result = replace(result, extra_files=LOCUST_FILES)
     return LoadRun(result=result, out=out, merged=merged)
+
+
+def _baseline_scenario(scenario: Scenario, plan: LoadPlan) -> Scenario:
+    """The scenario as the cache-off baseline replays it in virtual time, in this one process (without
+    ``[client.redis]``: state shared through Redis is the client's own state in one process): the run's
+    users (``--users``, closed loop); an open loop replays the same arrivals."""
+    if plan.closed:
+        scenario = replace(scenario, load=replace(scenario.load, users=plan.users))
+    return scenario
 
 
 def _wait(master: subprocess.Popen[bytes], budget_s: float) -> str | None:

@@ -2,7 +2,10 @@
 
 Every process that runs users (the single process of a local run, or each worker) keeps three
 streams: the logical request ids it **issued** (before sending them), the client's **outcomes** (one
-per logical request) and the client's **events**. A :class:`ProcessLog` collects them and hands them
+per logical request) and the client's **events**; with a paraphrase load (``[load] questions_share``)
+also the **question** each issued request asked, the semantic cache's ground truth: a hit served in
+one process may reuse an answer another process stored (a Redis-backed cache), so the judge reads
+both requests' questions from the merged records. A :class:`ProcessLog` collects them and hands them
 over as a :class:`Batch` about once a second, and a last one (``final``) after the drain.
 
 Batches travel as **Locust custom messages** from a worker to the master (``harness_records``; the
@@ -11,6 +14,7 @@ straight to disk in a local run. On the master (or the local process) a :class:`
 each batch to files, one set per process, in the run's records folder::
 
     records/w0.issued          one logical id per line
+    records/w0.questions       "<logical id> <question id>" per line (paraphrase loads only)
     records/w0.outcomes.jsonl  OutcomeRecords (harness.records), as written
     records/w0.events.jsonl    ClientEvents
     records/w0.meta.json       who the process was (host, boot id, clock offset), its counters, final?
@@ -86,11 +90,13 @@ class Batch:
     events: bytes  # JSON lines
     meta: dict[str, Any]
     final: bool = False
+    questions: list[tuple[str, str]] = field(default_factory=list)  # (logical id, question id) of pool requests
 
     def to_message(self) -> dict[str, Any]:
         return {
             "tag": self.tag,
             "issued": "\n".join(self.issued),
+            "questions": "\n".join(f"{rid} {qid}" for rid, qid in self.questions),
             "outcomes": self.outcomes,
             "events": self.events,
             "meta": self.meta,
@@ -101,6 +107,7 @@ class Batch:
     def from_message(cls, data: dict[str, Any]) -> Batch:
         issued = data.get("issued") or ""
         return cls(
+            questions=_pairs(str(data.get("questions") or "")),
             tag=str(data["tag"]),
             issued=issued.split("\n") if issued else [],
             outcomes=bytes(data.get("outcomes") or b""),
@@ -120,10 +127,14 @@ class ProcessLog:
     def __init__(self, meta: ProcessMeta) -> None:
         self.meta = meta
         self._issued: deque[str] = deque()
+        self._questions: deque[tuple[str, str]] = deque()
         self._outcomes: deque[OutcomeRecord] = deque()
         self._events: deque[ClientEvent] = deque()
 
-    def issue(self, request_id: str) -> None:
+    def issue(self, request_id: str, question: str | None = None) -> None:
+        """``request_id`` is about to be sent; ``question``: the pool question it asks, if any."""
+        if question is not None:
+            self._questions.append((request_id, question))
         self._issued.append(request_id)
         self.meta.issued += 1
 
@@ -136,6 +147,7 @@ class ProcessLog:
     def batch(self, *, final: bool = False) -> Batch:
         """Everything recorded since the last batch (``final``: the process is done)."""
         issued = _drain(self._issued)
+        questions = _drain(self._questions)
         outcomes = _drain(self._outcomes)
         events = _drain(self._events)
         self.meta.outcomes += len(outcomes)
@@ -148,7 +160,18 @@ class ProcessLog:
             events=b"".join(orjson.dumps(e) + b"\n" for e in events),
             meta=self.meta.to_dict(),
             final=final,
+            questions=questions,
         )
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    """``"<id> <question>"`` lines as pairs (a malformed line is skipped: it judges nothing)."""
+    pairs = []
+    for line in text.splitlines():
+        rid, _, qid = line.partition(" ")
+        if rid and qid:
+            pairs.append((rid, qid))
+    return pairs
 
 
 def _drain(queue: deque[Any]) -> list[Any]:
@@ -172,6 +195,9 @@ class RecordStore:
         if batch.issued:
             with (self.folder / f"{tag}.issued").open("a", encoding="utf-8") as f:
                 f.write("".join(rid + "\n" for rid in batch.issued))
+        if batch.questions:
+            with (self.folder / f"{tag}.questions").open("a", encoding="utf-8") as f:
+                f.write("".join(f"{rid} {qid}\n" for rid, qid in batch.questions))
         if batch.outcomes:
             with (self.folder / f"{tag}.outcomes.jsonl").open("ab") as fb:
                 fb.write(batch.outcomes)
@@ -201,6 +227,7 @@ class ProcessRecords:
     issued: list[str]
     outcomes: list[OutcomeRecord]
     events: list[ClientEvent]
+    questions: dict[str, str] = field(default_factory=dict)  # logical id → the pool question it asked
 
 
 def _events(text: str) -> Iterable[ClientEvent]:
@@ -223,5 +250,6 @@ def read_records(folder: Path) -> list[ProcessRecords]:
 
         issued = [line for line in text(".issued").splitlines() if line]
         outcomes = list(load_jsonl(OutcomeRecord, text(".outcomes.jsonl")))
-        found.append(ProcessRecords(meta, issued, outcomes, list(_events(text(".events.jsonl")))))
+        questions = dict(_pairs(text(".questions")))
+        found.append(ProcessRecords(meta, issued, outcomes, list(_events(text(".events.jsonl"))), questions))
     return found

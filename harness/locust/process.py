@@ -47,6 +47,7 @@ from harness.records import OutcomeRecord
 from harness.runner.clients import build_client
 from harness.runner.run import _default_model
 from harness.runner.workload import Workload
+from harness.scenario.questions import question_of
 
 __all__ = ["ArrivalQueue", "LoadProcess", "user_rng"]
 
@@ -170,6 +171,7 @@ class LoadProcess:
         self._index_base = number << 40  # closed loop: this process's request indices
         self._prefix = f"req-{scenario.seed}-{self.spec.run_id[:8]}-{tag}-"
         self.workload = Workload(plan.load, scenario.seed, _default_model(scenario), client_id=f"harness-{tag}")
+        self._asks_questions = plan.load.questions_share > 0  # record each request's question (wrong hits)
         # the run's start on this process's clock (through the wall clock: the master may be elsewhere)
         self.origin = time.monotonic() - (time.time() - run_started_wall)
         self.end = self.origin + plan.run_time_s
@@ -266,7 +268,7 @@ class LoadProcess:
         request = self.workload.request(number if index is not None else self._index_base | n, user_slot=user_slot)
         request = replace(request, request_id=f"{self._prefix}{number}")
         rid = request.request_id or ""
-        self.log.issue(rid)
+        self.log.issue(rid, question_of(request.messages[-1].content) if self._asks_questions else None)
         self.in_flight += 1
         started = time.monotonic()
         crash: str | None = None

@@ -394,11 +394,14 @@ def _degradation(ctx: _Context, title: str) -> tuple[Figure, str]:
         if share.any():
             ax.stairs(base + share, edges, baseline=base.copy(), fill=True, color=colour, alpha=0.85, label=step)
             base = base + share
+    last = max((i for i in range(buckets) if totals[i] > 0), default=None)
+    ends_degraded = last is not None and totals[last] > steps.get("primary", [0] * buckets)[last]
+    climb = _mark_recovery(ax, ctx, float(edges[last]) if ends_degraded and last is not None else None)
     failed = [g for g in ctx.result.gates if g.name.startswith("degradation_") and not g.passed]
     if failed:
-        text = "; ".join(f"{g.name} = {format_gate_value(g.value)} (gate {g.op} {g.threshold})" for g in failed)
-        ax.text(0.01, 0.04, f"FAILED: {text}", transform=ax.transAxes, ha="left", va="bottom", fontsize=9,
-                color="white", bbox={"facecolor": PALETTE["red"], "edgecolor": "none", "pad": 4})  # fmt: skip
+        text = "\n".join(f"FAILED: {g.name} = {format_gate_value(g.value)} (gate {g.op} {g.threshold})" for g in failed)
+        ax.text(0.01, 0.04, text, transform=ax.transAxes, ha="left", va="bottom", fontsize=9, color="white",
+                bbox={"facecolor": PALETTE["red"], "edgecolor": "none", "pad": 4}, linespacing=1.4)  # fmt: skip
     ax.set_ylim(0, 1.18)
     ax.set_xlim(0, float(edges[-1]) if buckets else 1.0)
     ax.set_xlabel(TIME_LABEL)
@@ -408,9 +411,34 @@ def _degradation(ctx: _Context, title: str) -> tuple[Figure, str]:
         f"Share of the requests begun in each {width:g} s served by each step of the degradation ladder (primary: "
         "the normal path; cache, cheaper model, static answer; error: no step could serve it); red bands are "
         "faults, hatching the breaker's open periods"
+        + climb
         + (", and the red box names the ladder's gates that failed." if failed else ".")
     )
     return fig, caption
+
+
+def _mark_recovery(ax: Axes, ctx: _Context, degraded_from: float | None) -> str:
+    """A dashed line where the run's last outage ended, labelled with how long answers took to be back on
+    the primary path for good (``degradation_return_s``); the caption's words for it ("" without an outage).
+
+    ``degraded_from``: the start of the run's last bucket when it still holds a request the primary did
+    not serve (else None): a return measured up to there is the run's end, not a climb back."""
+    outages = ctx.result.facts.outages
+    if not outages:
+        return ""
+    ended = max(stop for _, stop in outages) - ctx.result.facts.t0
+    ax.axvline(ended, color=PALETTE["ink"], ls="--", lw=1.1, label="last outage ends")
+    back = ctx.result.metrics.get("degradation_return_s")
+    if not isinstance(back, int | float):
+        return "; the dashed line is the end of the last outage"
+    if degraded_from is not None and ended + back >= degraded_from:
+        words = "not back on the primary by the end"
+    elif back == 0:
+        words = "no answer degraded after it"
+    else:
+        words = f"back on the primary {back:.1f} s later"
+    ax.text(ended, 1.09, f" {words}", ha="left", va="center", fontsize=8.5, color=PALETTE["ink"], clip_on=True)
+    return f"; the dashed line is the end of the last outage, labelled with how answers climbed back ({words})"
 
 
 def format_gate_value(value: object) -> str:

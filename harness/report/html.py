@@ -31,6 +31,7 @@ from harness.report.markdown import (
     KEY_METRICS,
     PROMPT_COLUMNS,
     STRUCTURED_ROWS,
+    cache_side_by_side,
     degradation_rows,
     format_value,
     prompt_rows,
@@ -247,11 +248,13 @@ def _structured(metrics: Mapping[str, Any]) -> str:
     return _section("structured", "Structured output", _metric_list(rows))
 
 
-def _semantic(metrics: Mapping[str, Any]) -> str:
-    rows = semantic_rows(metrics)
+def _semantic(result: RunResult) -> str:
+    rows = semantic_rows(result.metrics)
     if not rows:
         return ""
-    return _section("semantic", "Semantic cache", _metric_list(rows))
+    header, side, note = cache_side_by_side(result)
+    compared = _table(header, side) + f"<p>{_e(note.replace('`', ''))}</p>" if side else ""
+    return _section("semantic", "Semantic cache", _metric_list(rows) + compared)
 
 
 def _prompts(metrics: Mapping[str, Any]) -> str:
@@ -295,7 +298,7 @@ def render_html(result: RunResult, charts: Sequence[Chart], links: Sequence[tupl
         _about(result),
         _metrics(result.metrics),
         _structured(result.metrics),
-        _semantic(result.metrics),
+        _semantic(result),
         _prompts(result.metrics),
         _degradation(result),
         _section("charts", "Charts", "".join(_figure(c) for c in charts)),

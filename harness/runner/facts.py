@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from fake_provider.fault_spec import FaultSpec
 from harness.client import ClientConfig
-from harness.judge.facts import BudgetFact, LimitFact, RetryBudgetFact, RunFacts
+from harness.judge.facts import BudgetFact, CacheBaseline, LimitFact, RetryBudgetFact, RunFacts
 from harness.runner.driver import DriveStats
 from harness.scenario.model import Scenario
 from harness.scenario.sdk_spec import SDKClientSpec
@@ -119,6 +119,7 @@ def run_facts(
     schedule_origin: float,
     extra: dict[str, float] | None = None,
     loop_lag_max_s: float | None = None,
+    cache_baseline: CacheBaseline | None = None,
 ) -> RunFacts:
     """The facts of a finished run (``schedule_origin``: when the provider's fault clock started;
     ``loop_lag_max_s``: the event loop's worst measured lag, real time only)."""
@@ -153,4 +154,5 @@ def run_facts(
         extra=dict(extra or {}),
         loop_lag_max_s=loop_lag_max_s,
         questions=dict(stats.questions),
+        cache_baseline=cache_baseline,
     )

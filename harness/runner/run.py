@@ -33,9 +33,11 @@ from harness.client import ClientConfig
 from harness.control_api import CONTROL_TOKEN_ENV, control_headers
 from harness.errors import ConfigError
 from harness.judge import evaluate_gates
+from harness.judge.facts import CacheBaseline
 from harness.judge.metrics import judge_logs
 from harness.records import OutcomeRecord, PackedRecords, ProviderRecord, load_jsonl
 from harness.report.result import ClientEvent, RunResult
+from harness.runner.cache_baseline import baseline_of, wants_cache_baseline, without_semantic_cache
 from harness.runner.clients import build_client
 from harness.runner.driver import DriveStats, Progress, drive
 from harness.runner.facts import fault_windows, run_facts
@@ -52,6 +54,7 @@ __all__ = [
     "RunOptions",
     "comparison_storm",
     "judged_result",
+    "run_cache_baseline",
     "run_comparison",
     "run_scenario",
 ]
@@ -69,6 +72,8 @@ class RunOptions:
     provider_url: str | None = None  # real-time only: a running fake provider to use instead of our own
     on_progress: Callable[[Progress], None] | None = None  # called once per simulated second
     state_probe: Callable[[Callable[[], str]], None] | None = None  # receives the client's state() getter
+    #: with a semantic cache: also run the scenario without it (virtual time, same seed) for exact savings
+    cache_baseline: bool = True
 
 
 def run_scenario(scenario: Scenario, options: RunOptions | None = None) -> RunResult:
@@ -83,8 +88,24 @@ def run_scenario(scenario: Scenario, options: RunOptions | None = None) -> RunRe
         else:
             finished = asyncio.run(_run(scenario, options))
         gc.collect()  # the run's objects in reference cycles, before the judge allocates
+    wall_s = time.perf_counter() - started
+    baseline = run_cache_baseline(scenario) if options.cache_baseline else None
     # judged after the run is over: the provider, the client and the loop are gone, only the packed logs remain
-    return judged_result(scenario, mode=options.mode, wall_s=time.perf_counter() - started, **finished)
+    return judged_result(scenario, mode=options.mode, wall_s=wall_s, cache_baseline=baseline, **finished)
+
+
+def run_cache_baseline(scenario: Scenario, *, keep_redis: bool = True) -> CacheBaseline | None:
+    """The scenario and seed without the client's semantic cache, run in virtual time; None without a cache.
+
+    The judge's ``semantic_cache_savings_usd`` is the difference of the two bills
+    (:mod:`harness.runner.cache_baseline` says why the baseline is always virtual); ``keep_redis``:
+    see :func:`~harness.runner.cache_baseline.without_semantic_cache`.
+    """
+    if not wants_cache_baseline(scenario):
+        return None
+    off = without_semantic_cache(scenario, keep_redis=keep_redis)
+    result = run_scenario(off, RunOptions(mode="virtual", cache_baseline=False))
+    return baseline_of(result, scenario.seed)
 
 
 #: young-generation threshold during a simulation (CPython's default is 700 allocations)
@@ -263,10 +284,12 @@ def judged_result(
     extra: dict[str, float],
     findings: tuple[str, ...] = (),
     loop_lag_max_s: float | None = None,
+    cache_baseline: CacheBaseline | None = None,
 ) -> RunResult:
     """Judge a finished run from its logs: the seam every runner ends with (this one, the Locust runner).
 
     ``loop_lag_max_s``: the worst lag of the run's event loop, in real time (:mod:`harness.runner.loop_lag`).
+    ``cache_baseline``: the same scenario without its semantic cache (:func:`run_cache_baseline`).
     The logs are kept packed in the result (:class:`~harness.records.PackedRecords`): lists given here
     are packed, so a report of a large run does not hold every record as objects.
     """
@@ -276,7 +299,7 @@ def judged_result(
         outcomes = PackedRecords(OutcomeRecord, outcomes)
     facts = run_facts(
         scenario, stats, mode=mode, wall_s=wall_s, schedule_origin=schedule_origin, extra=extra,
-        loop_lag_max_s=loop_lag_max_s,
+        loop_lag_max_s=loop_lag_max_s, cache_baseline=cache_baseline,
     )  # fmt: skip
     metrics, columns = judge_logs(facts, records, outcomes, events)
     gates = evaluate_gates(scenario.gates, metrics, facts)

@@ -6,11 +6,13 @@ event loop, on a free loopback port, with quotas like a new account's first tier
 carry rate-limit headers as the real ones do: 500 requests and 200,000 tokens per minute
 (OpenAI's tier 1 for gpt-4o-mini), 50 requests, 50,000 input and 10,000 output tokens per minute
 (Anthropic's tier 1), and 10 requests per minute for Gemini (its free tier; Gemini announces no
-limits in headers).
+limits in headers). Its log stays quiet: the battery's unknown model is on purpose, and the fake's hint on
+how to declare a model would only confuse the run's output.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -35,8 +37,11 @@ async def running_fake(provider: str) -> AsyncIterator[str]:
 
     config = ProviderConfig.from_scenario({"provider": {"quotas": TIER_QUOTAS[provider]}})
     core = ProviderCore(config)
+    hints = logging.getLogger("fake_provider.models")  # "unknown model …: declare it" (core.py)
+    quiet_before, hints.disabled = hints.disabled, True
     runner, port = await start(core, "127.0.0.1", 0)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+        hints.disabled = quiet_before

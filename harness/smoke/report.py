@@ -46,6 +46,7 @@ class SmokeReport:
     reference: str | None = None  # where the reference shapes came from (--compare-fake)
     differences: list[Difference] = field(default_factory=list)
     stale_accepted: list[str] = field(default_factory=list)
+    not_compared: list[str] = field(default_factory=list)  # kinds the fake answered and the reference has not
     shapes: dict[str, Any] | None = None
     fake_shapes: dict[str, Any] | None = None
 
@@ -84,6 +85,7 @@ class SmokeReport:
                 "differences": [d.to_dict() for d in self.differences],
                 "unaccepted": len(self.unaccepted),
                 "stale_accepted": self.stale_accepted,
+                "not_compared": self.not_compared,
             },
         }
 
@@ -103,7 +105,9 @@ class SmokeReport:
         if self.reference is not None:
             lines += ["", f"## Shape differences (reference: {self.reference})", ""]
             if not self.differences:
-                lines.append("None.")
+                lines.append("None." if not self.not_compared else "None among the answers compared.")
+            if self.not_compared:
+                lines.append(f"- not compared (the reference has no such answer): {', '.join(self.not_compared)}")
             for d in self.differences:
                 lines.append(f"- {d}")
             for where in self.stale_accepted:
@@ -131,7 +135,10 @@ def print_report(report: SmokeReport, console: Console, redactor: Redactor) -> N
         if report.differences:
             console.print(diffs)
         else:
-            console.print("shape differences: none")
+            console.print("shape differences: none" + (" among the answers compared" if report.not_compared else ""))
+        if report.not_compared:
+            kinds = ", ".join(report.not_compared)
+            console.print(f"[yellow]not compared (the reference has no such answer): {escape(kinds)}[/]")
         for where in report.stale_accepted:
             console.print(f"[yellow]stale acceptance in the reference (no longer differs): {escape(where)}[/]")
     verdict = "[green]PASSED[/]" if report.passed else "[bold red]FAILED[/]"

@@ -117,4 +117,6 @@ async def smoke(
         ref_shapes, report.reference = reference
         report.target = f"the fake provider against {report.reference}"
     report.differences, report.stale_accepted = compare_shapes(ref_shapes, report.fake_shapes)
+    compared = ref_shapes.get("exchanges", {})
+    report.not_compared = sorted(k for k in report.fake_shapes["exchanges"] if k not in compared)
     return report

@@ -8,6 +8,7 @@ Server side: :func:`parse_messages`, :func:`message_body`, :class:`MessageStream
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -30,7 +31,14 @@ from harness.errors import (
 )
 from harness.pricing import Usage
 from harness.wire import anthropic_tools, checks, codec
-from harness.wire.formats import format_rfc3339, json_string, parse_retry_after, parse_rfc3339
+from harness.wire.formats import (
+    SHORT_STRING,
+    format_rfc3339,
+    json_string,
+    json_string_bytes,
+    parse_retry_after,
+    parse_rfc3339,
+)
 from harness.wire.neutral import (
     ChatCall,
     ChatResult,
@@ -154,6 +162,17 @@ def message_body(
     ).encode()
 
 
+_TEXT_BEFORE = (
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":'
+)
+_TEXT_AFTER = b"}}\n\n"
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_event(text: str) -> bytes:
+    return _TEXT_BEFORE + json_string_bytes(text) + _TEXT_AFTER
+
+
 class MessageStreamEncoder:
     """The event sequence of one streamed message: start, block start, ping, deltas, stop events."""
 
@@ -176,10 +195,10 @@ class MessageStreamEncoder:
 
     @staticmethod
     def text(text: str) -> bytes:
-        return (
-            'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
-            f'"delta":{{"type":"text_delta","text":{json_string(text)}}}}}\n\n'
-        ).encode()
+        """A text delta event: nothing in it but the text, so a short piece's event is built once."""
+        if len(text) <= SHORT_STRING:
+            return _text_event(text)
+        return _TEXT_BEFORE + json_string_bytes(text) + _TEXT_AFTER
 
     @staticmethod
     def stop(stop_reason: str, stop_sequence: str | None, input_tokens: int, output_tokens: int) -> bytes:

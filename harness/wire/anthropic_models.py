@@ -4,7 +4,9 @@
 ``anthropic-version`` or an ``x-api-key`` header means Anthropic), as a proxy serving both would.
 The list is paginated the way the SDKs page it: ``limit`` (1–1000, default 20), ``after_id``,
 ``before_id``; ``first_id`` / ``last_id`` / ``has_more`` in the answer. A model is reached by its id or
-by an alias, and answers with its id.
+by an alias, and answers with its id. A model is a ``ModelInfo`` as the anthropic SDK types it: ``id``,
+``type``, ``display_name``, ``created_at``, ``lifecycle`` (``active``: the fake serves every model it
+lists), ``deprecated_at`` / ``retires_at`` (null while active), ``max_input_tokens`` and ``max_tokens``.
 """
 
 from __future__ import annotations
@@ -49,19 +51,36 @@ def display_name(model_id: str) -> str:
     return " ".join(out)
 
 
-def model_object(model_id: str, created: float) -> dict[str, Any]:
-    """A ``ModelInfo``; ``created_at`` is the date in a dated id, else ``created`` (Unix seconds)."""
+def created_at(model_id: str, created: float) -> str:
+    """The date in a dated id, else ``created`` (Unix seconds), as RFC 3339."""
     dated = _DATED.match(model_id)
-    when = f"{dated.group(2)}-{dated.group(3)}-{dated.group(4)}T00:00:00Z" if dated else None
-    if when is None:
-        when = datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"type": "model", "id": model_id, "display_name": display_name(model_id), "created_at": when}
+    if dated:
+        return f"{dated.group(2)}-{dated.group(3)}-{dated.group(4)}T00:00:00Z"
+    return datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def models_page(ids: Sequence[str], created: float, query: Mapping[str, Sequence[str]]) -> bytes:
-    """One page of the model list, newest first as Anthropic lists them; raises ``RequestInvalid`` for a bad
-    ``limit`` or an unknown ``after_id`` / ``before_id``."""
-    ordered = sorted(ids, key=lambda i: (model_object(i, created)["created_at"], i), reverse=True)
+def model_object(model_id: str, created: float, max_input_tokens: int, max_tokens: int | None) -> dict[str, Any]:
+    """A ``ModelInfo`` (``max_tokens``: the model's output limit)."""
+    return {
+        "type": "model",
+        "id": model_id,
+        "display_name": display_name(model_id),
+        "created_at": created_at(model_id, created),
+        "lifecycle": "active",
+        "deprecated_at": None,
+        "retires_at": None,
+        "max_input_tokens": max_input_tokens,
+        "max_tokens": max_tokens,
+    }
+
+
+def models_page(
+    models: Sequence[tuple[str, int, int | None]], created: float, query: Mapping[str, Sequence[str]]
+) -> bytes:
+    """One page of the model list (``models``: id, context window, output limit), newest first as Anthropic
+    lists them; raises ``RequestInvalid`` for a bad ``limit`` or an unknown ``after_id`` / ``before_id``."""
+    limits = {m[0]: m[1:] for m in models}
+    ordered = sorted(limits, key=lambda i: (created_at(i, created), i), reverse=True)
     raw_limit = (query.get("limit") or ["20"])[0]
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
         raise RequestInvalid("limit", f"Input should be an integer between 1 and 1000, got {raw_limit[:20]!r}")
@@ -80,7 +99,7 @@ def models_page(ids: Sequence[str], created: float, query: Mapping[str, Sequence
             end = ordered.index(value)
     window = ordered[start:end]
     page = window[-limit:] if "before_id" in query and "after_id" not in query else window[:limit]
-    data = [model_object(i, created) for i in page]
+    data = [model_object(i, created, *limits[i]) for i in page]
     return _dumps(
         {
             "data": data,

@@ -11,6 +11,7 @@ Parsers return ``None`` for anything they cannot read: a bad header never raises
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import math
 import re
@@ -23,6 +24,7 @@ __all__ = [
     "format_http_date",
     "format_rfc3339",
     "json_string",
+    "json_string_bytes",
     "parse_go_duration",
     "parse_google_duration",
     "parse_http_date",
@@ -159,3 +161,21 @@ def json_string(text: str) -> str:
     if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
         return f'"{text}"'
     return _json_str(text)
+
+
+#: strings up to this length (a stream's token pieces) have their quoted bytes cached
+SHORT_STRING = 32
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_json_string_bytes(text: str) -> bytes:
+    return json_string(text).encode()
+
+
+def json_string_bytes(text: str) -> bytes:
+    """``json_string(text).encode()``; short strings are quoted once and then taken from a cache.
+
+    A generated answer is a slice of a small corpus of pieces (``fake_provider.textgen``), so a
+    server streaming thousands of answers quotes the same few thousand pieces over and over.
+    """
+    return _short_json_string_bytes(text) if len(text) <= SHORT_STRING else json_string(text).encode()

@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Sequence
 from typing import Any
 
-from harness.wire.formats import json_string
+from harness.wire.formats import json_string, json_string_bytes
 
 __all__ = ["ChatStreamEncoder", "chat_body", "embeddings_body", "models_body", "system_fingerprint"]
 
@@ -78,11 +78,12 @@ class ChatStreamEncoder:
         ).encode()
 
     def texts(self, pieces: Sequence[str]) -> list[bytes]:
-        """``[text(p) for p in pieces]``, the same bytes, with the constant parts joined once."""
-        before = self._head + '{"index":0,"delta":{"content":'
-        after = '},"logprobs":null,"finish_reason":null}' + self._tail
-        quote = json_string
-        return [(before + quote(piece) + after).encode() for piece in pieces]
+        """``[text(p) for p in pieces]``, the same bytes: the stream's constant parts encoded once, each
+        piece's quoted bytes taken from the cache of :func:`~harness.wire.formats.json_string_bytes`."""
+        before = (self._head + '{"index":0,"delta":{"content":').encode()
+        after = ('},"logprobs":null,"finish_reason":null}' + self._tail).encode()
+        quote = json_string_bytes
+        return [before + quote(piece) + after for piece in pieces]
 
     def finish(self, reason: str) -> bytes:
         return f'{self._head}{{"index":0,"delta":{{}},"logprobs":null,"finish_reason":"{reason}"}}{self._tail}'.encode()

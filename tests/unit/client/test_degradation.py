@@ -200,6 +200,44 @@ def test_an_open_breaker_with_no_step_left_says_degraded_without_asking() -> Non
     run(body, replace(laddered(steps=("cache",)), breaker=breaker), rule=lambda r: DOWN)
 
 
+def test_an_open_primary_breaker_with_a_fallback_that_answers_does_not_degrade() -> None:
+    """The breaker rule looks at the primary's whole chain: while a fallback's breaker admits calls the
+    request stays on the normal path (the fallback answers it); once every breaker of the chain refuses,
+    the request goes down the ladder without asking any of them."""
+
+    async def body(w: World) -> None:
+        for text in ("a", "b"):  # gpt-4o fails both (its breaker opens); the fallback answers
+            answer = await w.client.chat(ask("gpt-4o", text))
+            assert answer.model == "claude-haiku-4-5"
+        answer = await w.client.chat(ask("gpt-4o", "c"))  # gpt-4o refuses at once; the fallback answers
+        assert answer.model == "claude-haiku-4-5"
+        assert [o.degradation_step for o in w.client.outcomes()] == ["primary"] * 3
+        assert not [e for e in w.client.events() if e.kind == "degraded"]
+        w.extra["down"] = True  # now the fallback fails too: two failures open its breaker
+        for text in ("d", "e"):
+            assert (await w.client.chat(ask("gpt-4o", text))).source == "static"
+        sent = len(w.records)
+        assert (await w.client.chat(ask("gpt-4o", "f"))).source == "static"
+        assert len(w.records) == sent  # every breaker of the chain refused: nothing was asked
+        details = [e.detail for e in w.client.events() if e.kind == "degraded"]
+        assert details == ["primary_failed", "primary_failed", "breaker_open"]
+
+    state: dict[str, bool] = {}
+
+    def rule(request: Any) -> Any:
+        down = {"gpt-4o": DOWN, **({"claude-haiku-4-5": DOWN} if state.get("down") else {})}
+        return by_model(down)(request)
+
+    async def wrapped(w: World) -> None:
+        w.extra = state
+        await body(w)
+
+    breaker = BreakerConfig(consecutive_failures=2, failure_rate=None, open_backoff=fixed(60))
+    cfg = config("gpt-4o", "claude-haiku-4-5", retry=RetryConfig(max_attempts=1), breaker=breaker)
+    cfg = replace(cfg, fallbacks={"gpt-4o": ("claude-haiku-4-5",)}, degradation=DegradationConfig(steps=("static",)))
+    run(wrapped, cfg, rule=rule)
+
+
 def test_a_streamed_request_gets_the_static_answer_as_one_delta() -> None:
     async def body(w: World) -> None:
         async with w.client.stream(ask("gpt-4o")) as stream:

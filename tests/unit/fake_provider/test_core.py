@@ -165,6 +165,15 @@ def test_unknown_routes_and_methods_get_the_providers_4xx() -> None:
     assert (anthropic_get.plan.status, json.loads(anthropic_get.plan.body)["type"]) == (405, "error")
     gem = send(core, "/v1beta/models/gemini-2.5-flash:countTokensPlease", GENERATE)
     assert (gem.plan.status, json.loads(gem.plan.body)["error"]["status"]) == (404, "NOT_FOUND")
+    # a path no API has: the shape of the API the headers point to
+    for headers, shape in (
+        ({"x-api-key": "k", "anthropic-version": "2023-06-01"}, lambda b: b["error"]["type"] == "not_found_error"),
+        ({"x-goog-api-key": "k"}, lambda b: b["error"]["status"] == "NOT_FOUND"),
+        ({"authorization": "Bearer k"}, lambda b: b["error"]["code"] == "unknown_url"),
+    ):
+        nowhere = core.handle(ProviderRequest("POST", "/v1/nowhere", "", headers, b"{}"))
+        assert nowhere.plan.status == 404
+        assert shape(json.loads(nowhere.plan.body)), headers
 
 
 def test_oversized_bodies_get_413_in_the_providers_shape() -> None:

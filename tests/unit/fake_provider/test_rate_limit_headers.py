@@ -160,7 +160,7 @@ def test_429s_from_the_schedule(hint: float | None) -> None:
     if hint is not None:
         spec["retry_after_s"] = hint
     c = core(faults=FaultSchedule.parse([spec]))
-    for route, provider in ((CHAT, "openai"), (MESSAGES, "anthropic"), (GENERATE, "gemini")):
+    for route, provider in ((CHAT, "openai"), (RESPONSES, "openai"), (MESSAGES, "anthropic"), (GENERATE, "gemini")):
         assert_exhausted(ask(c, route, provider), provider)
 
 
@@ -176,7 +176,7 @@ def test_429s_from_the_schedule(hint: float | None) -> None:
 )
 def test_429s_from_the_quotas(quotas: QuotaConfig) -> None:
     c = core(quotas=quotas)
-    for route, provider in ((CHAT, "openai"), (MESSAGES, "anthropic"), (GENERATE, "gemini")):
+    for route, provider in ((CHAT, "openai"), (RESPONSES, "openai"), (MESSAGES, "anthropic"), (GENERATE, "gemini")):
         answers = [ask(c, route, provider) for _ in range(3)]
         refused = [ex for ex in answers if ex.plan.status == 429]
         if provider == "anthropic" and quotas.spend_cap_usd is not None:
@@ -190,13 +190,15 @@ def test_429s_from_the_quotas(quotas: QuotaConfig) -> None:
                 (check_openai if provider == "openai" else check_anthropic)(ex, False)
 
 
-def test_in_flight_429_on_openai() -> None:
+@pytest.mark.parametrize(("route", "provider"), [(CHAT, "openai"), (RESPONSES, "openai")])
+def test_in_flight_429s(route: tuple[str, dict[str, Any]], provider: str) -> None:
+    """OpenAI's answer to one request too many at once (Anthropic answers 529, Gemini 503: docs/faults.md)."""
     c = core(quotas=QuotaConfig(max_in_flight=1))
-    path, body = CHAT
-    held = c.handle(ProviderRequest("POST", path, "", KEYS["openai"], json.dumps(body).encode()))  # not finished
-    refused = ask(c, CHAT, "openai")
+    path, body = route
+    held = c.handle(ProviderRequest("POST", path, "", KEYS[provider], json.dumps(body).encode()))  # not finished
+    refused = ask(c, route, provider)
     assert refused.plan.status == 429
-    assert_exhausted(refused, "openai")
+    assert_exhausted(refused, provider)
     held.finish(Delivery(200))
 
 
@@ -228,3 +230,15 @@ def test_the_reference_client_reads_the_families() -> None:
     assert limits.output_tokens_remaining == 400_000 - 20
     assert limits.requests_reset_s is not None
     assert 0 < limits.requests_reset_s <= 60
+
+
+@pytest.mark.parametrize("route", [CHAT, RESPONSES])
+def test_insufficient_quota_answers_with_the_quota_message(route: tuple[str, dict[str, Any]]) -> None:
+    """OpenAI's out-of-credit 429 is its own message and type, not the rate limit's (what clients tell apart)."""
+    c = core()
+    error = json.loads(ask(c, route, "openai", x_fake_status="429; code=insufficient_quota").plan.body)["error"]
+    assert error["message"].startswith("You exceeded your current quota, please check your plan and billing details.")
+    assert (error["type"], error["code"]) == ("insufficient_quota", "insufficient_quota")
+    plain = json.loads(ask(c, route, "openai", x_fake_status="429").plan.body)["error"]
+    assert plain["code"] == "rate_limit_exceeded"
+    assert "quota" not in plain["message"]

@@ -110,3 +110,29 @@ def test_late_and_dropped_arrivals_are_reported(tmp_path: Path) -> None:
     assert merged.extra["arrivals_late"] == 3.0
     assert merged.extra["arrivals_dropped"] == 2.0
     assert any("raise --users" in f for f in merged.findings)
+
+
+def test_each_request_s_question_travels_with_it_and_is_merged_across_processes(tmp_path: Path) -> None:
+    """A paraphrase load's ground truth: each process reports the question of each request it issued,
+    through a Locust message and the files, and the merge gives the judge every process's questions
+    (a hit in w1 may reuse an answer w0 stored, through a Redis-backed cache)."""
+    store = RecordStore(tmp_path)
+    for tag, asked in (("w0", ["cancel-order", None]), ("w1", ["cancel-order", "reset-password"])):
+        log = ProcessLog(ProcessMeta(tag, "worker", node=f"node-{tag}", boot="boot-a", wall_minus_mono=1000.0))
+        for n, question in enumerate(asked):
+            log.issue(f"{PREFIX}{tag}-{n}", question)  # None: a one-off question, outside the pool
+        store.add(Batch.from_message(log.batch(final=True).to_message()), node=f"node-{tag}")
+    records = read_records(tmp_path)
+    assert [r.questions for r in records] == [
+        {f"{PREFIX}w0-0": "cancel-order"},
+        {f"{PREFIX}w1-0": "cancel-order", f"{PREFIX}w1-1": "reset-password"},
+    ]
+    assert [r.issued for r in records] == [[f"{PREFIX}w0-0", f"{PREFIX}w0-1"], [f"{PREFIX}w1-0", f"{PREFIX}w1-1"]]
+    run = {"origin_mono": 0.0, "origin_wall": 1000.0, "boot": "boot-a"}
+    merged = merge_records(run, records, [], provider_boot="boot-a", id_prefix=PREFIX)
+    assert merged.questions == {
+        f"{PREFIX}w0-0": "cancel-order", f"{PREFIX}w1-0": "cancel-order", f"{PREFIX}w1-1": "reset-password",
+    }  # fmt: skip
+    # a process of a load without a paraphrase pool writes no questions file at all
+    assert sorted(p.name for p in tmp_path.glob("*.questions")) == ["w0.questions", "w1.questions"]
+    assert Batch.from_message({"tag": "w2", "questions": "no-question-here\n"}).questions == []

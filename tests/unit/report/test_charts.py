@@ -481,3 +481,41 @@ def test_the_quota_caption_promises_no_line_without_a_quota(run: RunResult) -> N
     assert "dashed red" not in captions["quota"]
     assert "sets no provider quota" in captions["quota"]
     assert "dashed red" in {n: c for n, _, _, c in draw_figures(run)}["quota"]
+
+
+@pytest.mark.parametrize(
+    ("return_s", "last_steps", "words"),
+    [
+        (1.5, {"primary": 4}, "back on the primary 1.5 s later"),
+        (0.0, {"primary": 4}, "no answer degraded after it"),
+        (6.0, {"primary": 1, "static": 3}, "not back on the primary by the end"),  # the run ended degraded
+    ],
+)
+def test_the_ladder_chart_marks_the_last_outage_and_how_answers_climbed_back(
+    return_s: float, last_steps: dict[str, int], words: str
+) -> None:
+    # ten 1 s buckets; outages 102-103 s and 103.5-104 s: the line goes at 4 s, where the last one ended
+    steps = {s: [0] * 10 for s in ("primary", "cache", "cheaper", "static", "error")}
+    for i in range(10):
+        steps["primary"][i] = 4
+    for s, n in last_steps.items():
+        steps[s][9] = n
+    metrics = {"degradation_timeline": {"bucket_s": 1.0, "steps": steps}, "degradation_return_s": return_s}
+    result = small_result([rec(1, 100.0), rec(2, 110.0)], outages=((102.0, 103.0), (103.5, 104.0)), metrics=metrics)
+    figures = {name: (fig, caption) for name, _, fig, caption in draw_figures(result)}
+    fig, caption = figures["degradation"]
+    ax = fig.axes[0]
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert [float(line.get_xdata()[0]) for line in dashed] == [4.0]
+    assert words in _texts(fig)
+    assert words in caption
+    assert "last outage ends" in _texts(fig)  # in the legend
+
+
+def test_the_ladder_chart_has_no_recovery_mark_without_an_outage() -> None:
+    steps = {s: [3, 3] if s == "primary" else [0, 0] for s in ("primary", "cache", "cheaper", "static", "error")}
+    metrics = {"degradation_timeline": {"bucket_s": 1.0, "steps": steps}, "degradation_return_s": None}
+    result = small_result([rec(1, 100.0), rec(2, 101.5)], metrics=metrics)
+    fig, caption = {name: (f, c) for name, _, f, c in draw_figures(result)}["degradation"]
+    assert not [line for line in fig.axes[0].get_lines() if line.get_linestyle() == "--"]
+    assert "dashed" not in caption

@@ -9,18 +9,21 @@ that mix every kind of event, in one read and in any slicing.
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 
 import pytest
 
 from harness.errors import StreamBroken
 from harness.records import AttemptRecord, OutcomeRecord, ProviderRecord, dump_jsonl, to_dict
+from harness.wire import anthropic, openai_answers, openai_client
 from harness.wire import openai as wire
-from harness.wire import openai_answers, openai_client
+from harness.wire.formats import SHORT_STRING, json_string_bytes
 from harness.wire.neutral import StreamEvent
 from harness.wire.sse import SSEMessage, SSEParser
 
 PIECES = ["Hello", " wor", 'ld "quoted"', " back\\slash", " naïve", " 日本", " \x00ctrl\n", "", " 🙂", " end"]
+LONG = ' a piece longer than the cached ones, "quoted", with a back\\slash and ünïcode'  # past SHORT_STRING
 
 
 def reference(body: bytes) -> list[StreamEvent]:
@@ -42,7 +45,17 @@ def test_the_encoder_builds_the_same_bytes_in_one_pass() -> None:
     for include_usage in (False, True):
         enc = openai_answers.ChatStreamEncoder("chatcmpl-9", 'model "x"', 5, include_usage)
         assert enc.texts(PIECES) == [enc.text(p) for p in PIECES]
+        assert enc.texts([LONG, *PIECES, LONG]) == [enc.text(p) for p in [LONG, *PIECES, LONG]]
     assert enc.texts([]) == []
+
+
+def test_cached_quoting_and_cached_events_are_the_bytes_of_record() -> None:
+    assert len(LONG) > SHORT_STRING
+    for piece in [*PIECES, LONG, *PIECES, LONG]:  # twice: built, then taken from the cache
+        assert json_string_bytes(piece) == json.dumps(piece).encode()
+        delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
+        record = f"event: content_block_delta\ndata: {json.dumps(delta, separators=(',', ':'))}\n\n".encode()
+        assert anthropic.MessageStreamEncoder.text(piece) == record
 
 
 @pytest.mark.parametrize("include_usage", [False, True])
