@@ -33,9 +33,9 @@ from aiohttp.web_protocol import RequestHandler
 from fake_provider.control_auth import is_control_path, token_matches
 from fake_provider.core import Exchange, ProviderCore, ProviderRequest
 from fake_provider.exchange import load_json
-from fake_provider.plan import Delivery, Plan, StreamEnd, TransportFault
+from fake_provider.plan import Delivery, StreamEnd, TransportFault
 from fake_provider.redaction import RedactingLogger, describe_exception, parser_message, redact
-from fake_provider.response_bytes import MAX_DIRECT_BODY, plain_response_bytes
+from fake_provider.response_bytes import MAX_DIRECT_BODY, plain_response_bytes, stream_response_bytes
 from fake_provider.schedule import FaultSchedule
 from harness.errors import ConfigError
 
@@ -117,14 +117,22 @@ class _HeadersWithFirstWrite(web.StreamResponse):
     _send_headers_immediately = False
 
 
-def _direct_ok(request: web.BaseRequest, plan: Plan) -> bool:
-    """Whether a plain plan can go out as raw bytes: a keep-alive HTTP/1.1 request, a small body, no HEAD."""
+def _direct_ok(request: web.BaseRequest, body: bytes) -> bool:
+    """Whether a response can go out as raw bytes: a keep-alive HTTP/1.1 request, a small body, no HEAD."""
     return (
         request.version == HttpVersion11
         and request.keep_alive
         and request.method != "HEAD"
-        and len(plan.body) <= MAX_DIRECT_BODY
+        and len(body) <= MAX_DIRECT_BODY
     )
+
+
+def _write_direct(request: web.BaseRequest, data: bytes) -> None:
+    """Status line, headers and body in one send (``response_bytes``)."""
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        raise ConnectionResetError("the client left before the response")
+    transport.write(data)
 
 
 async def perform(
@@ -150,12 +158,9 @@ async def perform(
             await asyncio.sleep(plan.headers_delay_s)
         chunks = plan.chunks
         if chunks is None:
-            data = plain_response_bytes(plan) if _direct_ok(request, plan) else None
+            data = plain_response_bytes(plan) if _direct_ok(request, plan.body) else None
             if data is not None:
-                transport = request.transport
-                if transport is None or transport.is_closing():
-                    raise ConnectionResetError("the client left before the response")
-                transport.write(data)  # status line, headers and body: one send
+                _write_direct(request, data)
                 response = _Written(status=plan.status)
             else:
                 response = web.Response(status=plan.status, body=plan.body, headers=plan.headers)
@@ -165,6 +170,18 @@ async def perform(
             delivery.ttfb_s = loop.time() - start
             delivery.tokens_sent = plan.body_tokens
             return response
+        if plan.end is StreamEnd.CLOSE and all(chunk.delay_s <= 0 for chunk in chunks):
+            # every event is due with the headers: the whole response in one send, as for a plain body
+            body = b"".join([chunk.data for chunk in chunks])
+            data = stream_response_bytes(plan, body) if _direct_ok(request, body) else None
+            if data is not None:
+                _write_direct(request, data)
+                delivery.status = plan.status
+                if body:
+                    delivery.ttfb_s = loop.time() - start
+                delivery.chunks_sent = len(chunks)
+                delivery.tokens_sent = sum([chunk.tokens for chunk in chunks])
+                return _Written(status=plan.status)
         # the status line and headers leave with the first events when those are due at once (a write
         # of their own otherwise: a stream that waits before its first byte shows its status first)
         with_first = bool(chunks) and chunks[0].delay_s <= 0 and bool(chunks[0].data)

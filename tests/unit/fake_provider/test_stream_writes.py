@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 from unittest import mock
 
+import pytest
+from aiohttp import web
 from aiohttp.http_writer import StreamWriter
 from aiohttp.test_utils import make_mocked_request
 
 from fake_provider.app import perform
 from fake_provider.config import ModelConfig, ProviderConfig
 from fake_provider.core import ProviderCore, ProviderRequest
+from fake_provider.plan import Plan
 from harness.distributions import Distribution
 from harness.pricing import ModelPrice
-from harness.wire import anthropic, openai, openai_client
+from harness.wire import anthropic, gemini, openai, openai_client
 
 DRIP = ModelConfig("drip", "openai", ModelPrice.per_million(1, 1), inter_chunk=Distribution.fixed(0.001))
-KEYS = {"authorization": "Bearer sk-test", "x-api-key": "ak-test"}
+KEYS = {"authorization": "Bearer sk-test", "x-api-key": "ak-test", "x-goog-api-key": "g-test"}
 
 
 class RecordingTransport:
@@ -47,14 +51,33 @@ class RecordingTransport:
         return None
 
 
-async def sends_of(path: str, body: dict[str, Any], core: ProviderCore) -> list[bytes]:
+def recorded_request(path: str) -> tuple[web.BaseRequest, RecordingTransport]:
+    """A keep-alive HTTP/1.1 request whose connection records what is sent on it."""
     transport = RecordingTransport()
     protocol = mock.Mock(transport=transport, _paused=False)  # never paused: drain returns at once
     writer = StreamWriter(protocol, asyncio.get_running_loop())
     request = make_mocked_request("POST", path, writer=writer, transport=transport, protocol=protocol)
+    return request, transport
+
+
+async def sends_of(path: str, body: dict[str, Any], core: ProviderCore) -> list[bytes]:
+    request, transport = recorded_request(path)
     exchange = core.handle(ProviderRequest("POST", path, "", KEYS, json.dumps(body).encode()))
     await perform(request, exchange)
     return transport.sends
+
+
+async def aiohttp_sends(path: str, plan: Plan) -> list[bytes]:
+    """What aiohttp's own stream response sends for ``plan`` with every event due at once."""
+    request, transport = recorded_request(path)
+    response = web.StreamResponse(status=plan.status, headers=plan.headers)
+    await response.prepare(request)
+    await response.write_eof(b"".join(chunk.data for chunk in plan.chunks or ()))
+    return transport.sends
+
+
+def undated(data: bytes) -> bytes:
+    return re.sub(rb"\r\nDate: [^\r]*\r\n", b"\r\nDate: -\r\n", data)
 
 
 def chunked_body(data: bytes) -> bytes:
@@ -105,3 +128,27 @@ async def test_a_timed_stream_sends_its_headers_with_the_first_events_then_one_s
     assert sends[-1].endswith(b"\r\n0\r\n\r\n")
     payload = chunked_body(b"".join(sends).split(b"\r\n\r\n", 1)[1])
     assert sum(1 for e in openai_client.ChatStreamReader().feed(payload) if e.text) == 4
+
+
+CASES = [
+    (openai.CHAT_PATH, {"model": "gpt-4o-mini", "stream_options": {"include_usage": True}}),
+    (anthropic.MESSAGES_PATH, {"model": "claude-haiku-4-5"}),
+    (gemini.generate_path("gemini-2.5-flash", True, "v1beta"), {}),
+]
+
+
+@pytest.mark.parametrize(("path", "extra"), CASES)
+async def test_a_stream_sent_at_once_is_what_aiohttp_sends_for_it(path: str, extra: dict[str, Any]) -> None:
+    body = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 7, "stream": True, **extra}
+    if "gemini" in path:
+        body = {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}], "generationConfig": {"maxOutputTokens": 7}}
+    route, _, query = path.partition("?")
+    exchange = ProviderCore(ProviderConfig()).handle(
+        ProviderRequest("POST", route, query, KEYS, json.dumps(body).encode())
+    )
+    assert exchange.plan.chunks
+    request, transport = recorded_request(path)
+    await perform(request, exchange)
+    assert len(transport.sends) == 1
+    reference = await aiohttp_sends(path, exchange.plan)  # (headers, then the body: two sends)
+    assert undated(transport.sends[0]) == undated(b"".join(reference))
