@@ -109,22 +109,21 @@ class PromptCache:
 
 def _prefixes(messages: Sequence[tuple[str, str]], head: str) -> list[tuple[int, bytes]]:
     """(tokens, digest) of the prompt's prefixes at 1024, 1152, … tokens (the prompt as the tokenizer counts it:
-    ``head`` (tool definitions), then per message its template tokens, role and text)."""
+    ``head`` (tool definitions), then per message its template tokens, role and text).
+
+    A prefix's digest is that of its tokens, each followed by ``\x1f``; each stretch between two
+    boundaries is hashed as one string (the same bytes as token by token, in one call).
+    """
+    tokens = TOKEN_PATTERN.findall(head)
+    for role, text in messages:
+        tokens += [f"\x1e{role}"] * MESSAGE_OVERHEAD
+        tokens += TOKEN_PATTERN.findall(role)
+        tokens += TOKEN_PATTERN.findall(text)
     hasher = hashlib.blake2b(digest_size=16)
     out: list[tuple[int, bytes]] = []
-    count = 0
-    boundary = MIN_TOKENS
-
-    def take(tokens: list[str]) -> None:
-        nonlocal count, boundary
-        for token in tokens:
-            hasher.update(token.encode("utf-8", "surrogatepass") + b"\x1f")
-            count += 1
-            if count == boundary:
-                out.append((count, hasher.digest()))
-                boundary += AUTO_STEP
-
-    take(TOKEN_PATTERN.findall(head))
-    for role, text in messages:
-        take([f"\x1e{role}"] * MESSAGE_OVERHEAD + TOKEN_PATTERN.findall(role) + TOKEN_PATTERN.findall(text))
+    done = 0
+    for boundary in range(MIN_TOKENS, len(tokens) + 1, AUTO_STEP):
+        hasher.update(("\x1f".join(tokens[done:boundary]) + "\x1f").encode("utf-8", "surrogatepass"))
+        out.append((boundary, hasher.digest()))
+        done = boundary
     return out

@@ -31,6 +31,7 @@ import asyncio
 import concurrent.futures
 import importlib.util
 import selectors
+from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar, TypeVarTuple, Unpack
 
@@ -49,21 +50,33 @@ class _VirtualSelector(selectors.BaseSelector):
     def __init__(self, loop_ref: list[VirtualTimeLoop]) -> None:
         self._real = selectors.DefaultSelector()
         self._loop_ref = loop_ref
+        self._files = 0  # registered files; the loop's own wake-up pipe is the first
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._real.register(fileobj, events, data)
+        key = self._real.register(fileobj, events, data)
+        self._files += 1
+        return key
 
     def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._real.unregister(fileobj)
+        key = self._real.unregister(fileobj)
+        self._files -= 1
+        return key
 
     def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._real.modify(fileobj, events, data)
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        loop = self._loop_ref[0]
+        if timeout is not None and self._files <= 1 and not loop.threads_busy:
+            # no socket, no thread at work: only the wake-up pipe could be ready, and what a thread or a
+            # signal hands the loop is in its ready queue already (the pipe only wakes a blocked select):
+            # no system call; the clock jumps unless a callback arrived meanwhile
+            if timeout > 0 and not loop.ready_queue:
+                loop.advance(timeout)
+            return []
         ready = self._real.select(0)
         if ready:
             return ready
-        loop = self._loop_ref[0]
         if loop.threads_busy:
             # a thread the loop is waiting for is still working: it takes no virtual time
             return self._real.select(_IDLE_REAL_WAIT_S if timeout is None else min(timeout, _IDLE_REAL_WAIT_S))
@@ -91,6 +104,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._virtual_now = float(start)  # the loop's clock, in seconds
         self._jumps = 0  # how many times the clock was advanced (idle jumps)
         self.threads_busy = 0  # run_in_executor calls still running
+        self.ready_queue: deque[asyncio.Handle] = self._ready  # type: ignore[attr-defined]  # callbacks due now
 
     def run_in_executor(
         self, executor: concurrent.futures.Executor | None, func: Callable[[Unpack[_Ts]], _T], *args: *_Ts

@@ -114,7 +114,9 @@ def _scale_round(users: int, tree: Path | None) -> dict[str, float]:
     env = dict(os.environ)
     if tree is not None:  # another checkout: its packages first on the path
         env["PYTHONPATH"] = os.pathsep.join([str(tree), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    command = [sys.executable, __file__, "--_scale-one", str(users), str(STORM)]
+    # as a module from the tree's root (a script's own folder first on the path would let a module
+    # beside it, such as a module named like a package, shadow the fake_provider package)
+    command = [sys.executable, "-m", "harness.bench.virtual_time", "--_scale-one", str(users), str(STORM)]
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=False, cwd=tree or ROOT)
     if out.returncode != 0:
         raise SystemExit(f"scale run ({users} users, {tree or 'this tree'}) failed:\n{out.stderr[-2000:]}")

@@ -271,7 +271,9 @@ class AttemptRunner:
                     route.quota.see(limits, clock())
                 if limits is not None and route.learns_limits:
                     observation = limit_observation(limits)
-                    if observation:
+                    if observation and sync_limiter is not None:
+                        sync_limiter.observe_now(**observation)  # in memory: no coroutine to await
+                    elif observation:
                         await route.limiter.observe(**observation)
                 if status >= 300:
                     raise adapter.error(status, headers_in, raw, self._wall(), spec.name)

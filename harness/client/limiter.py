@@ -282,14 +282,12 @@ class RateLimiter:
         now = self._clock()
         self._expire(now)
         for key in observation:
-            if not any(key in (f"limit_{d}", f"remaining_{d}", f"reset_{d}_s") for d in DIMENSIONS):
+            if key not in _OBSERVATION_KEYS:
                 expected = "limit_<dim>, remaining_<dim> or reset_<dim>_s"
                 raise ConfigError(f"observe.{key}", f"unknown observation; expected {expected}, dim in {DIMENSIONS}")
-        for d, dim in enumerate(DIMENSIONS):
-            limit = _number(observation.get(f"limit_{dim}"))
-            remaining = _number(observation.get(f"remaining_{dim}"))
-            reset_s = _number(observation.get(f"reset_{dim}_s"))
-            self._observe_dim(d, now, limit, remaining, reset_s)
+        get = observation.get
+        for d, (limit_key, remaining_key, reset_key) in enumerate(_OBSERVATION_NAMES):
+            self._observe_dim(d, now, _number(get(limit_key)), _number(get(remaining_key)), _number(get(reset_key)))
         if observation:
             self._probe = _NO_PROBE  # a fresh picture of the provider's window
 
@@ -512,6 +510,11 @@ class RateLimiter:
         return (
             f"RateLimiter({self.name!r}, {used or 'unlimited'}, queued={len(self._tickets)}, buckets={len(self._log)})"
         )
+
+
+#: per dimension of :data:`DIMENSIONS`, the names of its observations (limit, remaining, reset)
+_OBSERVATION_NAMES = tuple((f"limit_{d}", f"remaining_{d}", f"reset_{d}_s") for d in DIMENSIONS)
+_OBSERVATION_KEYS = frozenset(name for names in _OBSERVATION_NAMES for name in names)
 
 
 def _number(value: float | None) -> float | None:

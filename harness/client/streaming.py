@@ -51,14 +51,17 @@ class StreamAssembler:
     """Accumulates one attempt's stream: text, finish reason, usage, ids; judges completeness."""
 
     __slots__ = (
-        "_adapter", "_reader", "_tools", "answer_model", "done", "finish", "model", "parts", "request_id",
+        "_adapter", "_feed", "_reader", "_tools", "answer_model", "done", "finish", "model", "parts", "request_id",
         "thinking", "usage",
     )  # fmt: skip
 
     def __init__(self, adapter: Adapter, model: str, request_id: str | None = None) -> None:
         self._adapter = adapter
         self.model = model  # the model asked for (for error attribution)
-        self._reader = adapter.stream_reader()
+        reader = adapter.stream_reader()
+        self._reader = reader
+        # a reader that batches plain text chunks (``StreamEvent.texts``) is read that way: fewer objects
+        self._feed: Callable[[bytes], list[StreamEvent]] = getattr(reader, "feed_batch", reader.feed)
         self.parts: list[str] = []  # text deltas so far
         self.finish: str | None = None  # the provider's finish reason, once seen
         self.usage: Usage | None = None  # the latest usage the stream reported
@@ -84,7 +87,7 @@ class StreamAssembler:
         """Text deltas in ``data``; raises the mapped error of an error event, StreamBroken if malformed."""
         if self.done:
             return []  # nothing after the end marker counts (nor is it parsed)
-        return self._absorb(self._reader.feed(data))
+        return self._absorb(self._feed(data))
 
     def end(self) -> list[str]:
         """The connection ended: deltas still buffered; raises StreamBroken if the stream did not finish."""
@@ -104,6 +107,9 @@ class StreamAssembler:
                 break  # nothing after the end marker counts
             if event.error is not None:
                 raise self._adapter.event_error(event.error, self.request_id, self.model)
+            if event.texts:
+                out += event.texts
+                self.parts += event.texts
             if event.text:
                 out.append(event.text)
                 self.parts.append(event.text)

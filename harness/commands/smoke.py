@@ -108,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("harness smoke: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a fault of the harness itself: one line, the key scrubbed from it, no traceback
+        reason = redactor.scrub(" ".join(f"{type(exc).__name__}: {exc}".splitlines()))
+        print(f"harness smoke: internal error, the run stopped: {reason}", file=sys.stderr)
+        return 1
     print_report(report, console, redactor)
     try:
         written = write_report(report, out, redactor)

@@ -16,7 +16,13 @@ from decimal import Decimal
 
 import numpy as np
 
-from harness.judge.columns import GEMINI_BAD_KEY, ProviderColumns, provider_columns
+from harness.judge.columns import (
+    GEMINI_BAD_KEY,
+    LogColumns,
+    OutcomeColumnsBuilder,
+    ProviderColumns,
+    provider_columns,
+)
 from harness.judge.degradation import DEGRADATION_METRICS, degradation_metrics
 from harness.judge.facts import LimitFact, RunFacts
 from harness.judge.prompts import prompt_cost_ratio, prompt_versions
@@ -35,6 +41,7 @@ __all__ = [
     "herd_gate",
     "herd_peak",
     "jitter_cv",
+    "judge_logs",
     "limit_violations",
     "recovery_probe",
     "retry_after_violations",
@@ -333,6 +340,30 @@ def compute_metrics(
     them all as objects): the provider's into columns (:mod:`harness.judge.columns`), the client's
     into running totals. The numbers are those of the formulas above applied to the record lists.
     """
+    return _judge(facts, records, outcomes, events, None)[0]
+
+
+def judge_logs(
+    facts: RunFacts,
+    records: Sequence[ProviderRecord],
+    outcomes: Sequence[OutcomeRecord],
+    events: Sequence[ClientEvent] = (),
+) -> tuple[dict[str, object], LogColumns]:
+    """:func:`compute_metrics`, and the logs as columns from the same single pass over each, for the
+    report to draw from (it then reads neither log again)."""
+    drawn = OutcomeColumnsBuilder()
+    metrics, cols = _judge(facts, records, outcomes, events, drawn)
+    return metrics, LogColumns.of(cols, drawn, facts.issued_ids, records, outcomes)
+
+
+def _judge(
+    facts: RunFacts,
+    records: Iterable[ProviderRecord],
+    outcomes: Iterable[OutcomeRecord],
+    events: Sequence[ClientEvent],
+    drawn: OutcomeColumnsBuilder | None,
+) -> tuple[dict[str, object], ProviderColumns]:
+    """The metrics and the provider's log as columns; ``drawn`` also gathers the outcome log's columns."""
     scoped_budgets = any(b.scope != "global" for b in facts.budgets)
     # the answers' attempts: not the model lists, not a semantic cache's embeddings calls
     cols = provider_columns(records, spend_by_logical=scoped_budgets)
@@ -372,6 +403,8 @@ def compute_metrics(
     n_ok = n_succeeded = client_attempts = fallbacks = truncated = 0
     failover: float | None = None
     for o in outcomes:
+        if drawn is not None:
+            drawn.add(o)
         oid = o.id
         outcome_count[oid] += 1
         if outcome_end is not None:
@@ -508,7 +541,7 @@ def compute_metrics(
     if isinstance(structured_numbers["reask_cost_usd"], Decimal):
         structured_numbers["reask_cost_usd"] = _money(structured_numbers["reask_cost_usd"])
 
-    return {
+    metrics: dict[str, object] = {
         "requests_logical": logical,
         "attempts": n_api,
         "client_attempts": client_attempts,
@@ -561,6 +594,7 @@ def compute_metrics(
         "simulated_s": _round(facts.simulated_s, 3),
         **dict(sorted(facts.extra.items())),
     }
+    return metrics, cols
 
 
 def _decimal(cache: dict[str, Decimal], text: str) -> Decimal:

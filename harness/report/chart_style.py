@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import TightLayoutEngine
 from matplotlib.ticker import MaxNLocator
 
 from harness.report.series import Period
@@ -88,7 +89,9 @@ def style(ax: Axes) -> None:
 
 
 def to_png(fig: Figure) -> tuple[bytes, int, int]:
-    fig.tight_layout(pad=0.8)
+    # fig.tight_layout(pad=0.8), without leaving a layout engine on the figure: with one, savefig draws
+    # the whole figure once more before drawing it into the PNG (a sixth of a report's chart time)
+    TightLayoutEngine(pad=0.8).execute(fig)
     buf = io.BytesIO()
     # no "Software" stamp: the same run gives byte-identical charts
     fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})

@@ -25,6 +25,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from harness.judge.columns import LogColumns
 from harness.report.chart_style import (
     DPI,
     HEIGHT_IN,
@@ -54,6 +55,7 @@ from harness.report.series import (
     fault_periods,
     latency_series,
     quota_series,
+    run_columns,
     run_span,
     status_mix,
 )
@@ -85,6 +87,7 @@ class Chart:
 @dataclass(frozen=True)
 class _Context:
     result: RunResult
+    cols: LogColumns  # the run's logs as columns, read once (by the judge) for every chart
     span: float  # seconds from t0 to the last event
     faults: list[Period]
     breakers: list[Period]
@@ -100,7 +103,7 @@ def _grid(ctx: _Context, min_width_s: float, max_buckets: int) -> Grid:
 
 def _arrivals(ctx: _Context, title: str) -> tuple[Figure, str]:
     grid = _grid(ctx, 0.1, 1200)
-    s = arrival_series(ctx.result, grid)
+    s = arrival_series(ctx.result, grid, ctx.cols)
     fig, (ax,) = figure()
     shade(ax, ctx.faults, ctx.breakers, text_span=ctx.span)
     fine = grid.width <= 0.1 + 1e-9
@@ -170,7 +173,7 @@ def _arrivals(ctx: _Context, title: str) -> tuple[Figure, str]:
 
 def _latency(ctx: _Context, title: str) -> tuple[Figure, str]:
     grid = _grid(ctx, 0.5, 120)
-    s = latency_series(ctx.result, grid)
+    s = latency_series(ctx.result, grid, ctx.cols)
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     FigureCanvasAgg(fig)
     ax, dist = fig.subplots(1, 2, width_ratios=(3, 1))
@@ -223,7 +226,7 @@ def _latency(ctx: _Context, title: str) -> tuple[Figure, str]:
 
 
 def _attempts(ctx: _Context, title: str) -> tuple[Figure, str]:
-    s = attempts_series(ctx.result)
+    s = attempts_series(ctx.result, ctx.cols)
     fig, (ax,) = figure()
     x = np.asarray(s.attempts, dtype=np.float64)
     bars = [(name, values, colour) for name, values, colour in (
@@ -275,7 +278,7 @@ def _attempts(ctx: _Context, title: str) -> tuple[Figure, str]:
 
 def _quota(ctx: _Context, title: str) -> tuple[Figure, str]:
     grid = _grid(ctx, 0.1, 600)
-    s = quota_series(ctx.result, grid)
+    s = quota_series(ctx.result, grid, cols=ctx.cols)
     fig, (ax_t, ax_r) = figure(rows=2)
     panels: tuple[tuple[Axes, FloatArray, FloatArray, float | None, str, str], ...] = (
         (ax_t, s.tokens_served, s.tokens_offered, s.quota_tpm, "tokens", "tokens / min"),
@@ -313,7 +316,7 @@ def _quota(ctx: _Context, title: str) -> tuple[Figure, str]:
 
 def _cost(ctx: _Context, title: str) -> tuple[Figure, str]:
     grid = _grid(ctx, 0.1, 600)
-    s = cost_series(ctx.result, grid)
+    s = cost_series(ctx.result, grid, ctx.cols)
     fig, (ax,) = figure()
     shade(ax, ctx.faults)
     gap = s.provider_total - s.client_total
@@ -338,7 +341,7 @@ def _cost(ctx: _Context, title: str) -> tuple[Figure, str]:
 
 def _status(ctx: _Context, title: str) -> tuple[Figure, str]:
     grid = _grid(ctx, 0.2, 240)
-    mix = status_mix(ctx.result, grid)
+    mix = status_mix(ctx.result, grid, ctx.cols)
     fig, (ax,) = figure()
     shade(ax, ctx.faults, ctx.breakers)
     base = np.zeros(grid.count)
@@ -467,15 +470,23 @@ def draw_figures(result: RunResult) -> Iterator[tuple[str, str, Figure, str]]:
     A chart that fails on odd records is replaced by a placeholder that says why, so the rest of the
     report (gates, metrics, other charts) is still written.
     """
-    span = run_span(result)
+    charts = CHARTS
+    if isinstance(result.metrics.get("degradation_timeline"), dict):  # a run with a degradation ladder
+        charts = (*CHARTS, ("degradation", "Degradation ladder over time", _degradation))
+    try:
+        cols = run_columns(result)  # the judge's columns: neither log is read again here
+        span = run_span(result, cols)
+    except Exception as exc:  # logs that cannot be read into columns: every chart says so, the page is written
+        for name, title, _draw in charts:
+            fig, caption = _unavailable(title, exc)
+            yield name, title, fig, caption
+        return
     span = span if math.isfinite(span) and span > 0 else 1.0
     # buckets are half-open: attempts arriving at the very end of the run (a herd released as the last
     # answers come back instantly, in virtual time) would fall past the last one and never be drawn
     span += 1e-6
-    ctx = _Context(result, span, fault_periods(result), breaker_periods(result.events, result.facts.t0, span))
-    charts = CHARTS
-    if isinstance(result.metrics.get("degradation_timeline"), dict):  # a run with a degradation ladder
-        charts = (*CHARTS, ("degradation", "Degradation ladder over time", _degradation))
+    breakers = breaker_periods(result.events, result.facts.t0, span)
+    ctx = _Context(result, cols, span, fault_periods(result), breakers)
     for name, title, draw in charts:
         try:
             fig, caption = draw(ctx, title)

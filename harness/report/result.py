@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.judge.columns import LogColumns
 from harness.judge.facts import RunFacts
 from harness.judge.gates import GateResult
 from harness.records import ClientEvent, OutcomeRecord, ProviderRecord
@@ -31,6 +32,9 @@ class RunResult:
     quota_rpm: float | None = None
     findings: Sequence[str] = ()  # what the runner found that no metric holds (e.g. a worker lost mid-run)
     extra_files: Sequence[tuple[str, str]] = ()  # (label, relative path) of other files in the folder to link
+    #: the logs as columns, from the judge's single pass over them: what the charts draw (None: the report
+    #: reads the logs once itself; columns of other logs than these two are not used)
+    columns: LogColumns | None = field(default=None, repr=False, compare=False)
 
     @property
     def passed(self) -> bool:

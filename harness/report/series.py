@@ -4,12 +4,14 @@ Times are seconds since the run start (``facts.t0``), the x axis of every time c
 request log gives arrivals, statuses, tokens against the quota and billed cost; the client's outcome
 log gives latency, time to first token, attempts and the client's own cost; client events give the
 breaker's open periods. Nothing here draws; :mod:`harness.report.charts` does.
+
+The logs are not read here: every series takes them as columns (:func:`run_columns`), those the judge
+read in its single pass over each log, so a report decodes neither log again for its charts.
 """
 
 from __future__ import annotations
 
 import math
-import weakref
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,8 +19,8 @@ from decimal import Decimal, InvalidOperation
 
 import numpy as np
 
-from harness.judge.columns import ProviderColumns, provider_columns
-from harness.records import OutcomeRecord, ProviderRecord
+from harness.judge.columns import LogColumns, log_columns
+from harness.records import ProviderRecord
 from harness.report.result import ClientEvent, RunResult
 from harness.report.timeline import (
     FloatArray,
@@ -49,6 +51,7 @@ __all__ = [
     "latency_series",
     "money",
     "quota_series",
+    "run_columns",
     "run_span",
     "status_class",
     "status_mix",
@@ -93,31 +96,23 @@ def api_records(result: RunResult) -> list[ProviderRecord]:
     return [r for r in result.provider_records if r.api != "openai.models"]
 
 
-_columns_cache: list[tuple[weakref.ref[Sequence[ProviderRecord]], ProviderColumns]] = []
+def run_columns(result: RunResult) -> LogColumns:
+    """The run's two logs as columns: the judge's, from its single pass over each, or, for a result built
+    without them (or whose logs were replaced since), the logs read once each here. Read it once per
+    report and hand it to every series (each series reads the logs itself when given none)."""
+    given = result.columns
+    if given is not None and given.reads(result.provider_records, result.outcomes):
+        return given
+    return log_columns(result.provider_records, result.outcomes, result.facts.issued_ids)
 
 
-def api_columns(result: RunResult) -> ProviderColumns:
-    """The model calls of the provider's log as columns, in arrival order (read once per log: every
-    chart of a report uses them, and a large run's log is not held as a list of records)."""
-    records = result.provider_records
-    if _columns_cache and _columns_cache[0][0]() is records and len(_columns_cache[0][1]) <= len(records):
-        return _columns_cache[0][1]
-    columns = provider_columns(records, bill=False)  # the cost chart reads the bill itself
-    try:
-        _columns_cache[:] = [(weakref.ref(records), columns)]
-    except TypeError:  # a plain list cannot be referred to weakly: no cache (a small log, in tests)
-        _columns_cache.clear()
-    return columns
-
-
-def run_span(result: RunResult) -> float:
+def run_span(result: RunResult, cols: LogColumns | None = None) -> float:
     """Seconds from t0 to the last thing that happened: the run's end, a record's end or an outcome's end."""
+    cols = cols or run_columns(result)
     t0 = result.facts.t0
-    ends = [result.facts.t_end]
-    ends += [r.t + max(0.0, r.duration_s) for r in result.provider_records]
-    ends += [o.t_end for o in result.outcomes]
-    finite = [e for e in ends if math.isfinite(e)]
-    return max(0.0, max(finite, default=t0) - t0)
+    ends = np.concatenate(([result.facts.t_end], cols.bill_end, cols.outcomes.t_end))
+    finite = ends[np.isfinite(ends)]
+    return max(0.0, (float(finite.max()) if finite.size else t0) - t0)
 
 
 def status_class(status: int) -> str:
@@ -192,9 +187,9 @@ class ArrivalSeries:
     last_arrival: float | None  # the last attempt's arrival (s since t0): the x axis must reach past it
 
 
-def arrival_series(result: RunResult, grid: Grid) -> ArrivalSeries:
+def arrival_series(result: RunResult, grid: Grid, cols: LogColumns | None = None) -> ArrivalSeries:
     t0 = result.facts.t0
-    times = api_columns(result).t - t0
+    times = (cols or run_columns(result)).t - t0
     peak, mean = fine_peak_and_mean(times, grid)
     gate = _number(result.metrics.get("herd_gate_100ms"))
     cap = result.facts.backoff_cap_s or 8.0  # the judge's default cap W when the client's is unknown
@@ -247,36 +242,28 @@ class LatencySeries:
     ttfts: FloatArray  # every streamed request's time to first token, sorted
 
 
-def latency_series(result: RunResult, grid: Grid) -> LatencySeries:
+def latency_series(result: RunResult, grid: Grid, cols: LogColumns | None = None) -> LatencySeries:
     """Grouped by when the answer arrived (``t_end``; first token for TTFT).
 
     Grouping by completion spreads a run in which every request starts at once (a herd, a batch)
     over the time its answers took, instead of piling every request into the first bucket.
     """
     t0 = result.facts.t0
-    end_list: list[float] = []
-    lat_list: list[float] = []
-    first_list: list[float] = []
-    ttft_list: list[float] = []
-    for o in result.outcomes:  # one pass, numbers only: the outcomes are not kept as objects
-        if not o.ok:
-            continue
-        end_list.append(o.t_end - t0)
-        lat_list.append(o.t_end - o.t_start)
-        if o.stream and o.ttft_s is not None:
-            first_list.append(o.t_start + (o.ttft_s or 0.0) - t0)
-            ttft_list.append(o.ttft_s or 0.0)
-    ends = np.array(end_list, dtype=np.float64)
-    lat = np.array(lat_list, dtype=np.float64)
-    s_firsts = np.array(first_list, dtype=np.float64)
-    ttft = np.array(ttft_list, dtype=np.float64)
+    o = (cols or run_columns(result)).outcomes
+    ok = o.ok
+    t_end, t_start = o.t_end[ok], o.t_start[ok]
+    timed = ok & o.timed
+    ttft = o.ttft_s[timed]
+    ends = t_end - t0
+    lat = t_end - t_start
+    s_firsts = o.t_start[timed] + ttft - t0
     qs = (50.0, 99.0)
     return LatencySeries(
         grid,
         percentiles(ends, lat, grid, qs),
         percentiles(s_firsts, ttft, grid, qs),
-        len(lat_list),
-        len(ttft_list),
+        len(lat),
+        len(ttft),
         np.sort(lat[np.isfinite(lat)]),
         np.sort(ttft[np.isfinite(ttft)]),
     )
@@ -293,21 +280,11 @@ class AttemptsSeries:
     limit: int | None  # the client's per-request attempt limit
 
 
-def attempts_series(result: RunResult) -> AttemptsSeries:
+def attempts_series(result: RunResult, cols: LogColumns | None = None) -> AttemptsSeries:
     """Attempts per logical request; a request the provider never saw (refused locally) took 0."""
-    logical_ids = api_columns(result).logical_id
-    ids = set(result.facts.issued_ids)
-    per_outcome: Counter[int] = Counter()
-    for o in result.outcomes:  # one pass
-        ids.add(o.id)
-        per_outcome[len(o.attempts)] += 1
-    provider: Counter[int] | None = None
-    if any(rid is not None for rid in logical_ids):
-        per_id = Counter(rid for rid in logical_ids if rid is not None)
-        provider = Counter(per_id.values())
-        never_seen = len(ids.difference(per_id))
-        if never_seen:
-            provider[0] += never_seen
+    cols = cols or run_columns(result)
+    provider = cols.provider_attempts
+    per_outcome: Counter[int] = Counter(cols.outcomes.attempts.tolist())
     client: Counter[int] | None = None
     if any(n > 0 for n in per_outcome):
         client = per_outcome
@@ -336,16 +313,16 @@ class QuotaSeries:
     quota_rpm: float | None
 
 
-def quota_series(result: RunResult, grid: Grid, window_s: float = 60.0) -> QuotaSeries:
+def quota_series(result: RunResult, grid: Grid, window_s: float = 60.0, cols: LogColumns | None = None) -> QuotaSeries:
     """Served load is what the quota admitted; offered load (every arrival) is what the judge's limit check counts."""
-    cols = api_columns(result)
+    cols = cols or run_columns(result)
     t = cols.t - result.facts.t0
     # OpenAI's TPM rule, as the judge's limit check counts it: prompt + the requested output cap
     tokens = (cols.prompt_tokens + np.where(cols.max_tokens >= 0, cols.max_tokens, cols.output_tokens)).astype(
         np.float64
     )
     served = cols.ok
-    ones = np.ones(len(cols))
+    ones = np.ones(len(cols.t))
     return QuotaSeries(
         grid,
         window_s,
@@ -370,14 +347,14 @@ class CostSeries:
     provider_total: Decimal
 
 
-def cost_series(result: RunResult, grid: Grid) -> CostSeries:
+def cost_series(result: RunResult, grid: Grid, cols: LogColumns | None = None) -> CostSeries:
     t0 = result.facts.t0
-    outcomes: Sequence[OutcomeRecord] = result.outcomes
-    records: Sequence[ProviderRecord] = result.provider_records  # every billed line, as the judge totals it
-    c_usd, c_total = _amounts([o.cost_usd for o in outcomes])
-    p_usd, p_total = _amounts([r.cost_usd for r in records])
-    c_t = np.fromiter((o.t_end - t0 for o in outcomes), dtype=np.float64, count=len(outcomes))
-    p_t = np.fromiter((r.t + max(0.0, r.duration_s) - t0 for r in records), dtype=np.float64, count=len(records))
+    cols = cols or run_columns(result)
+    # the provider's bill: every billed line (model listings and embeddings calls too), as the judge totals it
+    c_usd, c_total = _amounts(cols.outcomes.cost_usd)
+    p_usd, p_total = _amounts(cols.bill_usd)
+    c_t = cols.outcomes.t_end - t0
+    p_t = cols.bill_end - t0
     at = grid.edges
     return CostSeries(at, cumulative_at(c_t, c_usd, at), cumulative_at(p_t, p_usd, at), c_total, p_total)
 
@@ -395,9 +372,9 @@ def _amounts(values: Sequence[str]) -> tuple[FloatArray, Decimal]:
 
 
 # -- status mix --------------------------------------------------------------------------------
-def status_mix(result: RunResult, grid: Grid) -> dict[str, FloatArray]:
+def status_mix(result: RunResult, grid: Grid, cols: LogColumns | None = None) -> dict[str, FloatArray]:
     """Attempts per bucket by status class (:data:`STATUS_CLASSES`), from the provider's log."""
-    cols = api_columns(result)
+    cols = cols or run_columns(result)
     names = {s: status_class(s) for s in set(cols.status.tolist())}
     classes = [names[s] for s in cols.status.tolist()]
     return category_counts(cols.t - result.facts.t0, classes, grid, STATUS_CLASSES)

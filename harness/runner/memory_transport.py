@@ -75,12 +75,19 @@ class MemoryTransport:
     def __init__(self, core: ProviderCore) -> None:
         self.core = core  # the fake provider (its log and ledger are the other source of truth)
         self.sent = 0  # requests handed to the core
+        self._urls: dict[str, tuple[str, str]] = {}  # url → (path, query): a client sends to a few urls
 
     async def send(self, request: HttpRequest) -> _MemoryHttpResponse:
-        parts = urlsplit(request.url)
+        url = request.url
+        parts = self._urls.get(url)
+        if parts is None:
+            if len(self._urls) > 1024:
+                self._urls.clear()
+            split = urlsplit(url)
+            parts = self._urls[url] = (split.path, split.query)
         headers = {k.lower(): v for k, v in request.headers.items()}
         self.sent += 1
-        exchange = self.core.handle(ProviderRequest(request.method, parts.path, parts.query, headers, request.body))
+        exchange = self.core.handle(ProviderRequest(request.method, parts[0], parts[1], headers, request.body))
         response = perform(exchange)
         try:
             await response.headers_sent()

@@ -32,8 +32,9 @@ from fake_provider.core import ProviderCore
 from harness.client import ClientConfig
 from harness.control_api import CONTROL_TOKEN_ENV, control_headers
 from harness.errors import ConfigError
-from harness.judge import compute_metrics, evaluate_gates
+from harness.judge import evaluate_gates
 from harness.judge.facts import CacheBaseline
+from harness.judge.metrics import judge_logs
 from harness.records import OutcomeRecord, PackedRecords, ProviderRecord, load_jsonl
 from harness.report.result import ClientEvent, RunResult
 from harness.runner.cache_baseline import baseline_of, wants_cache_baseline, without_semantic_cache
@@ -300,7 +301,7 @@ def judged_result(
         scenario, stats, mode=mode, wall_s=wall_s, schedule_origin=schedule_origin, extra=extra,
         loop_lag_max_s=loop_lag_max_s, cache_baseline=cache_baseline,
     )  # fmt: skip
-    metrics = compute_metrics(facts, records, outcomes, events)
+    metrics, columns = judge_logs(facts, records, outcomes, events)
     gates = evaluate_gates(scenario.gates, metrics, facts)
     quotas = scenario.provider.quotas
     limits = quotas.limits_for(_default_model(scenario)) if quotas is not None else None
@@ -318,4 +319,5 @@ def judged_result(
         quota_tpm=None if limits is None else (limits.tpm or limits.itpm),
         quota_rpm=None if limits is None else limits.rpm,
         findings=findings,
+        columns=columns,
     )

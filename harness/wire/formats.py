@@ -59,9 +59,26 @@ def format_go_duration(seconds: float) -> str:
 
 
 def parse_go_duration(text: str | None) -> float | None:
-    """Seconds in a Go duration (``1m30.5s`` → 90.5); ``None`` if it is not one."""
+    """Seconds in a Go duration (``1m30.5s`` → 90.5); ``None`` if it is not one.
+
+    Remembered per text (rate-limit resets repeat: they come with every answer).
+    """
     if not text:
         return None
+    seconds = _GO_PARSED.get(text, _UNSEEN)
+    if seconds is _UNSEEN:
+        if len(_GO_PARSED) >= _MAX_GO_PARSED:
+            _GO_PARSED.clear()
+        seconds = _GO_PARSED[text] = _parse_go_duration(text)
+    return seconds  # type: ignore[return-value]
+
+
+_UNSEEN = object()
+_GO_PARSED: dict[str, float | None] = {}
+_MAX_GO_PARSED = 100_000
+
+
+def _parse_go_duration(text: str) -> float | None:
     text = text.strip()
     if text == "0":
         return 0.0

@@ -9,7 +9,7 @@ harness tokenizer counts a prompt the same way whichever wire carried it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -123,6 +123,8 @@ class StreamEvent:
     model: str | None = None
     tools: tuple[ToolDelta, ...] = ()  # tool-call pieces in this event
     thinking: str = ""  # reasoning text delta
+    #: several text deltas in a row, in order (a reader's batch of plain text chunks; ``text`` is then empty)
+    texts: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)

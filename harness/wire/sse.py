@@ -109,14 +109,17 @@ class SSEParser:
         data = self._buffer + chunk if self._buffer else chunk
         if b"\r" in data:
             return self.feed(chunk)
-        blocks = data.split(b"\n\n")
-        rest = blocks[-1]
-        del blocks[-1]
-        for block in blocks:
-            if block[:6] != b"data: " or b"\n" in block:
-                return self.feed(chunk)  # the line-by-line path (the buffer is still untouched)
-        self._buffer = rest
-        return [block[6:] for block in blocks]
+        end = data.rfind(b"\n\n")  # the complete events end there; the rest waits for the next read
+        if end < 0:
+            self._buffer = data
+            return []
+        # one split for all the events: "data: P1\n\ndata: P2 … \n\n" → [P1, P2 …], taken only if the
+        # events are one "data:" line each (no newline but the two after each event: else line by line)
+        payloads = data[6:end].split(b"\n\ndata: ")
+        if data[:6] != b"data: " or data.count(b"\n", 0, end + 2) != 2 * len(payloads):
+            return self.feed(chunk)  # the line-by-line path (the buffer is still untouched)
+        self._buffer = data[end + 2 :]
+        return payloads
 
     def finish(self) -> list[SSEMessage]:
         """End of stream: an event whose blank line never came is dispatched (as Gemini's SDK does)."""

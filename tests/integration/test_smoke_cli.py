@@ -304,3 +304,26 @@ def test_the_console_script_prints_the_table_and_nothing_on_stderr(tmp_path: Pat
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""
     assert "PASSED smoke anthropic" in done.stdout
+
+
+def test_an_internal_error_is_one_line_without_the_key(
+    env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fault of the harness itself (here: the battery raising with the key in its message) is one line on
+    stderr, exit 1, the key scrubbed, no traceback."""
+    _, key = KEYS["openai"]
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"unexpected answer to a request with Authorization: Bearer {key}\nsecond line")
+
+    monkeypatch.setattr("harness.smoke.run.run_battery", broken)
+    code = main(["smoke", "--provider", "openai", "--base-url", "http://127.0.0.1:9", "--out", str(tmp_path / "x")])
+    captured = capsys.readouterr()
+    assert code == 1
+    err = captured.err.strip()
+    assert err.splitlines() == [err]
+    assert err.startswith("harness smoke: internal error, the run stopped: RuntimeError: unexpected answer")
+    assert "[redacted]" in err
+    for piece in (key, key[:8], key[-8:]):
+        assert piece not in captured.err + captured.out
+    assert "Traceback" not in captured.err

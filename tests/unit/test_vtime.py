@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 
 import pytest
 
@@ -102,3 +104,54 @@ async def _on_a_plain_loop() -> str:
     import anyio.to_thread
 
     return await anyio.to_thread.run_sync(_slow_thread_work)
+
+
+def test_no_system_call_while_nothing_but_timers_can_happen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without sockets or threads at work the selector is not asked (the clock still jumps exactly);
+    with a socket registered it is asked again."""
+    polls: list[float | None] = []
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        selector = loop._selector  # type: ignore[attr-defined]
+        real_select = selector._real.select
+
+        def counted(timeout: float | None = None) -> list[object]:
+            polls.append(timeout)
+            return real_select(timeout)  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(selector._real, "select", counted)
+        for _ in range(5):
+            await asyncio.sleep(2)
+        assert polls == []
+        reader, writer = socket.socketpair()
+        loop.add_reader(reader.fileno(), lambda: None)
+        await asyncio.sleep(1)
+        loop.remove_reader(reader.fileno())
+        reader.close()
+        writer.close()
+        assert polls  # a socket could be ready: polled
+        return loop.time()
+
+    assert run(main()) == pytest.approx(11.0)
+
+
+def test_a_callback_a_thread_hands_over_is_run_before_the_clock_jumps() -> None:
+    async def main() -> list[tuple[str, float]]:
+        loop = asyncio.get_running_loop()
+        seen: list[tuple[str, float]] = []
+        done = threading.Event()
+
+        def from_thread() -> None:
+            loop.call_soon_threadsafe(lambda: seen.append(("thread", loop.time())))
+            done.set()
+
+        thread = threading.Thread(target=from_thread)
+        thread.start()
+        done.wait()
+        thread.join()
+        await asyncio.sleep(10)
+        seen.append(("slept", loop.time()))
+        return seen
+
+    assert run(main()) == [("thread", 0.0), ("slept", 10.0)]

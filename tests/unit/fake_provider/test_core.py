@@ -500,3 +500,28 @@ def test_gemini_streams_need_alt_sse_and_are_logged_as_streams() -> None:
     record = deliver(ex)
     assert (record.api, record.stream, record.output_tokens) == ("gemini.generate", True, 5)
     assert gemini.parse_route(path) is not None
+
+
+def test_the_shared_models_path_is_told_apart_by_headers() -> None:
+    """``GET /v1/models`` is OpenAI's, Anthropic's and Gemini's path: the headers say whose list (and whose 401)."""
+    core = make_core()
+
+    def listing(headers: dict[str, str], query: str = "") -> tuple[int, dict[str, object]]:
+        ex = core.handle(ProviderRequest("GET", "/v1/models", query, headers, b""))
+        return ex.plan.status, json.loads(ex.plan.body)
+
+    status, body = listing({"x-api-key": "k"})  # an Anthropic key header alone (0.x SDKs, LiteLLM)
+    assert (status, sorted(body)) == (200, ["data", "first_id", "has_more", "last_id"])
+    status, body = listing({"authorization": "Bearer k", "anthropic-version": "2023-06-01"})  # anthropic 2.x
+    assert (status, sorted(body)) == (200, ["data", "first_id", "has_more", "last_id"])
+    status, body = listing({"authorization": "Bearer k"})
+    assert (status, body["object"]) == (200, "list")
+    assert all(m["owned_by"] == "openai" for m in body["data"])  # type: ignore[union-attr, index]
+    status, body = listing({"x-goog-api-key": "k"})
+    assert (status, sorted(body)) == (200, ["models"])
+    status, body = listing({}, "key=k")
+    assert (status, sorted(body)) == (200, ["models"])
+    status, body = listing({"anthropic-version": "2023-06-01"})  # Anthropic's, without a key
+    assert (status, body["type"], body["error"]["type"]) == (401, "error", "authentication_error")  # type: ignore[index]
+    status, body = listing({})
+    assert (status, body["error"]["code"]) == (401, "invalid_api_key")  # type: ignore[index]

@@ -3,7 +3,9 @@ OpenAI / Gemini automatic caching (1,024 tokens, steps of 128), in the provider 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 from typing import Any
 
 import pytest
@@ -11,7 +13,9 @@ import pytest
 from fake_provider.config import ProviderConfig
 from fake_provider.core import ProviderCore, ProviderRequest
 from fake_provider.plan import Delivery
+from fake_provider.prompt_cache import _prefixes
 from harness.clock import ManualClock
+from harness.tokenizer import MESSAGE_OVERHEAD, TOKEN_PATTERN
 
 LONG = " ".join(["word"] * 1500)
 KEYS = {"authorization": "Bearer k", "x-api-key": "k", "x-goog-api-key": "k"}
@@ -85,3 +89,23 @@ def test_automatic_caching_reads_the_longest_repeated_prefix(api: str) -> None:
     assert cached >= 1024
     assert (cached - 1024) % 128 == 0
     assert ask("a short one") == cached
+
+
+def test_prefix_digests_are_those_of_the_tokens_one_by_one() -> None:
+    """The stretches hashed in one call give the digests of hashing each token and its separator in turn."""
+    rng = random.Random(4)
+    alphabet = "abcd efgh 12,.! é日\ud83d\ude00\ud800 xyzw  \n"
+    for _ in range(20):
+        messages = [("user", "".join(rng.choice(alphabet) for _ in range(rng.randint(2000, 4000))))]
+        head = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300)))
+        tokens = TOKEN_PATTERN.findall(head)
+        for role, text in messages:
+            tokens += [f"\x1e{role}"] * MESSAGE_OVERHEAD + TOKEN_PATTERN.findall(role) + TOKEN_PATTERN.findall(text)
+        hasher = hashlib.blake2b(digest_size=16)
+        expected = []
+        for count, token in enumerate(tokens, 1):
+            hasher.update(token.encode("utf-8", "surrogatepass") + b"\x1f")
+            if count >= 1024 and (count - 1024) % 128 == 0:
+                expected.append((count, hasher.digest()))
+        assert expected
+        assert _prefixes(messages, head) == expected

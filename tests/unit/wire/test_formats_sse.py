@@ -149,3 +149,32 @@ def test_sse_parser_reads_any_mix_of_simple_and_named_events_however_split(
 @given(st.text() | st.text(st.characters(min_codepoint=32, max_codepoint=126)))
 def test_json_string_writes_what_json_dumps_writes(text: str) -> None:
     assert json_string(text) == json.dumps(text)
+
+
+@given(st.lists(_events, max_size=12), st.data())
+def test_sse_payload_reads_give_the_events_of_the_line_parser_however_split(
+    events: list[tuple[str | None, str]], data: st.DataObject
+) -> None:
+    # feed_payloads: raw payloads while every event read is one "data:" line (one split for all of a
+    # read), the line parser's messages otherwise; either way the events the line parser reads
+    stream = b"".join(encode_event(payload, name) for name, payload in events)
+    stream += data.draw(st.sampled_from([b"", b"\n", b"\n\n", b"data: x\n\n\n", b"data: tail"]))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
+    reference = SSEParser()
+    expected = reference.feed(stream) + reference.finish()
+    parser = SSEParser()
+    got: list[SSEMessage] = []
+    last = 0
+    for cut in [*cuts, len(stream)]:
+        for item in parser.feed_payloads(stream[last:cut]):
+            got.append(item if isinstance(item, SSEMessage) else SSEMessage(None, item.decode("utf-8", "replace")))
+        last = cut
+    got += parser.finish()
+    assert got == expected
+
+
+def test_go_durations_read_twice_read_the_same() -> None:
+    for text in ("6m0s", "59.995s", "1x", "20ms", "0"):
+        assert parse_go_duration(text) == parse_go_duration(text)
+    assert parse_go_duration("1x") is None
+    assert parse_go_duration("1m30.5s") == pytest.approx(90.5)

@@ -134,3 +134,10 @@ def test_records_convert_as_asdict_does() -> None:
     for record in (provider, outcome):
         assert to_dict(record) == dataclasses.asdict(record)
     assert dump_jsonl([provider, outcome]).count("\n") == 2
+
+
+def test_the_encoder_quotes_a_piece_the_same_every_time() -> None:
+    enc = openai_answers.ChatStreamEncoder("chatcmpl-2", "gpt-4o-mini", 7, True)
+    first = enc.texts(PIECES * 2)
+    assert first == [enc.text(p) for p in PIECES * 2]
+    assert enc.texts(PIECES) == first[: len(PIECES)]
