@@ -97,8 +97,7 @@ class Accounts:
         self._folded = end
         ledger, observe, prices = self.ledger, self.metrics.observe, self._prices
         zero = Decimal(0)
-        for seq in range(start + 1, end + 1):
-            entry = entries[seq - 1]
+        for seq, entry in enumerate(entries.rows(start, end), start + 1):
             model = entry[MODEL]
             api, status, prompt, output = entry[7], entry[10], entry[11], entry[13]
             if not entry[BILLED]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from harness.packed_rows import PackedRows
 from harness.pricing import ModelPrice, Usage
 
 __all__ = ["BillingLedger", "LedgerEntry", "Totals"]
@@ -84,9 +85,9 @@ class BillingLedger:
 
     def __init__(self, sync: Callable[[], None] = _nothing) -> None:
         self._sync = sync
-        # (seq, model, client, input, cached, output, cost, cache writes, of which 1 h, reasoning): tuples of
-        # plain values, cheap to keep by the million
-        self._entries: list[tuple[int, str, str, int, int, int, Decimal, int, int, int]] = []
+        # (seq, model, client, input, cached, output, cost as str(Decimal), cache writes, of which 1 h, reasoning):
+        # rows of plain values, packed as they come (a run bills hundreds of thousands of attempts)
+        self._entries = PackedRows()
         self._by_model: dict[str, Totals] = {}
         self._by_key: dict[str, Totals] = {}
         self._total = Totals()
@@ -130,7 +131,8 @@ class BillingLedger:
         reasoning: int = 0,
     ) -> None:
         """Record one billed attempt whose cost is known."""
-        self._entries.append((seq, model, client, input_tokens, cached, output, cost, written, written_1h, reasoning))
+        text = str(cost)  # reads back exactly (digits, exponent and sign)
+        self._entries.append((seq, model, client, input_tokens, cached, output, text, written, written_1h, reasoning))
         totals = self._by_model.get(model)
         if totals is None:
             totals = self._by_model[model] = Totals()
@@ -162,7 +164,7 @@ class BillingLedger:
         """Every billed attempt, oldest first (built on read)."""
         self._sync()
         return [
-            LedgerEntry(s, m, c, Usage(i, o, cached, w, r, w1), cost)
+            LedgerEntry(s, m, c, Usage(i, o, cached, w, r, w1), Decimal(cost))
             for s, m, c, i, cached, o, cost, w, w1, r in self._entries
         ]
 
@@ -189,7 +191,7 @@ class BillingLedger:
 
     def clear(self) -> None:
         self._costs = {}
-        self._entries = []
+        self._entries = PackedRows()
         self._by_model = {}
         self._by_key = {}
         self._total = Totals()

@@ -26,7 +26,6 @@ Example::
 from __future__ import annotations
 
 import bisect
-import marshal
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import astuple, fields
@@ -34,6 +33,7 @@ from decimal import Decimal
 
 from harness.client.events import PolicyEvent
 from harness.client.logical import OutcomeRow, record_of
+from harness.packed_rows import PackedRows
 from harness.records import ClientEvent, OutcomeRecord, dump_jsonl
 
 _ATTEMPTS = tuple(f.name for f in fields(OutcomeRecord)).index("attempts")  # where a row holds them
@@ -63,19 +63,19 @@ def client_event(event: PolicyEvent) -> ClientEvent:
 class OutcomeLog:
     """Outcome records and client events, kept in order, with running counters for Prometheus.
 
-    Records are kept as flat rows packed with :mod:`marshal` into ``bytes``, which the cyclic garbage
-    collector never sees: a load test keeps millions of them. Kept as tuples they would each count as
-    new container objects, and at 64 requests in flight every 120 or so of them start a young-generation
-    collection that walks every in-flight request's objects (5 µs per request, about 4 % of the client's
-    CPU); packed, collections become rare. A row marshal cannot pack (an exotic value given to
-    :meth:`write`) is kept as it is. :attr:`records` materialises them on read.
+    Records are kept as flat rows in :class:`~harness.packed_rows.PackedRows`: every 256 of them
+    marshalled and compressed into one ``bytes``, which the cyclic garbage collector never sees (a load
+    test keeps millions of them; kept as tuples they would each count as new container objects, and
+    at 64 requests in flight every 120 or so of them start a young-generation collection that walks
+    every in-flight request's objects), at about 60 bytes a record. A block marshal cannot pack (an
+    exotic value given to :meth:`write`) is kept as its rows. :attr:`records` materialises them on read.
     """
 
     def __init__(self, *, keep: bool = True, sinks: Iterable[Callable[[OutcomeRecord], None]] = ()) -> None:
         self.keep = keep  # keep every record in memory (the judge needs them); False: counters and sinks only
         self.sinks = list(sinks)  # called with each record as it is written (a file writer, a queue …)
         self.events: list[ClientEvent] = []
-        self._rows: list[bytes | OutcomeRow] = []  # packed rows (see the class docstring)
+        self._rows = PackedRows()  # see the class docstring
         self._models: dict[str, _ModelCounters] = {}  # per model: requests, attempts, tokens, cost
         self._latency = [0] * (len(LATENCY_BUCKETS) + 1)  # per bucket, the last one for +Inf
         self._latency_sum = 0.0
@@ -85,7 +85,7 @@ class OutcomeLog:
     @property
     def records(self) -> list[OutcomeRecord]:
         """Every record kept, in the order written (built on each read)."""
-        return [record_of(_unpack(row)) for row in self._rows]
+        return [record_of(row) for row in self._rows]
 
     def write(self, record: OutcomeRecord, cost: Decimal | None = None) -> None:
         """Add the terminal record of a logical request; a second record for the same id is a bug."""
@@ -104,10 +104,7 @@ class OutcomeLog:
             raise RuntimeError(f"a second terminal outcome for logical request {logical_id!r}")
         self.ids.add(logical_id)
         if self.keep:
-            try:
-                self._rows.append(_pack(row))
-            except ValueError:  # not marshallable (a value of an unusual type): keep the tuple
-                self._rows.append(row)
+            self._rows.append(row)
         model = row[6] or row[5]
         models = self._models
         counters = models.get(model)
@@ -148,7 +145,7 @@ class OutcomeLog:
         return dump_jsonl(self.records)
 
     def __iter__(self) -> Iterator[OutcomeRecord]:
-        return (record_of(_unpack(row)) for row in self._rows)
+        return (record_of(row) for row in self._rows.rows(0, len(self._rows)))
 
     def events_jsonl(self) -> str:
         import json
@@ -202,17 +199,6 @@ class OutcomeLog:
 
     def __repr__(self) -> str:
         return f"OutcomeLog({len(self.ids)} outcomes, {len(self.events)} events)"
-
-
-_pack = marshal.dumps  # a row of plain values (str, float, int, bool, None, tuples): exact round trip
-
-
-def _unpack(row: bytes | OutcomeRow) -> OutcomeRow:
-    if type(row) is bytes:
-        unpacked: OutcomeRow = marshal.loads(row)
-        return unpacked
-    assert isinstance(row, tuple)
-    return row
 
 
 class _ModelCounters:

@@ -21,6 +21,7 @@ from harness.client.retry import AdaptiveThrottle
 from harness.client.streaming import DeadlineWatch
 from harness.clock import ManualClock
 from harness.errors import BudgetExceeded, ConfigError
+from harness.packed_rows import PackedRows
 from harness.pricing import ModelPrice, PriceTable, Usage
 from harness.records import AttemptRecord, OutcomeRecord
 from harness.tokenizer import count_messages
@@ -129,7 +130,9 @@ def test_outcome_rows_are_packed_and_read_back_exactly() -> None:
     attempts = (AttemptRecord(0, 1.5, 2.5, "m", 429, "RateLimited", "req_1", math.inf, 0.25),)
     record = OutcomeRecord("r1", False, "RateLimited", -0.0, 2.75, "m", ttft_s=math.nan, attempts=attempts)
     log.write(record)
-    assert type(log._rows[0]) is bytes  # packed: the garbage collector never sees it
+    for n in range(PackedRows.BLOCK - 1):
+        log.write(dataclasses.replace(record, id=f"r1-{n}"))
+    assert [type(b) for b in log._rows._blocks] == [bytes]  # sealed: the garbage collector never sees it
     back = log.records[0]
     assert back.attempts == attempts
     assert math.isnan(back.ttft_s or 0.0)
@@ -143,9 +146,12 @@ def test_a_row_marshal_cannot_pack_is_kept_as_it_is() -> None:
 
     log = OutcomeLog()
     record = OutcomeRecord("r2", True, "ok", 0.0, 1.0, "m", user=Label("ana"))
-    log.write(record)
-    assert type(log._rows[0]) is tuple
-    assert list(log) == [record]
+    others = [OutcomeRecord(f"r3-{n}", True, "ok", 0.0, 1.0, "m") for n in range(PackedRows.BLOCK)]
+    for r in (record, *others):
+        log.write(r)
+    assert [type(b) for b in log._rows._blocks] == [tuple]  # the block with the odd value: its rows
+    assert list(log) == [record, *others]
+    assert type(log.records[0].user) is Label
 
 
 # ------------------------------------------------------------------------------------ token counts
