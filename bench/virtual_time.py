@@ -7,7 +7,7 @@ command lines of ``bench/RESULTS.md``: ``.venv/bin/python bench/virtual_time.py 
 import sys
 from pathlib import Path
 
-# this folder holds bench/fake_provider.py, which would shadow the fake_provider package
+# started as a script, this folder comes first on the path: a file here named like a package would shadow it
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 

@@ -22,7 +22,7 @@ def test_a_scale_round_runs_in_its_own_process() -> None:
 
 
 def test_the_bench_script_starts_beside_bench_fake_provider() -> None:
-    # bench/ holds fake_provider.py too: started as a script, its folder must not shadow the package
+    # started as a script, its folder comes first on the path: nothing in bench/ may shadow a package
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run(
         [sys.executable, str(root / "bench" / "virtual_time.py"), "--help"], capture_output=True, text=True, check=False
