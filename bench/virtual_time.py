@@ -4,7 +4,14 @@ The code lives in :mod:`harness.bench.virtual_time` (``harness bench`` runs it t
 command lines of ``bench/RESULTS.md``: ``.venv/bin/python bench/virtual_time.py --help``.
 """
 
-from harness.bench.virtual_time import main
+import sys
+from pathlib import Path
+
+# bench/fake_provider.py (the stream benchmark) sits in this folder: the folder must not shadow the package
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from harness.bench.virtual_time import main  # noqa: E402
 
 if __name__ == "__main__":
     raise SystemExit(main())
