@@ -7,7 +7,7 @@ command lines of ``bench/RESULTS.md``: ``.venv/bin/python bench/virtual_time.py 
 import sys
 from pathlib import Path
 
-# bench/fake_provider.py (the stream benchmark) sits in this folder: the folder must not shadow the package
+# this folder holds bench/fake_provider.py, which would shadow the fake_provider package
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 

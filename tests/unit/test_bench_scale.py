@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from harness.bench import virtual_time
@@ -15,3 +19,13 @@ def test_a_scale_round_runs_in_its_own_process() -> None:
     assert result["users"] == 2
     assert result["attempts"] > 0
     assert result["cpu_per_request_ms"] > 0
+
+
+def test_the_bench_script_starts_beside_bench_fake_provider() -> None:
+    # bench/ holds fake_provider.py too: started as a script, its folder must not shadow the package
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, str(root / "bench" / "virtual_time.py"), "--help"], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr[-500:]
+    assert "--scale" in out.stdout
