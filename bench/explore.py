@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench/fake_provider.py shadows a package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # (a script named like a package)
 
 from harness.explore import ExploreProgress, ExploreSettings, explore  # noqa: E402
 from harness.scenario.model import load_scenario  # noqa: E402

@@ -1,4 +1,4 @@
-// A bare Node SSE server for bench/fake_provider.py: every POST is answered with EVENTS copies of
+// A bare Node SSE server for bench/fake_provider_streams.py: every POST is answered with EVENTS copies of
 // the bytes in EVENT_FILE, one res.write each, then the end of the response. Nothing else: no
 // parsing of the request, no headers beyond the content type. Usage: node bare_sse_server.js EVENT_FILE EVENTS
 "use strict";

@@ -26,7 +26,7 @@ are lower and the ratios closer to 1: the generator, not the server, can be the 
     .venv/bin/python bench/provider_throughput.py --faults   # … and the same provider with faults and quotas on
 
 The server CPU one short stream costs (64 tokens), beside bare aiohttp and Node stream servers, is
-measured by :mod:`harness.bench.fake_provider` (``bench/fake_provider.py``).
+measured by :mod:`harness.bench.fake_provider_streams` (``bench/fake_provider_streams.py``).
 
 Targets: ratio ≥ 0.5, stream_ratio ≥ 0.5, and with ``--faults`` faults_ratio ≥ 0.8.
 """

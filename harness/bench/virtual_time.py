@@ -115,7 +115,7 @@ def _scale_round(users: int, tree: Path | None) -> dict[str, float]:
     if tree is not None:  # another checkout: its packages first on the path
         env["PYTHONPATH"] = os.pathsep.join([str(tree), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     # as a module from the tree's root (a script's own folder first on the path would let a module
-    # beside it, such as harness/bench/fake_provider.py, shadow the fake_provider package)
+    # beside it, such as a module named like a package, shadow the fake_provider package)
     command = [sys.executable, "-m", "harness.bench.virtual_time", "--_scale-one", str(users), str(STORM)]
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=False, cwd=tree or ROOT)
     if out.returncode != 0:

@@ -14,7 +14,7 @@ from harness.bench import virtual_time
 @pytest.mark.slow
 def test_a_scale_round_runs_in_its_own_process() -> None:
     # the round's process starts as a module from the tree's root: a script started from harness/bench/
-    # would find harness/bench/fake_provider.py before the fake_provider package
+    # would find a module named like a package there before the fake_provider package
     result = virtual_time._scale_round(2, None)
     assert result["users"] == 2
     assert result["attempts"] > 0

@@ -16,9 +16,9 @@ Targets (issue 19): at most 600 µs of server CPU per stream, and at least 1.5x 
 stream rate. CPU time, unlike wall time, stays meaningful on a shared machine; the load average is
 printed beside the numbers all the same.
 
-    .venv/bin/python bench/fake_provider.py                       # 3 alternating rounds of 5 s
-    .venv/bin/python bench/fake_provider.py --quick --json        # one round of 1 s, as JSON
-    .venv/bin/python bench/fake_provider.py --baseline /tmp/before   # another checkout's provider beside
+    .venv/bin/python bench/fake_provider_streams.py                       # 3 alternating rounds of 5 s
+    .venv/bin/python bench/fake_provider_streams.py --quick --json        # one round of 1 s, as JSON
+    .venv/bin/python bench/fake_provider_streams.py --baseline /tmp/before   # another checkout's provider beside
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``bench/fake_provider.py`` runs end to end in quick mode and reports every server it names. Its
+"""``bench/fake_provider_streams.py`` runs end to end in quick mode and reports every server it names. Its
 numbers are not asserted beyond being measured (timings are never test verdicts)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "fake_provider.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "fake_provider_streams.py"
 
 
 @pytest.mark.slow
