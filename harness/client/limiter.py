@@ -92,6 +92,9 @@ __all__ = [
 
 _MIN_WAIT_S = 1e-6  # the shortest wait for a demand that does not fit yet
 _NO_PROBE, _PROBE, _PROBING = 0, 1, 2  # RateLimiter._probe
+#: others' usage leaving the window starts a probe only when the window held at least this share of a
+#: limit it counts against (or requests are queued): below it, what they sent since cannot matter yet
+_PROBE_PRESSURE = 0.5
 
 
 class _Bucket:
@@ -406,7 +409,7 @@ class RateLimiter:
             while log and log[0].last <= horizon:
                 bucket = log.popleft()
                 bucket.live = False  # a late settle or cancel must not refund it a second time
-                if bucket.others and self._probe == _NO_PROBE:
+                if bucket.others and self._probe == _NO_PROBE and self._pressed(bucket):
                     self._probe = _PROBE
                 weights = bucket.weights
                 for d in range(4):
@@ -424,6 +427,22 @@ class RateLimiter:
         if self._tickets:
             for tid in [tid for tid, t in self._tickets.items() if t.expires_at < now]:
                 del self._tickets[tid]
+
+    def _pressed(self, bucket: _Bucket) -> bool:
+        """Is the window near its limit in a dimension ``bucket`` (others' usage, still counted) booked?
+
+        Only then can what the others sent since matter to the next admissions; far below the limit
+        a probe would only hold the queue (and a busy process's own usage, counted by the provider in
+        ways this limiter does not mirror, would keep booking "others" and queueing it for nothing).
+        """
+        if self._tickets:
+            return True
+        totals, effective = self._totals, self._effective
+        for d in range(4):
+            limit = effective[d]
+            if limit is not None and bucket.weights[d] > 0 and totals[d] >= _PROBE_PRESSURE * limit:
+                return True
+        return False
 
     def _fits(self, weights: tuple[float, ...], now: float) -> bool:
         """Do ``weights`` fit now in every dimension (the common case, answered without computing a wait)?"""

@@ -254,6 +254,28 @@ def test_when_others_usage_leaves_the_window_one_request_goes_alone_until_an_ans
     assert lim.reserve(Demand()).granted  # no probe any more: as many as fit
 
 
+def test_others_usage_far_below_the_limit_leaves_without_a_probe() -> None:
+    # a busy process alone on its key sees "others" usage too (the provider counts in ways the limiter
+    # does not mirror); far below the limit, holding the queue for a probe would only slow it down
+    clock = ManualClock()
+    lim = RateLimiter(LimitConfig(window_s=10, transit_margin_s=0), clock=clock)
+    lim.observe_now(limit_requests=1000, remaining_requests=990, reset_requests_s=10)
+    assert lim.in_window()[0] == 10
+    clock.advance(10)
+    assert lim.grant_now(10, 10) is not None
+    assert lim.grant_now(10, 10) is not None  # no probe out: the next one goes too
+    assert lim.reserve(Demand()).granted
+
+
+def test_others_usage_near_the_limit_still_starts_a_probe() -> None:
+    clock = ManualClock()
+    lim = RateLimiter(LimitConfig(window_s=10, transit_margin_s=0), clock=clock)
+    lim.observe_now(limit_requests=1000, remaining_requests=500, reset_requests_s=10)  # 500 of 950
+    clock.advance(10)
+    assert lim.grant_now(10, 10) is not None
+    assert lim.grant_now(10, 10) is None  # the probe is out
+
+
 def test_a_probe_without_an_answer_is_given_up_after_the_ticket_grace() -> None:
     clock = ManualClock()
     lim = _shared_key_limiter(clock)
