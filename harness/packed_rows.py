@@ -25,82 +25,101 @@ import marshal
 import operator
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-__all__ = ["PackedRows", "Row"]
+__all__ = ["PackedBlocks", "PackedRows", "Row"]
 
 #: a row: a tuple of str, int, float, bool, None, bytes and tuples of them
 Row = tuple[Any, ...]
 
+_T = TypeVar("_T")
 
-class PackedRows:
-    """An append-only sequence of rows, sealed into compressed blocks as it grows."""
+
+class PackedBlocks(Generic[_T]):
+    """An append-only sequence of items, sealed into compressed blocks as it grows: the one
+    implementation of the blocks, under :class:`PackedRows` (rows kept as they are) and
+    :class:`harness.records.PackedRecords` (records kept as rows of their values).
+
+    A subclass changes what a sealed block holds by overriding :meth:`_encode` (the block's items
+    into a value ``marshal`` can hold, raising ``ValueError`` when it cannot) and :meth:`_decode`
+    (that value back into items); the block logic itself (sealing, the last block kept unpacked,
+    reading by index or in order) stays here.
+    """
 
     __slots__ = ("_blocks", "_cached", "_len", "_tail")
 
-    BLOCK = 256  # rows per sealed block
+    BLOCK = 256  # items per sealed block
 
-    def __init__(self, rows: Iterable[Row] = ()) -> None:
-        self._blocks: list[bytes | tuple[Row, ...]] = []  # sealed: packed, or kept as they are
-        self._tail: list[Row] = []  # the block being filled
+    def __init__(self, items: Iterable[_T] = ()) -> None:
+        self._blocks: list[bytes | tuple[_T, ...]] = []  # sealed: packed, or kept as they are
+        self._tail: list[_T] = []  # the block being filled
         self._len = 0
-        self._cached: tuple[int, list[Row] | tuple[Row, ...]] = (-1, ())  # the last block unpacked
-        for row in rows:
-            self.append(row)
+        self._cached: tuple[int, list[_T] | tuple[_T, ...]] = (-1, ())  # the last block unpacked
+        for item in items:
+            self.append(item)
 
-    def append(self, row: Row) -> None:
+    def append(self, item: _T) -> None:
         tail = self._tail
-        tail.append(row)
+        tail.append(item)
         self._len += 1
         if len(tail) >= self.BLOCK:
             self._seal()
 
+    def _encode(self, items: tuple[_T, ...]) -> Any:
+        """What is marshalled for a sealed block: here the items themselves (rows)."""
+        return items
+
+    def _decode(self, value: Any) -> list[_T] | tuple[_T, ...]:
+        """A sealed block's items from what :meth:`_encode` gave (after ``marshal`` read it back)."""
+        decoded: list[_T] | tuple[_T, ...] = value
+        return decoded
+
     def _seal(self) -> None:
-        rows = tuple(self._tail)
+        items = tuple(self._tail)
         self._tail = []
         try:
-            self._blocks.append(zlib.compress(marshal.dumps(rows), 1))
-        except ValueError:  # a value marshal cannot hold: keep the rows as they are
-            self._blocks.append(rows)
+            self._blocks.append(zlib.compress(marshal.dumps(self._encode(items)), 1))
+        except ValueError:  # a value marshal cannot hold: keep the items as they are
+            self._blocks.append(items)
 
-    def _block(self, index: int) -> list[Row] | tuple[Row, ...]:
+    def _block(self, index: int) -> list[_T] | tuple[_T, ...]:
         if self._cached[0] == index:
             return self._cached[1]
         block = self._blocks[index]
-        rows: list[Row] | tuple[Row, ...]
+        items: list[_T] | tuple[_T, ...]
         if type(block) is bytes:
-            rows = marshal.loads(zlib.decompress(block))
+            items = self._decode(marshal.loads(zlib.decompress(block)))
         else:
             assert isinstance(block, tuple)
-            rows = block
-        self._cached = (index, rows)
-        return rows
+            items = block
+        self._cached = (index, items)
+        return items
 
-    def rows(self, start: int = 0, stop: int | None = None) -> Iterator[Row]:
-        """The rows from index ``start`` to ``stop`` (default: the end as it is now), in order."""
+    def rows(self, start: int = 0, stop: int | None = None) -> Iterator[_T]:
+        """The items from index ``start`` to ``stop`` (default: the end as it is now), in order."""
         end = self._len if stop is None else max(0, min(stop, self._len))
         i = max(0, start)
         block_size = self.BLOCK
         while i < end:
             block, at = divmod(i, block_size)
             if block < len(self._blocks):
-                rows = self._block(block)
+                items = self._block(block)
                 take = min(block_size, at + end - i)
-                yield from rows[at:take]
+                yield from items[at:take]
                 i += take - at
             else:
                 yield from self._tail[at : at + end - i]
                 return
 
-    def __iter__(self) -> Iterator[Row]:
+    def __iter__(self) -> Iterator[_T]:
         return self.rows()
 
-    def __getitem__(self, index: int) -> Row:
+    def __getitem__(self, index: int) -> _T:
         i = operator.index(index)
         if i < 0:
             i += self._len
         if not 0 <= i < self._len:
-            raise IndexError("row index out of range")
+            raise IndexError(f"{type(self).__name__} index out of range")
         block, at = divmod(i, self.BLOCK)
         if block < len(self._blocks):
             return self._block(block)[at]
@@ -114,6 +133,12 @@ class PackedRows:
         self._tail = []
         self._len = 0
         self._cached = (-1, ())
+
+
+class PackedRows(PackedBlocks[Row]):
+    """An append-only sequence of rows, sealed into compressed blocks as it grows."""
+
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return f"PackedRows({self._len} rows, {len(self._blocks)} sealed blocks)"

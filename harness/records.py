@@ -13,12 +13,12 @@ money is a decimal string, never a float.
 from __future__ import annotations
 
 import json
-import marshal
 import operator
-import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import IO, Any, Generic, TypeVar, overload
+from typing import IO, Any, TypeVar, overload
+
+from harness.packed_rows import PackedBlocks
 
 __all__ = [
     "DEGRADATION_STEPS",
@@ -132,6 +132,7 @@ class ClientEvent:
 
 
 _R = TypeVar("_R", ProviderRecord, OutcomeRecord)
+_Rec = TypeVar("_Rec", bound=ProviderRecord | OutcomeRecord)  # what a PackedRecords holds
 
 
 _compact_dumps = json.JSONEncoder(separators=(",", ":")).encode  # what json.dumps(…, separators=) uses
@@ -225,7 +226,7 @@ def _outcome_of(row: tuple[Any, ...]) -> OutcomeRecord:
     return OutcomeRecord(*row[:_ATTEMPTS], attempts, *row[_ATTEMPTS + 1 :])  # type: ignore[call-arg]
 
 
-class PackedRecords(Sequence[_R], Generic[_R]):
+class PackedRecords(PackedBlocks[_Rec], Sequence[_Rec]):
     """Records of one kind kept compact: their values marshalled and compressed, a block at a time.
 
     A run of 200,000 requests holds 200,000 provider records and as many outcomes; as objects (each
@@ -235,78 +236,48 @@ class PackedRecords(Sequence[_R], Generic[_R]):
     are rebuilt on read, so iterate once and keep what you need rather than the records. The values
     round-trip exactly (``marshal``: floats to the bit). A block that ``marshal`` cannot pack (a
     subclass of a record, an exotic value) is kept as the records themselves.
+
+    The blocks are :class:`~harness.packed_rows.PackedBlocks`'; this class only turns a block's
+    records into rows of their values (an outcome's attempts as tuples of theirs) and back.
     """
 
-    BLOCK = 256  # records per packed block
+    __slots__ = ("_make", "cls")
 
-    def __init__(self, cls: type[_R], records: Iterable[_R] = ()) -> None:
+    def __init__(self, cls: type[_Rec], records: Iterable[_Rec] = ()) -> None:
         if cls is not ProviderRecord and cls is not OutcomeRecord:
             raise TypeError(f"PackedRecords holds ProviderRecord or OutcomeRecord, not {cls.__name__}")
-        self.cls: type[_R] = cls
-        self._make: Any = _provider_of if cls is ProviderRecord else _outcome_of
-        self._blocks: list[bytes | tuple[_R, ...]] = []
-        self._tail: list[_R] = []  # the block being filled
-        self._len = 0
-        self._cached: tuple[int, list[_R] | tuple[_R, ...]] = (-1, ())
-        self.extend(records)
+        self.cls: type[_Rec] = cls
+        self._make: Callable[[tuple[Any, ...]], _Rec] = _provider_of if cls is ProviderRecord else _outcome_of  # type: ignore[assignment]
+        super().__init__(records)
 
-    def append(self, record: _R) -> None:
-        self._tail.append(record)
-        self._len += 1
-        if len(self._tail) >= self.BLOCK:
-            self._seal()
-
-    def extend(self, records: Iterable[_R]) -> None:
+    def extend(self, records: Iterable[_Rec]) -> None:
         for record in records:
             self.append(record)
 
-    def _seal(self) -> None:
-        block = tuple(self._tail)
-        self._tail = []
-        try:
-            self._blocks.append(zlib.compress(marshal.dumps(tuple([_row(r) for r in block])), 1))
-        except ValueError:  # a row marshal cannot hold, or not a plain record: keep them as they are
-            self._blocks.append(block)
+    def _encode(self, items: tuple[_Rec, ...]) -> Any:
+        """The block's records as rows (``ValueError`` for a subclass: that block is kept as records)."""
+        return tuple([_row(r) for r in items])
 
-    def _block(self, index: int) -> list[_R] | tuple[_R, ...]:
-        if self._cached[0] == index:
-            return self._cached[1]
-        block = self._blocks[index]
-        if type(block) is bytes:
-            make = self._make
-            records: list[_R] | tuple[_R, ...] = [make(row) for row in marshal.loads(zlib.decompress(block))]
-        else:
-            assert isinstance(block, tuple)
-            records = block
-        self._cached = (index, records)
-        return records
+    def _decode(self, value: Any) -> list[_Rec]:
+        make = self._make
+        return [make(row) for row in value]
+
+    @overload
+    def __getitem__(self, index: int) -> _Rec: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[_Rec]: ...
+
+    def __getitem__(self, index: int | slice) -> _Rec | list[_Rec]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._len))]
+        return super().__getitem__(index)
+
+    def __iter__(self) -> Iterator[_Rec]:
+        return self.rows()
 
     def __len__(self) -> int:
         return self._len
-
-    def __iter__(self) -> Iterator[_R]:
-        for index in range(len(self._blocks)):
-            yield from self._block(index)
-        yield from list(self._tail)
-
-    @overload
-    def __getitem__(self, index: int) -> _R: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[_R]: ...
-
-    def __getitem__(self, index: int | slice) -> _R | list[_R]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(self._len))]
-        i = operator.index(index)
-        if i < 0:
-            i += self._len
-        if not 0 <= i < self._len:
-            raise IndexError("record index out of range")
-        block, at = divmod(i, self.BLOCK)
-        if block < len(self._blocks):
-            return self._block(block)[at]
-        return self._tail[at]
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, PackedRecords | list | tuple):

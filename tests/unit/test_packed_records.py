@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import marshal
 import math
+import zlib
 
 import pytest
 
-from harness.records import AttemptRecord, OutcomeRecord, PackedRecords, ProviderRecord, dump_jsonl, write_jsonl
+from harness.packed_rows import PackedRows
+from harness.records import AttemptRecord, OutcomeRecord, PackedRecords, ProviderRecord, _row, dump_jsonl, write_jsonl
 
 
 def provider(n: int, **kw: object) -> ProviderRecord:
@@ -73,3 +76,41 @@ def test_write_jsonl_writes_dump_jsonls_text_in_chunks() -> None:
     empty = io.StringIO()
     assert write_jsonl([], empty) == 0
     assert empty.getvalue() == ""
+
+
+def test_a_sealed_block_is_the_marshalled_rows_of_its_records() -> None:
+    """The bytes PackedRecords seals are those of the rows of the records' values (one format with
+    PackedRows: the blocks are its blocks, the records only turned into rows and back)."""
+    records = [outcome(n) for n in range(PackedRecords.BLOCK * 2 + 3)]
+    packed = PackedRecords(OutcomeRecord, records)
+    assert len(packed._blocks) == 2
+    for at, block in enumerate(packed._blocks):
+        assert type(block) is bytes
+        chunk = records[at * PackedRecords.BLOCK : (at + 1) * PackedRecords.BLOCK]
+        assert marshal.loads(zlib.decompress(block)) == tuple([_row(r) for r in chunk])
+    assert [_row(r) for r in packed] == list(PackedRows([_row(r) for r in records]))
+
+
+def test_iteration_stops_at_the_length_it_began_with_and_reads_the_tail() -> None:
+    packed = PackedRecords(ProviderRecord, [provider(n) for n in range(PackedRecords.BLOCK + 3)])
+    reading = iter(packed)
+    first = next(reading)
+    packed.append(provider(999))
+    assert [first.seq] + [r.seq for r in reading] == list(range(PackedRecords.BLOCK + 3))
+    assert packed[-1] is packed._tail[-1]  # the block being filled holds the records themselves
+
+
+def test_the_sequence_methods_work_across_blocks() -> None:
+    records = [provider(n) for n in range(PackedRecords.BLOCK + 10)]
+    packed = PackedRecords(ProviderRecord, records)
+    assert records[265] in packed
+    assert provider(10_000) not in packed
+    assert packed.index(records[260]) == 260
+    assert packed.count(records[3]) == 1
+    assert list(reversed(packed)) == records[::-1]
+    assert packed != records[:-1]
+    assert packed == PackedRecords(ProviderRecord, records)
+    assert packed.__eq__(object()) is NotImplemented
+    assert repr(packed) == f"PackedRecords(ProviderRecord, {len(records)} records)"
+    with pytest.raises(IndexError):
+        packed[-len(records) - 1]

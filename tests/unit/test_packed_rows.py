@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from harness.packed_rows import PackedRows
+from harness.packed_rows import PackedBlocks, PackedRows
 
 
 def row(n: int) -> tuple[object, ...]:
@@ -81,3 +81,26 @@ def test_clear_starts_over() -> None:
     assert list(packed) == []
     packed.append(row(7))
     assert packed[0] == row(7)
+
+
+def test_a_subclass_changes_only_what_a_block_holds() -> None:
+    """PackedBlocks is the one implementation of the blocks: a subclass encodes and decodes a block."""
+
+    class Doubled(PackedBlocks[int]):
+        __slots__ = ()
+
+        def _encode(self, items: tuple[int, ...]) -> object:
+            if any(i < 0 for i in items):
+                raise ValueError("negative")  # kept as the items themselves
+            return tuple(i * 2 for i in items)
+
+        def _decode(self, value: object) -> list[int]:
+            assert isinstance(value, tuple)
+            return [i // 2 for i in value]
+
+    values = [*range(PackedBlocks.BLOCK), -1, *range(PackedBlocks.BLOCK * 2)]
+    packed = Doubled(values)
+    assert list(packed) == values
+    assert [type(b) for b in packed._blocks] == [bytes, tuple, bytes]
+    assert packed[PackedBlocks.BLOCK + 1] == 0
+    assert repr(PackedRows([row(1)])) == "PackedRows(1 rows, 0 sealed blocks)"
