@@ -95,6 +95,19 @@ class PackedBlocks(Generic[_T]):
         self._cached = (index, items)
         return items
 
+    def blocks(self) -> Iterator[tuple[bool, Any]]:
+        """Every block in order as ``(encoded, values)``, for a reader that wants a sealed block's rows
+        as :meth:`_encode` made them rather than the items rebuilt from them (writing a log out, say):
+        a block ``marshal`` holds comes as ``(True, what _encode gave)``; a block kept as its items,
+        and the block being filled, as ``(False, the items)``."""
+        for block in self._blocks:
+            if type(block) is bytes:
+                yield True, marshal.loads(zlib.decompress(block))
+            else:
+                yield False, block
+        if self._tail:
+            yield False, tuple(self._tail)
+
     def rows(self, start: int = 0, stop: int | None = None) -> Iterator[_T]:
         """The items from index ``start`` to ``stop`` (default: the end as it is now), in order."""
         end = self._len if stop is None else max(0, min(stop, self._len))

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -91,6 +92,10 @@ class CountedRecords(PackedRecords):  # type: ignore[type-arg]
     def __iter__(self) -> Iterator:  # type: ignore[type-arg]
         self.reads += 1
         return super().__iter__()
+
+    def blocks(self) -> Iterator[tuple[bool, Any]]:  # a read too: the JSON lines are written from the blocks
+        self.reads += 1
+        return super().blocks()
 
     def __getitem__(self, index):  # type: ignore[no-untyped-def]
         self.lookups += 1
