@@ -83,6 +83,9 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
         return _plain(ctx, answer, ttft_s, inter_s, created, finish, per_chunk)
 
     groups = _groups(answer.pieces, per_chunk)
+    # a stream no fault shapes and whose text events are all due at once is planned as one text write
+    # (a Gemini stream keeps a chunk per event: its last text event is also its end)
+    at_once = inter_s <= 0 and provider != "gemini" and (fault is None or not _shapes_stream(fault))
     head: list[bytes] = []
     head_tokens = 0
     stream_error: _StreamError = _stream_error
@@ -115,7 +118,8 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
         include_usage = isinstance(ctx.call, ChatCall) and ctx.call.include_usage
         enc = openai_answers.ChatStreamEncoder(f"chatcmpl-{ctx.serial}", name, created, include_usage)
         head.append(enc.role())
-        texts = enc.texts([t for t, _ in groups])
+        pieces = answer.pieces if per_chunk == 1 else [t for t, _ in groups]
+        texts = [enc.joined_texts(pieces)] if at_once else enc.texts(pieces)
         tail = enc.finish(finish) + (enc.usage(prompt, answer.tokens) if enc.include_usage else b"") + openai.DONE
         terminator = openai.DONE
     elif provider == "anthropic":
@@ -139,6 +143,13 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
     headers = (*request_id_headers(provider, ctx.request_id), SSE, ("cache-control", "no-cache"), *ctx.extra_headers)
     if provider == "openai":
         headers = (*headers, processing_header(ttft_s))
+    if at_once:
+        if groups:
+            tokens = len(groups) if per_chunk == 1 and reply is None else sum([k for _, k in groups])
+            chunks.append(Chunk(0.0, texts[0] if len(texts) == 1 else b"".join(texts), tokens))
+        if tail:
+            chunks.append(Chunk(0.0, tail))
+        return Plan(200, headers, chunks=tuple(chunks), headers_delay_s=ttft_s)
     if fault is None or not _shapes_stream(fault):
         if texts:
             (_, k0), *rest = groups

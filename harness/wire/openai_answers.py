@@ -12,6 +12,7 @@ import base64
 import functools
 import hashlib
 import json
+import re
 from array import array
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 from harness.wire.formats import json_string, json_string_bytes
 
 __all__ = ["ChatStreamEncoder", "chat_body", "embeddings_body", "models_body", "system_fingerprint"]
+
+_PLAIN_TEXT = re.compile(r"[ !#-\[\]-~]*").fullmatch  # printable ASCII but '"' and '\\': quoted as is
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode  # ASCII-safe: lone surrogates cannot break it
 
@@ -84,6 +87,18 @@ class ChatStreamEncoder:
         after = ('},"logprobs":null,"finish_reason":null}' + self._tail).encode()
         quote = json_string_bytes
         return [before + quote(piece) + after for piece in pieces]
+
+    def joined_texts(self, pieces: Sequence[str]) -> bytes:
+        """``b"".join(self.texts(pieces))``, the same bytes, with no Python step per piece when every
+        piece is plain (printable ASCII, no quote, no backslash: its JSON string is itself in quotes):
+        the pieces are joined once with the bytes between two of them. Else event by event."""
+        if not pieces:
+            return b""
+        if _PLAIN_TEXT("".join(pieces)) is None:
+            return b"".join(self.texts(pieces))
+        before = self._head + '{"index":0,"delta":{"content":"'
+        after = '"},"logprobs":null,"finish_reason":null}' + self._tail
+        return (before + (after + before).join(pieces) + after).encode()
 
     def finish(self, reason: str) -> bytes:
         return f'{self._head}{{"index":0,"delta":{{}},"logprobs":null,"finish_reason":"{reason}"}}{self._tail}'.encode()

@@ -9,7 +9,8 @@ that completes many events. Errors and headers are in :mod:`harness.wire.openai`
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, cast
 
 from orjson import loads as _orjson_loads
@@ -91,8 +92,12 @@ def parse_chat_body(body: bytes, headers: Mapping[str, str] | None = None) -> Ch
 _DONE_EVENT = StreamEvent(done=True)
 _CONTENT_KEY = b'"content":"'
 _PLAIN = re.compile(rb"[ !#-\[\]-~]*").fullmatch  # printable ASCII but '"' and '\\': a JSON string, unescaped
+_KEY_SIZE = len(b'{"content":"')  # the end of an envelope's head a run's bytes are split on (see _run)
 _PROBE = "\x00"  # a text no printable one equals: what proves an envelope's string is the delta's content
 _MAX_LEARNED = 4  # envelopes learned per stream at most (a provider whose every chunk differs stops paying)
+#: runs tried per read at most: a run goes up to a chunk it cannot read plainly (a text with a quote, an
+#: escape), and one costs a pass over the rest of the read, so an odd stream costs a few passes, not one a chunk
+_MAX_RUNS = 4
 
 
 class ChatStreamReader(DataEventReader[StreamEvent]):
@@ -109,18 +114,27 @@ class ChatStreamReader(DataEventReader[StreamEvent]):
       that a string put between them is what the parser reads as ``choices[0].delta.content``. A
       later payload made of exactly those bytes around a plain string (printable ASCII, no quote, no
       backslash: a JSON string with no escapes) is that same chunk with this text, by the JSON
-      grammar; it is read by comparing bytes, without building its dicts. Anything else is parsed.
+      grammar; it is read without building its dicts. Anything else is parsed.
+    * **Runs** (:meth:`_run`). Consecutive envelope chunks are read together with no Python step per
+      chunk: one regex call lists the plain content strings from there on, and the run is as many of
+      them as the read's bytes prove, by comparing the read with the envelope chunks those texts
+      make (one join, one comparison).
     * **Batches** (:meth:`feed_batch`, what the client's stream assembler reads with): consecutive
       text chunks come back as one event whose ``texts`` lists their texts (the empty ones left
       out), with the first id and the last model among them, instead of one event object each.
     """
 
-    __slots__ = ("_head", "_learned", "_meta", "_tail")
+    __slots__ = ("_close", "_head", "_key", "_learned", "_meta", "_open", "_sep", "_strip", "_tail")
 
     def __init__(self) -> None:
         super().__init__()
         self._head = b""  # the envelope: the bytes before the content string (ending in its quote) …
         self._tail = b""  # … and after it (starting with its quote); empty: none learned yet
+        self._open = b""  # an envelope chunk's event before its text: "data: ", the head
+        self._sep = b""  # between the texts of two envelope chunks in a row: tail, "\n\ndata: ", head
+        self._close = b""  # an envelope chunk's event after its text: tail, "\n\n"
+        self._key = b""  # the head's last bytes (a run's bytes are split on them)
+        self._strip: Callable[[bytes], bytes] = bytes  # a run's piece → its text: less sep but the key
         self._meta: tuple[Any, Any] = (None, None)  # the envelope's id and model
         self._learned = 0  # envelopes learned so far
 
@@ -132,51 +146,85 @@ class ChatStreamReader(DataEventReader[StreamEvent]):
         return self._read(chunk, True)
 
     def _read(self, chunk: bytes, batch: bool) -> list[StreamEvent]:
-        found = self._sse.feed_payloads(chunk)
-        if not found or type(found[0]) is SSEMessage:  # events the line-by-line path parsed
-            return [self._event(m.data) for m in cast("list[SSEMessage]", found)]
-        payloads = cast("list[bytes]", found)
-        out: list[StreamEvent] = []
-        append = out.append
-        head, tail = self._head, self._tail
-        cut, after = len(head), len(tail)
-        texts: list[str] = []  # a batch being gathered: its texts, its first id, its last model
-        first_id: Any = None
-        last_model: Any = None
-        run = False
-        for payload in payloads:
-            text: str | None = None
-            if cut and payload.startswith(head) and payload.endswith(tail):
-                end = len(payload) - after
-                if end >= cut and _PLAIN(payload, cut, end) is not None:  # the envelope around a plain string
-                    text = payload[cut:end].decode("ascii")
-                    chunk_id, model = self._meta
-            if text is None:
-                parsed = self._parse(payload)
-                if cut != len(self._head):  # it taught the reader a new envelope
-                    head, tail = self._head, self._tail
-                    cut, after = len(head), len(tail)
-                if type(parsed) is StreamEvent:
-                    if run:
-                        append(StreamEvent("", None, None, None, False, first_id, last_model, (), "", texts))
-                        texts, first_id, last_model, run = [], None, None, False
-                    append(parsed)
+        """The events ``chunk`` completes: envelope runs at once, one-line ``data:`` events one by one,
+        and from the first event of any other shape on, the rest through the SSE parser of record."""
+        sse = self._sse
+        events = sse.take_events(chunk)
+        if type(events) is not bytes:  # events the line-by-line path parsed
+            return [self._event(m.data) for m in cast("list[SSEMessage]", events)]
+        gather = _Gather(batch)
+        runs = _MAX_RUNS  # runs left to try in this read (each one splits the rest of the read)
+        pos, size = 0, len(events)  # pos: where the next event starts
+        while pos < size:
+            if runs and self._open and events.startswith(self._open, pos):
+                runs -= 1
+                texts, after = self._run(events, pos)
+                if texts:
+                    gather.texts(texts, *self._meta)
+                    pos = after
                     continue
-                text, chunk_id, model = cast("tuple[str, Any, Any]", parsed)
-            if not batch:
-                append(StreamEvent(text, None, None, None, False, chunk_id, model))
-                continue
-            if text:
-                texts.append(text)
-            if not run:
-                run, first_id = True, chunk_id
-            elif first_id is None:
-                first_id = chunk_id
-            if model is not None:
-                last_model = model
-        if run:
-            append(StreamEvent("", None, None, None, False, first_id, last_model, (), "", texts))
-        return out
+            end = events.find(b"\n\n", pos)
+            if not events.startswith(b"data: ", pos) or events.find(b"\n", pos, end) >= 0:
+                for message in sse.feed_events(events[pos:]):  # not one "data:" line: the parser of record
+                    gather.event(self._event(message.data))
+                break
+            parsed = self._payload(events[pos + 6 : end])
+            if type(parsed) is StreamEvent:
+                gather.event(parsed)
+            else:
+                gather.text(*cast("tuple[str, Any, Any]", parsed))
+            pos = end + 2
+        return gather.done()
+
+    def _run(self, events: bytes, pos: int) -> tuple[list[str], int]:
+        """The texts of the envelope chunks from the event at ``pos`` on, and where the event after them
+        starts.
+
+        Candidates: the bytes from ``pos`` split on the end of the envelope's head (``{"content":"``),
+        each piece less the bytes that follow a text up to that key again, the last one up to the
+        chunk's end. They are texts if they are plain and the envelope chunks they make, joined, are
+        the bytes at ``pos`` (a plain text holds no quote and no newline, so those bytes are those
+        chunks and nothing else). All of them usually; else the most the bytes prove, found by
+        halving. The caller tries a few runs per read at most (``_MAX_RUNS``).
+        """
+        pieces = events[pos:].split(self._key)
+        last = pieces.pop()
+        end = last.find(self._close)
+        found = list(map(self._strip, pieces[1:]))
+        if end >= 0:
+            found.append(last[:end])
+        if _PLAIN(b"".join(found)) is None:  # rare: a chunk the envelope does not read plainly, or another event
+            for i, text in enumerate(found):
+                if _PLAIN(text) is None:
+                    del found[i:]
+                    break
+        whole = self._chunks(found)
+        if not events.startswith(whole, pos):
+            low, high = 0, len(found) - 1  # found[:low] proven; found[: high + 1] not
+            while low < high:
+                mid = (low + high + 1) // 2
+                if events.startswith(self._chunks(found[:mid]), pos):
+                    low = mid
+                else:
+                    high = mid - 1
+            if not low:
+                return [], pos
+            del found[low:]
+            whole = self._chunks(found)
+        return list(map(bytes.decode, found)), pos + len(whole)
+
+    def _chunks(self, texts: list[bytes]) -> bytes:
+        """The events of envelope chunks with these texts, in a row."""
+        return self._open + self._sep.join(texts) + self._close
+
+    def _payload(self, payload: bytes) -> tuple[str, Any, Any] | StreamEvent:
+        """A payload's ``(text, id, model)`` if it is a plain text chunk, else its event."""
+        head, tail = self._head, self._tail
+        if head and payload.startswith(head) and payload.endswith(tail):
+            cut, end = len(head), len(payload) - len(tail)
+            if end >= cut and _PLAIN(payload, cut, end) is not None:  # the envelope around a plain string
+                return (payload[cut:end].decode("ascii"), *self._meta)
+        return self._parse(payload)
 
     def _parse(self, payload: bytes) -> tuple[str, Any, Any] | StreamEvent:
         """A payload's ``(text, id, model)`` if it is a plain text chunk, else its event (the reader of record)."""
@@ -218,6 +266,9 @@ class ChatStreamReader(DataEventReader[StreamEvent]):
         except (ValueError, KeyError, IndexError, TypeError):
             return False
         self._head, self._tail = head, tail
+        self._open, self._sep, self._close = b"data: " + head, tail + b"\n\ndata: " + head, tail + b"\n\n"
+        self._key = head[-_KEY_SIZE:]
+        self._strip = itemgetter(slice(None, _KEY_SIZE - len(self._sep)))
         self._meta = (probe.get("id"), probe.get("model"))
         return True
 
@@ -246,3 +297,61 @@ class ChatStreamReader(DataEventReader[StreamEvent]):
             )
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise StreamBroken(f"malformed stream event: {exc!r}"[:200]) from None
+
+
+class _Gather:
+    """The events of one read, as :meth:`ChatStreamReader._read` finds them: each text chunk its own
+    event, or (``batch``) each run of text chunks one event with ``texts``, the first id among them
+    and the last model (see :meth:`ChatStreamReader.feed_batch`)."""
+
+    __slots__ = ("_batch", "_first_id", "_last_model", "_out", "_run", "_texts")
+
+    def __init__(self, batch: bool) -> None:
+        self._out: list[StreamEvent] = []
+        self._batch = batch
+        self._texts: list[str] = []  # the run being gathered: its texts (the empty ones left out) …
+        self._first_id: Any = None  # … its first id
+        self._last_model: Any = None  # … and its last model
+        self._run = False  # a run is being gathered
+
+    def text(self, text: str, chunk_id: Any, model: Any) -> None:
+        """One text chunk."""
+        if not self._batch:
+            self._out.append(StreamEvent(text, None, None, None, False, chunk_id, model))
+            return
+        if text:
+            self._texts.append(text)
+        self._note(chunk_id, model)
+
+    def texts(self, texts: list[str], chunk_id: Any, model: Any) -> None:
+        """Consecutive text chunks with the same id and model."""
+        if not self._batch:
+            self._out += [StreamEvent(text, None, None, None, False, chunk_id, model) for text in texts]
+            return
+        self._texts += texts if "" not in texts else [text for text in texts if text]
+        self._note(chunk_id, model)
+
+    def _note(self, chunk_id: Any, model: Any) -> None:
+        if not self._run:
+            self._run, self._first_id = True, chunk_id
+        elif self._first_id is None:
+            self._first_id = chunk_id
+        if model is not None:
+            self._last_model = model
+
+    def event(self, event: StreamEvent) -> None:
+        """Any other event: it ends the run."""
+        self.flush()
+        self._out.append(event)
+
+    def done(self) -> list[StreamEvent]:
+        """The read's events (the read ended)."""
+        self.flush()
+        return self._out
+
+    def flush(self) -> None:
+        """End the run being gathered (the read ended, or another event came)."""
+        if self._run:
+            self._out.append(StreamEvent("", None, None, None, False, self._first_id, self._last_model, (), "",
+                                         self._texts))  # fmt: skip
+            self._texts, self._first_id, self._last_model, self._run = [], None, None, False

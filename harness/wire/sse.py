@@ -121,6 +121,33 @@ class SSEParser:
         self._buffer = data[end + 2 :]
         return payloads
 
+    def take_events(self, chunk: bytes) -> bytes | list[SSEMessage]:
+        """``feed`` for a reader that reads the events' bytes itself: when the parser stands between
+        two events and the read has no CR, the bytes of the events it completes as they stand (up to
+        their last blank line; ``b""`` when none is complete), else the :class:`SSEMessage` list
+        :meth:`feed` returns. Nothing is checked, split or decoded here: the reader reads the events it
+        knows the shape of and hands the rest back to :meth:`feed_events` (the parser of record).
+        """
+        if self._pending_cr or self._data or self._event is not None or not chunk:
+            return self.feed(chunk)
+        data = self._buffer + chunk if self._buffer else chunk
+        if b"\r" in data:
+            return self.feed(chunk)
+        end = data.rfind(b"\n\n")  # the complete events end there; the rest waits for the next read
+        if end < 0:
+            self._buffer = data
+            return b""
+        self._buffer = data[end + 2 :]
+        return data[: end + 2]
+
+    def feed_events(self, events: bytes) -> list[SSEMessage]:
+        """The messages in ``events``: the rest of what :meth:`take_events` returned (it starts where an
+        event starts and ends with a blank line), read line by line."""
+        out: list[SSEMessage] = []
+        for raw in events.split(b"\n")[:-1]:  # it ends with a newline: the last piece is empty
+            self._line(raw, out)
+        return out
+
     def finish(self) -> list[SSEMessage]:
         """End of stream: an event whose blank line never came is dispatched (as Gemini's SDK does)."""
         out: list[SSEMessage] = []
