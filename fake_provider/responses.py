@@ -11,6 +11,7 @@ cut after *k* text chunks, stall after *k*, a malformed chunk *k*, no terminator
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Protocol
 
 from fake_provider import reply_responses, reply_wire
@@ -50,8 +51,8 @@ def processing_header(delay_s: float) -> tuple[str, str]:
 
 
 def _groups(pieces: Sequence[str], size: int) -> list[tuple[str, int]]:
-    if size == 1:
-        return [(p, 1) for p in pieces]
+    if size == 1:  # a piece a chunk: paired in C (a stream of a thousand tokens pays no Python step per piece)
+        return list(zip(pieces, repeat(1, len(pieces)), strict=True))
     return [("".join(pieces[i : i + size]), len(pieces[i : i + size])) for i in range(0, len(pieces), size)]
 
 

@@ -232,6 +232,9 @@ class ChatStreamReader(DataEventReader[StreamEvent]):
             return _DONE_EVENT
         try:
             obj = _orjson_loads(payload)
+        except ValueError:  # not JSON to orjson (or not UTF-8): the reader of record decides
+            return self._event(payload.decode("utf-8", "replace"))
+        try:
             if type(obj) is dict and "error" not in obj and obj.get("usage") is None:
                 choices = obj["choices"]
                 if type(choices) is list and len(choices) == 1:
@@ -244,7 +247,8 @@ class ChatStreamReader(DataEventReader[StreamEvent]):
                         return text, obj.get("id"), obj.get("model")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             pass
-        return self._event(payload.decode("utf-8", "replace"))  # anything else: the reader of record
+        # anything else: the reader of record, on the value it would parse (valid UTF-8, orjson's reading)
+        return self._event_of(obj)
 
     def _learn(self, payload: bytes, text: str) -> bool:
         """Keep ``payload``'s envelope (see the class doc) if its content string is plain; True if kept."""
@@ -278,6 +282,14 @@ class ChatStreamReader(DataEventReader[StreamEvent]):
             return _DONE_EVENT
         try:
             obj = codec.loads(data)
+        except ValueError as exc:
+            raise StreamBroken(f"malformed stream event: {exc!r}"[:200]) from None
+        return ChatStreamReader._event_of(obj)
+
+    @staticmethod
+    def _event_of(obj: Any) -> StreamEvent:
+        """The event of a parsed payload (what :meth:`_event` reads once the JSON is parsed)."""
+        try:
             if obj.get("error"):
                 err = obj["error"]
                 return StreamEvent(error=ErrorInfo(0, err.get("type"), err.get("code"), str(err.get("message"))))
