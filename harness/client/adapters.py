@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from harness.client.config import ModelSpec
+from harness.client.limits import OBSERVATION_KEYS
 from harness.client.types import ChatRequest, Message
 from harness.errors import ProviderError
 from harness.wire import (
@@ -43,6 +44,7 @@ __all__ = [
     "StreamReader",
     "adapter_for",
     "limit_observation",
+    "limit_values",
     "neutral_finish",
 ]
 
@@ -285,20 +287,28 @@ def neutral_finish(adapter: Adapter, reason: str | None) -> str | None:
     return adapter.finish_reasons.get(reason, reason)
 
 
+def limit_values(limits: RateLimits) -> tuple[float | None, ...] | None:
+    """RateLimits → the values of ``Limiter.observe``'s keywords, in the order of
+    :data:`~harness.client.limits.OBSERVATION_KEYS` (as floats; None: not said), or None when the
+    headers said none of them. The reference client hands them to an in-memory limiter as they are
+    (:meth:`~harness.client.limiter.RateLimiter.observe_values`: no keyword dict per answer)."""
+    values = (
+        limits.requests_limit, limits.requests_remaining, limits.requests_reset_s,
+        limits.tokens_limit, limits.tokens_remaining, limits.tokens_reset_s,
+        limits.input_tokens_limit, limits.input_tokens_remaining, limits.input_tokens_reset_s,
+        limits.output_tokens_limit, limits.output_tokens_remaining, limits.output_tokens_reset_s,
+    )  # fmt: skip
+    if values == _NONE_SAID:
+        return None
+    return tuple(None if v is None else float(v) for v in values)
+
+
+_NONE_SAID = (None,) * len(OBSERVATION_KEYS)
+
+
 def limit_observation(limits: RateLimits) -> dict[str, float | None]:
     """RateLimits → the keyword arguments of ``Limiter.observe`` (only what the headers said)."""
-    pairs = {
-        "limit_requests": limits.requests_limit,
-        "remaining_requests": limits.requests_remaining,
-        "reset_requests_s": limits.requests_reset_s,
-        "limit_tokens": limits.tokens_limit,
-        "remaining_tokens": limits.tokens_remaining,
-        "reset_tokens_s": limits.tokens_reset_s,
-        "limit_input_tokens": limits.input_tokens_limit,
-        "remaining_input_tokens": limits.input_tokens_remaining,
-        "reset_input_tokens_s": limits.input_tokens_reset_s,
-        "limit_output_tokens": limits.output_tokens_limit,
-        "remaining_output_tokens": limits.output_tokens_remaining,
-        "reset_output_tokens_s": limits.output_tokens_reset_s,
-    }
-    return {k: float(v) for k, v in pairs.items() if v is not None}
+    values = limit_values(limits)
+    if values is None:
+        return {}
+    return {k: v for k, v in zip(OBSERVATION_KEYS, values, strict=True) if v is not None}

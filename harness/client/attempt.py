@@ -22,7 +22,7 @@ import random
 from decimal import Decimal
 from typing import Any
 
-from harness.client.adapters import limit_observation
+from harness.client.adapters import limit_observation, limit_values
 from harness.client.breaker import outcome_kind
 from harness.client.budget import BudgetLedger, Budgets
 from harness.client.config import Timeouts
@@ -270,11 +270,14 @@ class AttemptRunner:
                 if limits is not None and route.quota is not None:
                     route.quota.see(limits, clock())
                 if limits is not None and route.learns_limits:
-                    observation = limit_observation(limits)
-                    if observation and sync_limiter is not None:
-                        sync_limiter.observe_now(**observation)  # in memory: no coroutine to await
-                    elif observation:
-                        await route.limiter.observe(**observation)
+                    if sync_limiter is not None:  # in memory: the values as they are, no coroutine to await
+                        values = limit_values(limits)
+                        if values is not None:
+                            sync_limiter.observe_values(values)
+                    else:
+                        observation = limit_observation(limits)
+                        if observation:
+                            await route.limiter.observe(**observation)
                 if status >= 300:
                     raise adapter.error(status, headers_in, raw, self._wall(), spec.name)
                 if deadlines is not None:

@@ -64,11 +64,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from harness.client.limits import (
     DIMENSIONS,
+    OBSERVATION_KEYS,
     Demand,
     LimitConfig,
     Limiter,
@@ -282,16 +283,27 @@ class RateLimiter:
 
     def observe_now(self, **observation: float | None) -> None:
         """Learn from rate-limit headers: ``limit_X``, ``remaining_X``, ``reset_X_s`` for X in :data:`DIMENSIONS`."""
-        now = self._clock()
-        self._expire(now)
         for key in observation:
             if key not in _OBSERVATION_KEYS:
                 expected = "limit_<dim>, remaining_<dim> or reset_<dim>_s"
                 raise ConfigError(f"observe.{key}", f"unknown observation; expected {expected}, dim in {DIMENSIONS}")
         get = observation.get
-        for d, (limit_key, remaining_key, reset_key) in enumerate(_OBSERVATION_NAMES):
-            self._observe_dim(d, now, _number(get(limit_key)), _number(get(remaining_key)), _number(get(reset_key)))
-        if observation:
+        self._observe([get(key) for key in OBSERVATION_KEYS], bool(observation))
+
+    def observe_values(self, values: Sequence[float | None]) -> None:
+        """:meth:`observe_now` with the values of its keywords in :data:`OBSERVATION_KEYS` order (None:
+        not said), at least one of them said: the reference client's hot path, which has them as a tuple."""
+        self._observe(values, True)
+
+    def _observe(self, values: Sequence[float | None], said: bool) -> None:
+        now = self._clock()
+        self._expire(now)
+        for d in range(4):
+            limit, remaining, reset = values[3 * d], values[3 * d + 1], values[3 * d + 2]
+            if limit is None and remaining is None:
+                continue  # nothing to learn in this dimension (a reset alone changes nothing)
+            self._observe_dim(d, now, _number(limit), _number(remaining), _number(reset))
+        if said:
             self._probe = _NO_PROBE  # a fresh picture of the provider's window
 
     # -- the async Limiter API -------------------------------------------------------------------
@@ -489,8 +501,9 @@ class RateLimiter:
             self._learned[d] = math.floor(limit * self.config.learn_safety)
             configured = self._limits[d]
             self._effective[d] = configured if configured is not None else self._learned[d]
-            self.limits_tokens = any(limit is not None for limit in self._effective[1:])
-        known = self.effective_limit(d)
+            effective = self._effective
+            self.limits_tokens = effective[1] is not None or effective[2] is not None or effective[3] is not None
+        known = self._effective[d]
         reset = reset_s if reset_s is not None and reset_s >= 0 else None
         if remaining is None:
             return
@@ -531,9 +544,7 @@ class RateLimiter:
         )
 
 
-#: per dimension of :data:`DIMENSIONS`, the names of its observations (limit, remaining, reset)
-_OBSERVATION_NAMES = tuple((f"limit_{d}", f"remaining_{d}", f"reset_{d}_s") for d in DIMENSIONS)
-_OBSERVATION_KEYS = frozenset(name for names in _OBSERVATION_NAMES for name in names)
+_OBSERVATION_KEYS = frozenset(OBSERVATION_KEYS)
 
 
 def _number(value: float | None) -> float | None:

@@ -18,10 +18,21 @@ from harness.errors import BadRequest, ConfigError, DeadlineExceeded
 from harness.pricing import Usage
 from harness.validate import Table
 
-__all__ = ["DIMENSIONS", "Demand", "LimitConfig", "Limiter", "Reservation", "usage_weights", "wait_for_capacity"]
+__all__ = [
+    "DIMENSIONS",
+    "OBSERVATION_KEYS",
+    "Demand",
+    "LimitConfig",
+    "Limiter",
+    "Reservation",
+    "usage_weights",
+    "wait_for_capacity",
+]
 
 #: the limited dimensions, in the order weights are stored
 DIMENSIONS = ("requests", "tokens", "input_tokens", "output_tokens")
+#: the keywords of ``Limiter.observe``: per dimension, in that order, its limit, remaining and reset
+OBSERVATION_KEYS = tuple(name for d in DIMENSIONS for name in (f"limit_{d}", f"remaining_{d}", f"reset_{d}_s"))
 _LIMIT_FIELDS = ("rpm", "tpm", "itpm", "otpm")
 
 
