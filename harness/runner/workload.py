@@ -127,7 +127,7 @@ class Workload:
         spec = self.spec
         rng = self._rng
         _reseed(rng, self._seed_high ^ (index * 0x9E3779B1))  # what random.Random(…) does with an int
-        rng.gauss_next = None
+        rng.gauss_next = None  # type: ignore[attr-defined]  # (random.py keeps gauss()'s spare value here)
         # the prompt's content tokens: the wanted total minus the chat template's overhead
         total = spec.prompt_tokens.sample_int(rng, minimum=MESSAGE_OVERHEAD + REPLY_PRIMING + 2)
         content = total - MESSAGE_OVERHEAD - REPLY_PRIMING - 1  # "user" is one token
