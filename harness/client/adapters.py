@@ -289,18 +289,17 @@ def neutral_finish(adapter: Adapter, reason: str | None) -> str | None:
 
 def limit_values(limits: RateLimits) -> tuple[float | None, ...] | None:
     """RateLimits → the values of ``Limiter.observe``'s keywords, in the order of
-    :data:`~harness.client.limits.OBSERVATION_KEYS` (as floats; None: not said), or None when the
-    headers said none of them. The reference client hands them to an in-memory limiter as they are
-    (:meth:`~harness.client.limiter.RateLimiter.observe_values`: no keyword dict per answer)."""
+    :data:`~harness.client.limits.OBSERVATION_KEYS` (numbers as the headers gave them; None: not said),
+    or None when the headers said none of them. The reference client hands them to an in-memory
+    limiter as they are (:meth:`~harness.client.limiter.RateLimiter.observe_values`, which reads each
+    number as a float: no keyword dict, no conversion here, per answer)."""
     values = (
         limits.requests_limit, limits.requests_remaining, limits.requests_reset_s,
         limits.tokens_limit, limits.tokens_remaining, limits.tokens_reset_s,
         limits.input_tokens_limit, limits.input_tokens_remaining, limits.input_tokens_reset_s,
         limits.output_tokens_limit, limits.output_tokens_remaining, limits.output_tokens_reset_s,
     )  # fmt: skip
-    if values == _NONE_SAID:
-        return None
-    return tuple(None if v is None else float(v) for v in values)
+    return None if values == _NONE_SAID else values
 
 
 _NONE_SAID = (None,) * len(OBSERVATION_KEYS)
@@ -311,4 +310,4 @@ def limit_observation(limits: RateLimits) -> dict[str, float | None]:
     values = limit_values(limits)
     if values is None:
         return {}
-    return {k: v for k, v in zip(OBSERVATION_KEYS, values, strict=True) if v is not None}
+    return {k: float(v) for k, v in zip(OBSERVATION_KEYS, values, strict=True) if v is not None}

@@ -292,7 +292,8 @@ class RateLimiter:
 
     def observe_values(self, values: Sequence[float | None]) -> None:
         """:meth:`observe_now` with the values of its keywords in :data:`OBSERVATION_KEYS` order (None:
-        not said), at least one of them said: the reference client's hot path, which has them as a tuple."""
+        not said; an int is read as its float), at least one of them said: the reference client's hot
+        path, which has them as a tuple."""
         self._observe(values, True)
 
     def _observe(self, values: Sequence[float | None], said: bool) -> None:
