@@ -252,7 +252,9 @@ async def test_a_client_that_hangs_up_during_a_silence_is_logged_at_once(server:
         await asyncio.sleep(0.02)
     (record,) = server.core.log
     assert (record.status, record.finish, record.fault) == (0, "client_gone", "header:silence")
-    assert 0.3 <= record.duration_s < 600
+    # the client's 0.3 s started before it connected and sent the request, the record's duration when the
+    # provider had read it: under load the provider's share is shorter, never the 600 s of the silence
+    assert 0 < record.duration_s < 600
 
 
 async def _chunked_frames(url: str, body: dict[str, object]) -> list[bytes]:
