@@ -26,10 +26,10 @@ from fake_provider import plans, rejections
 from fake_provider.context import CallContext
 from fake_provider.fault import Fault
 from fake_provider.plan import Plan
-from fake_provider.quotas import Admission, QuotaBook, SlidingWindow
+from fake_provider.quotas import Admission, QuotaBook, QuotaConfig, SlidingWindow
 from harness.wire import anthropic, gemini, openai_limits
 
-__all__ = ["admit", "rate_limit_headers", "release"]
+__all__ = ["admit", "header_names", "rate_limit_headers", "release"]
 
 _ANTHROPIC_NAMES = {"rpm": "requests", "tpm": "tokens", "itpm": "input-tokens", "otpm": "output-tokens"}
 
@@ -58,6 +58,14 @@ def rate_limit_headers(
             tightest = min(token_limits, key=lambda s: (s[2], -s[3]))
             limits.append(("tokens", *tightest[1:]))
     return tuple(anthropic.rate_limit_headers(limits))
+
+
+def header_names(config: QuotaConfig, provider: str, model: str) -> frozenset[str]:
+    """The names of the rate-limit headers :func:`admit` puts on every answer to a request for ``model`` (they
+    depend on the limits configured for it, not on their state)."""
+    configured = config.limits_for(model).configured()
+    windows = tuple((kind, SlidingWindow(limit, config.window_s)) for kind, limit in configured)
+    return frozenset(name for name, _ in rate_limit_headers(provider, windows, 0.0, 0.0))
 
 
 def admit(

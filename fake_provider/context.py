@@ -54,6 +54,7 @@ class CallContext:
     quota_generation: int = -1  # the quota state it was admitted into (-1: none)
     in_flight_key: bool = False  # counted in its key's requests in flight
     extra_headers: tuple[tuple[str, str], ...] = ()  # rate-limit headers every answer carries
+    untouched_tier: bool = False  # an answer given now carries the key's untouched tier (built when needed)
     reply: Reply | None = None  # the answer of a request with tools / JSON output / reasoning (else None)
     cached_tokens: int = 0  # prompt tokens read from the prompt cache
     cache_write_tokens: int = 0  # prompt tokens written to the prompt cache (all TTLs)

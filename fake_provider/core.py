@@ -48,7 +48,7 @@ from fake_provider.quotas import QuotaBook
 from fake_provider.responses import json_plan
 from fake_provider.schedule import FaultSchedule
 from fake_provider.shape_faults import drop_from_plan
-from fake_provider.tiers import TierBook, exhausted, merge_headers
+from fake_provider.tiers import TierBook, exhausted, header_names, merge_headers
 from harness.clock import Clock
 from harness.tokenizer import count_tokens
 from harness.wire import (
@@ -158,6 +158,7 @@ class ProviderCore:
         self._key_labels: dict[str, str] = {}
         self._adopted: dict[tuple[str, bool, str], ModelConfig] = {}  # accept_unknown_models: (api, embedding, name)
         self._hinted: set[str] = set()  # unknown model names the log already explained
+        self._tier_named: dict[tuple[str, str], bool] = {}  # (provider, model) → the quotas name the tier's headers
         self._run = 0  # runs since start (POST /_fake/reset starts a new one)
         self._arrivals = 0  # requests of this run; the schedule's draws and the request ids use it
         self._salt = self._run_salt()
@@ -207,15 +208,26 @@ class ProviderCore:
             return "gemini", "unknown", ""
         return "openai", "unknown", ""
 
+    def _untouched_tier(self, ctx: CallContext) -> None:
+        """Put the key's untouched tier's headers on an answer given before the request was counted in its tier
+        (an unknown model, an invalid body, a model listing …). Built here, not on arrival: most requests are
+        counted, and answer with the headers of the tier they were counted in."""
+        if ctx.untouched_tier:
+            assert self.tiers is not None
+            ctx.untouched_tier = False
+            ctx.extra_headers = self.tiers.headers(ctx.provider, ctx.client, "", ctx.arrival, ctx.wall)
+
     def _error(
         self, ctx: CallContext, status: int, message: str | None = None, code: str | None = None, **kw: Any
     ) -> Plan:
+        self._untouched_tier(ctx)
         plan, ctx.error_type = plans.error_plan(
             ctx.provider, status, ctx.request_id, message=message, code=code, extra_headers=ctx.extra_headers, **kw
         )
         return plan
 
     def _invalid(self, ctx: CallContext, exc: RequestInvalid, status: int = 400) -> Plan:
+        self._untouched_tier(ctx)
         plan, ctx.error_type = plans.invalid_plan(ctx.provider, exc, ctx.request_id, status)
         return replace(plan, headers=(*plan.headers, *ctx.extra_headers)) if ctx.extra_headers else plan
 
@@ -235,7 +247,8 @@ class ProviderCore:
         if denied is not None:
             return denied
         if self.tiers is not None:  # answers before a model is known report the key's untouched tier
-            ctx.extra_headers = self.tiers.headers(ctx.provider, ctx.client, "", ctx.arrival, ctx.wall)
+            self.tiers.touch(ctx.client, "", ctx.arrival)
+            ctx.untouched_tier = True  # its headers are built by the answer that needs them (_untouched_tier)
         if ctx.api in _MODEL_ROUTES:
             return self._model_route(request, ctx, query)
         try:
@@ -332,6 +345,7 @@ class ProviderCore:
             name = request.path.split("/", 3)[3]
         found = listing.model_route(api, self.config.models, self.models, name, query)
         if isinstance(found, bytes):
+            self._untouched_tier(ctx)
             return json_plan(ctx, found)
         status, message, code = found
         return self._error(ctx, status, message, code)
@@ -346,6 +360,7 @@ class ProviderCore:
             return self._error(ctx, status, message, code)
         ctx.model = model
         ctx.prompt_tokens = prompt = count_prompt(call.messages) + (call.extras.prompt_tokens if call.extras else 0)
+        self._untouched_tier(ctx)
         if ctx.provider == "anthropic":
             return json_plan(ctx, anthropic_models.count_tokens_body(prompt))
         return json_plan(ctx, gemini_models.count_tokens_body(prompt))
@@ -437,14 +452,36 @@ class ProviderCore:
         return admission.admit(self.quotas, ctx, model.name, output, ctx.arrival, self.ledger.spent)
 
     def _count_tier(self, ctx: CallContext, call: ChatCall | EmbeddingCall, model: ModelConfig) -> None:
-        """Count the request in its key's tier and put the tier's headers on its answer."""
+        """Count the request in its key's tier and put the tier's headers on its answer (unless the quotas'
+        headers, which come after and win, name every one of them: then they would only be dropped)."""
         assert self.tiers is not None
         output = 0
         if isinstance(call, ChatCall):
             output = call.max_tokens or self.generator.answer(ctx, call, model).tokens
         tiers, provider = self.tiers, ctx.provider
         tiers.count(ctx.client, model.name, ctx.arrival, ctx.prompt_tokens, output)
-        ctx.extra_headers = tiers.headers(provider, ctx.client, model.name, ctx.arrival, ctx.wall)
+        ctx.untouched_tier = False
+        if self._quotas_name_tier(provider, model.name):
+            ctx.extra_headers = ()
+        else:
+            ctx.extra_headers = tiers.headers(provider, ctx.client, model.name, ctx.arrival, ctx.wall)
+
+    def _quotas_name_tier(self, provider: str, model: str) -> bool:
+        """Whether the quota step puts its rate-limit headers on every answer to ``model`` and they name all of
+        the tier's (so the tier's are dropped by the merge): remembered per (provider, model)."""
+        key = (provider, model)
+        named = self._tier_named.get(key)
+        if named is None:
+            quotas = self.quotas
+            named = (
+                quotas is not None
+                and quotas.config.max_in_flight is None  # a refusal before admission answers with the tier's
+                and quotas.config.spend_cap_usd is None
+                and header_names(provider) <= admission.header_names(quotas.config, provider, model)
+            )
+            if len(self._tier_named) < _MAX_ADOPTED:
+                self._tier_named[key] = named
+        return named
 
     def _scheduled(self, ctx: CallContext) -> Fault | None:
         """The fault schedule as a fault source."""

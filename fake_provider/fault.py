@@ -49,9 +49,13 @@ FAULT_HEADER = "x-fake-fault"
 RETRY_UNITS = ("s", "ms", "both", "date")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is built per request of a latency fault; treat as read-only
 class Fault:
-    """A fault applied to one request; the plan builders read it."""
+    """A fault applied to one request; the plan builders read it (never change one: the schedule's are shared).
+
+    Not a frozen dataclass: a frozen one's ``__init__`` sets its 26 fields through ``object.__setattr__``,
+    5 µs a fault, and every request a latency fault matches gets one of its own (its drawn delays).
+    """
 
     name: str  # for the request log: "header:429", "outage#0", "brownout#1+latency#2" …
     status: int | None = None  # answer with this error status, in the provider's shape

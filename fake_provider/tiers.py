@@ -27,7 +27,7 @@ from fake_provider.plan import Plan
 from harness.wire import anthropic, gemini, openai_limits
 from harness.wire.formats import format_go_duration, format_rfc3339, parse_go_duration, parse_rfc3339
 
-__all__ = ["DEFAULT_429_HINT_S", "TIERS", "Tier", "TierBook", "exhausted", "merge_headers"]
+__all__ = ["DEFAULT_429_HINT_S", "TIERS", "Tier", "TierBook", "exhausted", "header_names", "merge_headers"]
 
 DEFAULT_429_HINT_S = 1.0  # the hint a 429 without one carries where the provider always gives one
 
@@ -75,6 +75,11 @@ class TierBook:
         reset = self.started + (number + 1) * self.window_s - now
         return entry, reset
 
+    def touch(self, client: str, model: str, now: float) -> None:
+        """Open ``client``'s window on ``model`` as :meth:`headers` would, without building the headers (they
+        are built only for an answer that needs them; the book's size, and when it starts afresh, stay the same)."""
+        self._window((client, model), now)
+
     def count(self, client: str, model: str, now: float, prompt: int, output: int) -> None:
         """An admitted request of ``client`` on ``model``."""
         entry, _ = self._window((client, model), now)
@@ -121,6 +126,11 @@ class TierBook:
                 ]
             )
         )
+
+
+def header_names(provider: str) -> frozenset[str]:
+    """The names of the rate-limit headers the tier of ``provider`` puts on an answer (none for Gemini)."""
+    return frozenset(name for name, _ in TierBook(0.0).headers(provider, "", "", 0.0, 0.0))
 
 
 def merge_headers(

@@ -34,10 +34,40 @@ TOKEN_PATTERN = _TOKEN  # one match per token (the prompt cache hashes prompts t
 
 
 def count_tokens(text: str) -> int:
-    """Tokens in ``text`` under the harness rule."""
+    """Tokens in ``text`` under the harness rule (every prompt is counted: ASCII text without the regex)."""
     if not text:
         return 0
+    if text.isascii():
+        return _count_ascii(text)
     return len(_TOKEN.findall(text))
+
+
+def _count_ascii(text: str) -> int:
+    """:func:`count_tokens` of ASCII text in a few C passes, without a string object per token (the regex
+    builds one per match: five times slower on a prompt). Each character becomes its class (``a``: a letter or
+    digit, ``.``: a one-character token, a space: whitespace); every ``aaaa`` becomes ``a`` and a space, so a
+    run of letters and digits is cut into runs of at most four like the rule cuts it; the tokens are then the
+    ``.`` and the runs' first characters. ``tests/unit/test_tokenizer.py`` holds it to the regex."""
+    classes = text.encode("ascii").translate(_ASCII_CLASSES).replace(b"aaaa", b"a ")
+    runs = classes.count(b" a") + classes.count(b".a") + (classes[0] == 97)  # 97: b"a"
+    return classes.count(b".") + runs
+
+
+def _ascii_classes() -> bytes:
+    """The translation table of :func:`_count_ascii`, read off ``_TOKEN`` itself: a character no token
+    matches is whitespace, one the pattern takes two of in a match is a letter or digit."""
+    table = bytearray(b"." * 256)
+    for code in range(128):
+        char = chr(code)
+        match = _TOKEN.match(char * 2)
+        if match is None:
+            table[code] = ord(" ")
+        elif match.end() == 2:
+            table[code] = ord("a")
+    return bytes(table)
+
+
+_ASCII_CLASSES = _ascii_classes()
 
 
 #: token counts of texts seen lately: a system prompt or a canned question repeats on every request,

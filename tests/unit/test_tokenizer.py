@@ -37,3 +37,29 @@ def test_the_memo_is_bounded() -> None:
         assert count_tokens_memo(big + str(i)) == 250_001
     assert tokenizer._COUNTED_CHARS[0] <= tokenizer._MAX_COUNTED_CHARS
     assert sum(len(t) for t in tokenizer._COUNTS) == tokenizer._COUNTED_CHARS[0]
+
+
+def _by_the_regex(text: str) -> int:
+    """The rule of record: one regex match per token."""
+    from harness.tokenizer import TOKEN_PATTERN
+
+    return len(TOKEN_PATTERN.findall(text))
+
+
+_ASCII_MIX = st.text(
+    alphabet=st.sampled_from("aZ09 \t\n\r\x0b\x0c\x1c\x1f\x00\x7f.,;'\"-_!~"), max_size=60
+)  # every class of character, runs of letters and digits of any length
+
+
+@given(st.one_of(_ASCII_MIX, st.text(max_size=60), st.from_regex(r"([a-z0-9]{1,12}[ .,]{0,3}){0,20}")))
+def test_ascii_counting_is_the_regex(text: str) -> None:
+    # the ASCII path (translate and count) against the regex, on ASCII and on any text (the fallback)
+    assert count_tokens(text) == _by_the_regex(text)
+
+
+def test_ascii_counting_edges() -> None:
+    for text in ("a", "abcd", "abcde", "a" * 17, " a", "a ", ".", "..a..", "ab.cdefghij k", "\x1f\x1c", "\x00"):
+        assert count_tokens(text) == _by_the_regex(text), text
+    for code in range(128):  # every ASCII character alone, doubled and beside a word
+        for text in (chr(code), chr(code) * 2, f"ab{chr(code)}cdefg", f"{chr(code)}abcd"):
+            assert count_tokens(text) == _by_the_regex(text), repr(text)
