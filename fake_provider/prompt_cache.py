@@ -22,7 +22,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from harness.tokenizer import MESSAGE_OVERHEAD, TOKEN_PATTERN
+from harness.tokenizer import MESSAGE_OVERHEAD, TOKEN_PATTERN, count_tokens_memo
 from harness.wire.extras import CacheMark
 
 __all__ = ["AUTO_TTL_S", "MIN_TOKENS", "CacheUse", "PromptCache"]
@@ -114,11 +114,11 @@ def _prefixes(messages: Sequence[tuple[str, str]], head: str) -> list[tuple[int,
     A prefix's digest is that of its tokens, each followed by ``\x1f``; each stretch between two
     boundaries is hashed as one string (the same bytes as token by token, in one call).
     """
-    tokens = TOKEN_PATTERN.findall(head)
+    tokens = _tokens(head)
     for role, text in messages:
         tokens += [f"\x1e{role}"] * MESSAGE_OVERHEAD
-        tokens += TOKEN_PATTERN.findall(role)
-        tokens += TOKEN_PATTERN.findall(text)
+        tokens += _tokens(role)
+        tokens += _tokens(text)
     hasher = hashlib.blake2b(digest_size=16)
     out: list[tuple[int, bytes]] = []
     done = 0
@@ -127,3 +127,15 @@ def _prefixes(messages: Sequence[tuple[str, str]], head: str) -> list[tuple[int,
         out.append((boundary, hasher.digest()))
         done = boundary
     return out
+
+
+def _tokens(text: str) -> list[str]:
+    """The tokens of ``text``, as ``TOKEN_PATTERN.findall`` gives them.
+
+    A text's whitespace-separated words are its tokens exactly when there are as many words as tokens
+    (every word is at least one token, and a word of one token is that token): then ``str.split`` gives
+    them at a fraction of the regex's cost (``str.split`` and the regex's ``\\s`` agree on whitespace).
+    The count is the tokenizer's memo of the prompt's count, so asking costs nothing.
+    """
+    words = text.split()
+    return words if len(words) == count_tokens_memo(text) else TOKEN_PATTERN.findall(text)

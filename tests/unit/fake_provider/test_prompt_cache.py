@@ -109,3 +109,16 @@ def test_prefix_digests_are_those_of_the_tokens_one_by_one() -> None:
                 expected.append((count, hasher.digest()))
         assert expected
         assert _prefixes(messages, head) == expected
+
+
+def test_tokens_by_words_are_the_regex_tokens() -> None:
+    """The prefixes' split fast path gives the regex's tokens on any text (words of one token or not)."""
+    from fake_provider.prompt_cache import _tokens
+
+    rng = random.Random(7)
+    pieces = ["the", "word", "words", "a1b2", "abcde", "é", "日本", ",", "!?", "..", "x,", "\ud800", "\t", "\x1c"]
+    spaces = [" ", "  ", "\n", "\x1f", "\u3000", "\xa0"]
+    for _ in range(300):
+        text = rng.choice(spaces).join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        assert _tokens(text) == TOKEN_PATTERN.findall(text), repr(text)
+        assert _tokens(text) == TOKEN_PATTERN.findall(text)  # again, the count now from the memo
