@@ -99,28 +99,6 @@ class SSEParser:
             self._line(raw, out)
         return out
 
-    def feed_payloads(self, chunk: bytes) -> list[bytes] | list[SSEMessage]:
-        """``feed`` for readers that only want each event's data: raw ``data:`` payloads when ``chunk``
-        completes only one-line ``data:`` events (the common case: no message objects, no decoding),
-        else the :class:`SSEMessage` list :meth:`feed` returns. One pass over a read of many events.
-        """
-        if self._pending_cr or self._data or self._event is not None or not chunk:
-            return self.feed(chunk)
-        data = self._buffer + chunk if self._buffer else chunk
-        if b"\r" in data:
-            return self.feed(chunk)
-        end = data.rfind(b"\n\n")  # the complete events end there; the rest waits for the next read
-        if end < 0:
-            self._buffer = data
-            return []
-        # one split for all the events: "data: P1\n\ndata: P2 … \n\n" → [P1, P2 …], taken only if the
-        # events are one "data:" line each (no newline but the two after each event: else line by line)
-        payloads = data[6:end].split(b"\n\ndata: ")
-        if data[:6] != b"data: " or data.count(b"\n", 0, end + 2) != 2 * len(payloads):
-            return self.feed(chunk)  # the line-by-line path (the buffer is still untouched)
-        self._buffer = data[end + 2 :]
-        return payloads
-
     def take_events(self, chunk: bytes) -> bytes | list[SSEMessage]:
         """``feed`` for a reader that reads the events' bytes itself: when the parser stands between
         two events and the read has no CR, the bytes of the events it completes as they stand (up to

@@ -119,12 +119,12 @@ def test_a_malformed_event_raises_after_the_events_before_it() -> None:
         reference(body)
 
 
-def test_feed_payloads_keeps_partial_events_for_the_next_read() -> None:
+def test_take_events_keeps_partial_events_for_the_next_read() -> None:
     parser = SSEParser()
-    assert parser.feed_payloads(b"data: a\n\ndata: b") == [b"a"]
-    assert parser.feed_payloads(b"c\n\n") == [b"bc"]
-    assert parser.feed_payloads(b"event: x\ndata: y\n\n") == [SSEMessage("x", "y")]
-    assert parser.feed_payloads(b"") == []
+    assert parser.take_events(b"data: a\n\ndata: b") == b"data: a\n\n"
+    assert parser.take_events(b"c\n\n") == b"data: bc\n\n"
+    assert parser.feed_events(parser.take_events(b"event: x\ndata: y\n\n")) == [SSEMessage("x", "y")]
+    assert parser.take_events(b"") == []
 
 
 def test_records_convert_as_asdict_does() -> None:
