@@ -98,6 +98,13 @@ class Adapter:
                 return self.parse_limits(headers, now_wall)
         return None
 
+    def limit_values(self, headers: Mapping[str, str], now_wall: float) -> tuple[float | None, ...] | None:
+        """:func:`limit_values` of :meth:`rate_limits` (None: no rate-limit header, or none said a limit):
+        what an in-memory limiter observes, read per answer (an adapter may read them without the
+        :class:`RateLimits`)."""
+        limits = self.rate_limits(headers, now_wall)
+        return None if limits is None else limit_values(limits)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
 
@@ -151,6 +158,15 @@ class OpenAIAdapter(Adapter):
 
     def parse_limits(self, headers: Mapping[str, str], now_wall: float) -> RateLimits:
         return openai_limits.parse_rate_limits(headers, now_wall)
+
+    def limit_values(self, headers: Mapping[str, str], now_wall: float) -> tuple[float | None, ...] | None:
+        # the numbers straight from the headers: no RateLimits, no retry hint (the limiter reads neither),
+        # per answer; tests/unit/test_i19_client_limits.py holds it to the base class's path of record
+        for name in self.limit_probe:
+            if name in headers:
+                values = openai_limits.rate_limit_numbers(headers) + _SIX_UNSAID
+                return None if values == _NONE_SAID else values
+        return None
 
 
 class OpenAIResponsesAdapter(OpenAIAdapter):
@@ -303,6 +319,7 @@ def limit_values(limits: RateLimits) -> tuple[float | None, ...] | None:
 
 
 _NONE_SAID = (None,) * len(OBSERVATION_KEYS)
+_SIX_UNSAID = (None,) * 6  # input and output tokens' limit, remaining, reset: OpenAI limits tokens together
 
 
 def limit_observation(limits: RateLimits) -> dict[str, float | None]:

@@ -266,18 +266,26 @@ class AttemptRunner:
                         timer.arm(hard_at, hard_kind)
                     raw = await response.read()
                 headers_in = response.headers
-                limits = adapter.rate_limits(headers_in, self._wall())
-                if limits is not None and route.quota is not None:
-                    route.quota.see(limits, clock())
-                if limits is not None and route.learns_limits:
-                    if sync_limiter is not None:  # in memory: the values as they are, no coroutine to await
-                        values = limit_values(limits)
+                if sync_limiter is not None and route.quota is None:
+                    # in memory, no quota gauge: the limiter's numbers alone, as they are (no RateLimits
+                    # object, no coroutine to await), per answer
+                    if route.learns_limits:
+                        values = adapter.limit_values(headers_in, self._wall())
                         if values is not None:
                             sync_limiter.observe_values(values)
-                    else:
-                        observation = limit_observation(limits)
-                        if observation:
-                            await route.limiter.observe(**observation)
+                else:
+                    limits = adapter.rate_limits(headers_in, self._wall())
+                    if limits is not None and route.quota is not None:
+                        route.quota.see(limits, clock())
+                    if limits is not None and route.learns_limits:
+                        if sync_limiter is not None:  # in memory: the values as they are, no coroutine
+                            values = limit_values(limits)
+                            if values is not None:
+                                sync_limiter.observe_values(values)
+                        else:
+                            observation = limit_observation(limits)
+                            if observation:
+                                await route.limiter.observe(**observation)
                 if status >= 300:
                     raise adapter.error(status, headers_in, raw, self._wall(), spec.name)
                 if deadlines is not None:

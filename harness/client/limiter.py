@@ -66,6 +66,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.client.limits import (
     DIMENSIONS,
@@ -300,10 +301,29 @@ class RateLimiter:
         now = self._clock()
         self._expire(now)
         for d in range(4):
-            limit, remaining, reset = values[3 * d], values[3 * d + 1], values[3 * d + 2]
+            limit: Any = values[3 * d]  # Any: an int is read as its float below
+            remaining: Any = values[3 * d + 1]
             if limit is None and remaining is None:
                 continue  # nothing to learn in this dimension (a reset alone changes nothing)
-            self._observe_dim(d, now, _number(limit), _number(remaining), _number(reset))
+            reset: Any = values[3 * d + 2]
+            # _number inlined for what header parsers give (an int, a float, None): six calls per answer
+            # saved; anything else goes to _number (tests/unit/test_i19_client_limiter.py holds them equal)
+            t = type(limit)
+            if t is int:
+                limit = float(limit)
+            elif t is not float or not _finite(limit):
+                limit = _number(limit)
+            t = type(remaining)
+            if t is int:
+                remaining = float(remaining)
+            elif t is not float or not _finite(remaining):
+                remaining = _number(remaining)
+            t = type(reset)
+            if t is int:
+                reset = float(reset)
+            elif t is not float or not _finite(reset):
+                reset = _number(reset)
+            self._observe_dim(d, now, limit, remaining, reset)
         if said:
             self._probe = _NO_PROBE  # a fresh picture of the provider's window
 
@@ -548,7 +568,11 @@ class RateLimiter:
 _OBSERVATION_KEYS = frozenset(OBSERVATION_KEYS)
 
 
+_finite = math.isfinite
+
+
 def _number(value: float | None) -> float | None:
+    """A header's number as a finite float, else None (the rule of record :meth:`RateLimiter._observe` inlines)."""
     if value is None or isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
     return float(value)

@@ -2,7 +2,7 @@
 
 Server side: :func:`rate_limit_headers` (the header pairs are built once each: they go out with every
 answer to a limited key) and :func:`rate_limit_error`. Client side: :func:`parse_rate_limits`
-(resets as Go durations, and the retry hint).
+(resets as Go durations, and the retry hint), and :func:`rate_limit_numbers` (its limits alone, per answer).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from harness.wire.formats import format_go_duration, parse_go_duration, parse_retry_after
 from harness.wire.neutral import RateLimits
 
-__all__ = ["parse_rate_limits", "rate_limit_error", "rate_limit_headers"]
+__all__ = ["parse_rate_limits", "rate_limit_error", "rate_limit_headers", "rate_limit_numbers"]
 
 #: limit kind → (error type, how OpenAI names it in a 429 message)
 _LIMIT_NAMES = {
@@ -101,4 +101,20 @@ def parse_rate_limits(headers: Mapping[str, str], now_wall: float = 0.0) -> Rate
         tokens_remaining=_int(get("x-ratelimit-remaining-tokens")),
         tokens_reset_s=parse_go_duration(get("x-ratelimit-reset-tokens")),
         retry_after_s=parse_retry_after(headers, now_wall),
+    )
+
+
+def rate_limit_numbers(headers: Mapping[str, str]) -> tuple[int | float | None, ...]:
+    """The first six fields of :func:`parse_rate_limits` (limit, remaining and reset of requests, then
+    of tokens), as a tuple: the reference client's limiter reads these with every answer, and this
+    spares it the :class:`RateLimits` (a frozen object of 13 fields) and the retry hint it does not use.
+    ``tests/unit/test_i19_client_limits.py`` holds it to :func:`parse_rate_limits`."""
+    get = headers.get
+    return (
+        _int(get("x-ratelimit-limit-requests")),
+        _int(get("x-ratelimit-remaining-requests")),
+        parse_go_duration(get("x-ratelimit-reset-requests")),
+        _int(get("x-ratelimit-limit-tokens")),
+        _int(get("x-ratelimit-remaining-tokens")),
+        parse_go_duration(get("x-ratelimit-reset-tokens")),
     )

@@ -1,0 +1,90 @@
+"""The in-memory client path's rate-limit fast forms equal their paths of record (issue 19).
+
+* :meth:`RateLimiter._observe` reads each number of an observation inline (an int as its float, a finite
+  float as it is): a limiter fed raw values ends exactly as one fed the values ``_number`` (the rule of
+  record) made of them, whatever their types (bools, non-finite floats, int and float subclasses);
+* :meth:`OpenAIAdapter.limit_values` reads the headers' numbers without a :class:`RateLimits`: it says what
+  :meth:`Adapter.limit_values` (``limit_values`` of ``rate_limits``) says, for any headers.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.client.adapters import ADAPTERS, Adapter, OpenAIResponsesAdapter, limit_values
+from harness.client.limiter import LimitConfig, RateLimiter, _number
+from harness.client.limits import OBSERVATION_KEYS
+from harness.clock import ManualClock
+from harness.pricing import Usage
+
+
+class _Int(enum.IntEnum):
+    SEVEN = 7
+
+
+class _Float(float):
+    pass
+
+
+_value = st.one_of(
+    st.none(),
+    st.integers(-5, 2_000_000),
+    st.floats(min_value=-10, max_value=1e7),
+    st.sampled_from([0, 0.0, -0.0, math.inf, -math.inf, math.nan, True, False, _Int.SEVEN, _Float(5.5), _Float(math.inf)]),
+)
+
+
+def _state(lim: RateLimiter) -> tuple[object, ...]:
+    buckets = tuple((b.first, b.last, tuple(b.weights), b.others, b.live) for b in lim._log)
+    holds = tuple(None if h is None else (h.until, h.allowance) for h in lim._holds)
+    return (
+        tuple(lim._totals), tuple(lim._effective), tuple(lim._learned), holds, lim._held, lim.limits_tokens,
+        lim._probe, buckets,
+    )  # fmt: skip
+
+
+@given(batches=st.lists(st.tuples(*[_value] * len(OBSERVATION_KEYS)), min_size=1, max_size=6), rpm=st.booleans())
+@settings(max_examples=400, deadline=None)
+def test_observe_reads_numbers_as_number_does(batches: list[tuple[object, ...]], rpm: bool) -> None:
+    clocks = ManualClock(100.0), ManualClock(100.0)
+    config = LimitConfig(rpm=500 if rpm else None)
+    fast, record = (RateLimiter(config, clock=c) for c in clocks)
+    for lim in (fast, record):  # something in the window, so unseen usage and probes can show
+        grant = lim.grant_now(40, 60)
+        assert grant is not None
+        lim.settle_grant(grant, 40, 60, Usage(35, 20))
+    for raw in batches:
+        fast.observe_values(raw)  # type: ignore[arg-type]
+        # the rule of record applied first: the inline reading then has nothing left to convert
+        record.observe_values(tuple(_number(v) for v in raw))  # type: ignore[arg-type]
+        assert _state(fast) == _state(record)
+        for c in clocks:
+            c.now += 7.5
+
+
+_NAMES = (
+    "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",
+    "retry-after", "retry-after-ms", "x-request-id",
+)  # fmt: skip
+_header_value = st.one_of(
+    st.integers(-10, 10**7).map(str),
+    st.sampled_from(["6ms", "1m30.5s", "0", "0s", "2h3m4.5s", "", " 12 ", "1_000", "abc", "1.5", "nan", "-3s", "7"]),
+    st.text(max_size=8),
+)
+
+
+@given(headers=st.dictionaries(st.sampled_from(_NAMES), _header_value), wall=st.floats(0, 2e9))
+@settings(max_examples=400, deadline=None)
+def test_openai_limit_values_say_what_rate_limits_say(headers: dict[str, str], wall: float) -> None:
+    for adapter in (ADAPTERS["openai"], OpenAIResponsesAdapter()):
+        fast = adapter.limit_values(headers, wall)
+        record = Adapter.limit_values(adapter, headers, wall)
+        limits = adapter.rate_limits(headers, wall)
+        assert record == (None if limits is None else limit_values(limits))
+        assert fast == record
+        assert [type(v) for v in fast or ()] == [type(v) for v in record or ()]
