@@ -34,7 +34,9 @@ _value = st.one_of(
     st.none(),
     st.integers(-5, 2_000_000),
     st.floats(min_value=-10, max_value=1e7),
-    st.sampled_from([0, 0.0, -0.0, math.inf, -math.inf, math.nan, True, False, _Int.SEVEN, _Float(5.5), _Float(math.inf)]),
+    st.sampled_from(
+        [0, 0.0, -0.0, math.inf, -math.inf, math.nan, True, False, _Int.SEVEN, _Float(5.5), _Float(math.inf)]
+    ),
 )
 
 
