@@ -56,6 +56,10 @@ def _groups(pieces: Sequence[str], size: int) -> list[tuple[str, int]]:
     return [("".join(pieces[i : i + size]), len(pieces[i : i + size])) for i in range(0, len(pieces), size)]
 
 
+#: plan the common OpenAI stream by :func:`_openai_at_once` (False: by the general path, which tests compare it to)
+_OPENAI_AT_ONCE = True
+
+
 def json_plan(ctx: CallContext, body: bytes, delay_s: float = 0.0, tokens: int = 0) -> Plan:
     headers = (*request_id_headers(ctx.provider, ctx.request_id), JSON, *ctx.extra_headers)
     if ctx.provider == "openai":
@@ -83,10 +87,12 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
     if not ctx.stream:
         return _plain(ctx, answer, ttft_s, inter_s, created, finish, per_chunk)
 
-    groups = _groups(answer.pieces, per_chunk)
     # a stream no fault shapes and whose text events are all due at once is planned as one text write
     # (a Gemini stream keeps a chunk per event: its last text event is also its end)
     at_once = inter_s <= 0 and provider != "gemini" and (fault is None or not _shapes_stream(fault))
+    if _OPENAI_AT_ONCE and at_once and reply is None and per_chunk == 1 and ctx.api == "openai.chat":
+        return _openai_at_once(ctx, answer, ttft_s, created, finish)
+    groups = _groups(answer.pieces, per_chunk)
     head: list[bytes] = []
     head_tokens = 0
     stream_error: _StreamError = _stream_error
@@ -170,6 +176,31 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
             chunks.append(Chunk(0.0, tail))
         end = StreamEnd.CLOSE
     return Plan(200, headers, chunks=tuple(chunks), headers_delay_s=ttft_s, end=end)
+
+
+def _openai_at_once(ctx: CallContext, answer: Answer, ttft_s: float, created: int, finish: str) -> Plan:
+    """:func:`chat_plan` of an OpenAI chat stream of one token per event, all due at once, with no reply and no
+    fault that shapes it: the same plan, without the list of (piece, 1) pairs the general path builds for the
+    tokens of each event (here they are the answer's tokens) and without joining the pieces again to see
+    whether they are plain text (the answer has its text). ``tests/unit/fake_provider/test_i19_prov_plans.py``
+    holds it to the general path."""
+    provider, prompt = ctx.provider, ctx.prompt_tokens
+    include_usage = isinstance(ctx.call, ChatCall) and ctx.call.include_usage
+    assert ctx.model_name is not None
+    enc = openai_answers.ChatStreamEncoder(f"chatcmpl-{ctx.serial}", ctx.model_name, created, include_usage)
+    chunks = [Chunk(0.0, enc.role())]
+    if answer.tokens:
+        chunks.append(Chunk(0.0, enc.joined_texts(answer.pieces, answer.text), answer.tokens))
+    usage = enc.usage(prompt, answer.tokens) if include_usage else b""
+    chunks.append(Chunk(0.0, enc.finish(finish) + usage + openai.DONE))
+    headers = (
+        *request_id_headers(provider, ctx.request_id),
+        SSE,
+        ("cache-control", "no-cache"),
+        *ctx.extra_headers,
+        processing_header(ttft_s),
+    )
+    return Plan(200, headers, chunks=tuple(chunks), headers_delay_s=ttft_s)
 
 
 def _shapes_stream(fault: Fault) -> bool:

@@ -41,16 +41,24 @@ def system_fingerprint(model: str) -> str:
     return "fp_" + hashlib.blake2b(model.encode("utf-8", "surrogatepass"), digest_size=5).hexdigest()
 
 
+@functools.lru_cache(maxsize=4096)
+def _model_fields(model: str) -> tuple[str, str]:
+    """``(JSON string of model, system_fingerprint(model))``: what every answer for ``model`` repeats, looked
+    up once per model (encoding the name per answer went through the JSON encoder's Python wrapper)."""
+    return _dumps(model), system_fingerprint(model)
+
+
 def chat_body(
     completion_id: str, model: str, created: int, text: str, finish: str, prompt_tokens: int, output_tokens: int
 ) -> bytes:
     """A ``chat.completion`` object (built from a template: this is the server's hot path)."""
+    model_json, fingerprint = _model_fields(model)
     return (
-        f'{{"id":"{completion_id}","object":"chat.completion","created":{created},"model":{_dumps(model)},'
+        f'{{"id":"{completion_id}","object":"chat.completion","created":{created},"model":{model_json},'
         f'"choices":[{{"index":0,"message":{{"role":"assistant","content":{json_string(text)},"refusal":null,'
         f'"annotations":[]}},"logprobs":null,"finish_reason":"{finish}"}}],'
         f'"usage":{_usage_json(prompt_tokens, output_tokens)},"service_tier":"default",'
-        f'"system_fingerprint":"{system_fingerprint(model)}"}}'
+        f'"system_fingerprint":"{fingerprint}"}}'
     ).encode()
 
 
@@ -61,9 +69,10 @@ class ChatStreamEncoder:
 
     def __init__(self, completion_id: str, model: str, created: int, include_usage: bool) -> None:
         self.include_usage = include_usage
+        model_json, fingerprint = _model_fields(model)
         self._head = (
             f'data: {{"id":"{completion_id}","object":"chat.completion.chunk","created":{created},'
-            f'"model":{_dumps(model)},"service_tier":"default","system_fingerprint":"{system_fingerprint(model)}",'
+            f'"model":{model_json},"service_tier":"default","system_fingerprint":"{fingerprint}",'
             '"choices":['
         )
         self._tail = '],"usage":null}\n\n' if include_usage else "]}\n\n"
@@ -88,13 +97,14 @@ class ChatStreamEncoder:
         quote = json_string_bytes
         return [before + quote(piece) + after for piece in pieces]
 
-    def joined_texts(self, pieces: Sequence[str]) -> bytes:
+    def joined_texts(self, pieces: Sequence[str], text: str | None = None) -> bytes:
         """``b"".join(self.texts(pieces))``, the same bytes, with no Python step per piece when every
         piece is plain (printable ASCII, no quote, no backslash: its JSON string is itself in quotes):
-        the pieces are joined once with the bytes between two of them. Else event by event."""
+        the pieces are joined once with the bytes between two of them. Else event by event.
+        ``text``: ``"".join(pieces)`` when the caller has it already (an answer keeps its text)."""
         if not pieces:
             return b""
-        if _PLAIN_TEXT("".join(pieces)) is None:
+        if _PLAIN_TEXT("".join(pieces) if text is None else text) is None:
             return b"".join(self.texts(pieces))
         before = self._head + '{"index":0,"delta":{"content":"'
         after = '"},"logprobs":null,"finish_reason":null}' + self._tail
