@@ -61,6 +61,7 @@ Example::
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections import deque
@@ -137,6 +138,21 @@ class _Ticket:
     weights: tuple[float, float, float, float]
 
 
+class _Line:
+    """One lane's queued tickets in ``(tag, seq)`` order, with their weights per dimension in the same
+    order (what :meth:`RateLimiter._ahead` bisects and sums)."""
+
+    __slots__ = ("keys", "tickets", "w0", "w1", "w2", "w3")
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[float, int]] = []
+        self.tickets: list[_Ticket] = []
+        self.w0: list[float] = []
+        self.w1: list[float] = []
+        self.w2: list[float] = []
+        self.w3: list[float] = []
+
+
 @dataclass(slots=True)
 class _Hold:
     """From a header without a limit: at most ``allowance`` more until ``until``."""
@@ -178,6 +194,9 @@ class RateLimiter:
         #: every ticket queued so far had whole weights of at most _WHOLE_WEIGHT: the queue's order is found
         #: in one pass (:meth:`_ahead`), else by sorting (:meth:`_ahead_sorted`) from then on
         self._whole = True
+        self._lines = [_Line() for _ in self.config.lanes]  # per lane, its queued tickets in (tag, seq) order
+        self._newest = -math.inf  # the latest arrival of a ticket queued so far
+        self._expiry = math.inf  # no queued ticket has expires_at below this (a lower bound)
         self._lanes = [_Lane() for _ in self.config.lanes]
         self._lane_names = frozenset(self.config.lanes)
         self._ids = itertools.count(1)
@@ -223,12 +242,15 @@ class RateLimiter:
             wait = max(wait, self.config.poll_s)  # the probe's answer first
         if head and wait == 0:
             del self._tickets[t.id]
+            self._line_drop(t)
             state = self._lanes[t.lane]
             state.virtual = max(state.virtual, t.tag)
             return self._grant(t.id, t.weights, demand, lane, key, now)
         if not head:
             wait = max(wait, self.config.poll_s)
-        t.expires_at = now + wait + self.config.ticket_grace_s
+        t.expires_at = expires = now + wait + self.config.ticket_grace_s
+        if expires < self._expiry:
+            self._expiry = expires
         return Reservation(t.id, False, wait, demand, lane, key, "queued", at=now)
 
     def grant_now(self, input_tokens: int, max_output_tokens: int, lane: str = "interactive") -> Grant | None:
@@ -278,7 +300,9 @@ class RateLimiter:
 
     def cancel_now(self, reservation: Reservation) -> None:
         """Refund a reservation whose request was never sent, or drop a queued ticket."""
-        if self._tickets.pop(reservation.id, None) is not None:
+        queued = self._tickets.pop(reservation.id, None)
+        if queued is not None:
+            self._line_drop(queued)
             return
         held = self._by_id.pop(reservation.id, None)
         if held is not None:
@@ -373,6 +397,46 @@ class RateLimiter:
         return order[0] is t, tuple(ahead)
 
     def _ahead(self, t: _Ticket, now: float) -> tuple[bool, tuple[float, ...]]:
+        """:meth:`_ahead_scan` without a step per ticket of the first lane.
+
+        Each lane keeps its tickets in ``(tag, seq)`` order (:class:`_Line`). Once the clock has reached
+        every ticket's arrival, a first-lane ticket is never promoted (its ``_order`` key is ``(0, tag,
+        seq)``): those ahead of ``t`` are all of them if ``t`` is promoted, else those before ``(tag,
+        seq)`` in the line, found by bisection and summed by ``sum`` over a slice. The other lanes'
+        tickets, whose promotion depends on their arrival, are compared one by one as
+        :meth:`_ahead_scan` does; a clock that went back (a ticket arrived after ``now``) takes
+        :meth:`_ahead_scan` itself. The same exactness condition holds (``_whole``).
+        """
+        if now < self._newest:
+            return self._ahead_scan(t, now)
+        floor, wait_s = math.floor, self.config.max_queue_wait_s
+        tag, seq = t.tag, t.seq
+        promoted = max(0, t.lane - floor((now - t.arrival) / wait_s))  # _order, inlined
+        a0, a1, a2, a3 = t.weights
+        head = True
+        lines = self._lines
+        first = lines[0]
+        k = len(first.keys) if promoted else bisect.bisect_left(first.keys, (tag, seq))
+        if k:
+            head = False
+            a0 += sum(first.w0[:k])
+            a1 += sum(first.w1[:k])
+            a2 += sum(first.w2[:k])
+            a3 += sum(first.w3[:k])
+        if len(lines) > 1:
+            key = (promoted, tag, seq)
+            for line in lines[1:]:
+                for other in line.tickets:
+                    if (max(0, other.lane - floor((now - other.arrival) / wait_s)), other.tag, other.seq) < key:
+                        head = False
+                        w = other.weights
+                        a0 += w[0]
+                        a1 += w[1]
+                        a2 += w[2]
+                        a3 += w[3]
+        return head, (a0, a1, a2, a3)
+
+    def _ahead_scan(self, t: _Ticket, now: float) -> tuple[bool, tuple[float, ...]]:
         """:meth:`_ahead_sorted` in one pass, without the sort: the tickets before ``t`` are those whose
         :meth:`_order` key is smaller (keys are distinct: ``seq`` is). The sort cost O(n log n) and a
         Python call per ticket on every poll of every queued ticket (a third of a queued run's CPU at a
@@ -405,7 +469,26 @@ class RateLimiter:
         seq = next(self._ids)
         t = _Ticket(f"r{seq}", lane, key, tag, seq, now, now, weights)
         self._tickets[t.id] = t
+        if now < self._expiry:
+            self._expiry = now
+        if now > self._newest:
+            self._newest = now
+        line = self._lines[lane]
+        i = bisect.bisect_left(line.keys, (tag, seq))
+        line.keys.insert(i, (tag, seq))
+        line.tickets.insert(i, t)
+        w0, w1, w2, w3 = weights
+        line.w0.insert(i, w0)
+        line.w1.insert(i, w1)
+        line.w2.insert(i, w2)
+        line.w3.insert(i, w3)
         return t
+
+    def _line_drop(self, t: _Ticket) -> None:
+        """Take a ticket that left the queue out of its lane's line."""
+        line = self._lines[t.lane]
+        i = bisect.bisect_left(line.keys, (t.tag, t.seq))
+        del line.keys[i], line.tickets[i], line.w0[i], line.w1[i], line.w2[i], line.w3[i]
 
     def _grant(
         self, rid: str, weights: tuple[float, ...], demand: Demand, lane: str, key: str, now: float
@@ -496,9 +579,11 @@ class RateLimiter:
                 if hold is not None and hold.until <= now:
                     self._holds[d] = None
             self._held = any(h is not None for h in self._holds)
-        if self._tickets:
-            for tid in [tid for tid, t in self._tickets.items() if t.expires_at < now]:
-                del self._tickets[tid]
+        if self._tickets and now > self._expiry:  # else no ticket has expires_at < now: nothing to scan
+            tickets = self._tickets
+            for tid in [tid for tid, t in tickets.items() if t.expires_at < now]:
+                self._line_drop(tickets.pop(tid))
+            self._expiry = min([t.expires_at for t in tickets.values()], default=math.inf)
 
     def _pressed(self, bucket: _Bucket) -> bool:
         """Is the window near its limit in a dimension ``bucket`` (others' usage, still counted) booked?

@@ -2,7 +2,9 @@
 
 :meth:`RateLimiter.reserve` finds a queued ticket's place in line in one pass (:meth:`RateLimiter._ahead`)
 instead of sorting every queued ticket on every poll (:meth:`RateLimiter._ahead_sorted`, the rule of
-record). Every queued ticket's place is checked at every step, now and later as the queue ages. Two
+record), through its lanes' lines (:meth:`RateLimiter._ahead`) or ticket by ticket when the clock went
+back (:meth:`RateLimiter._ahead_scan`). Every queued ticket's place is checked at every step on both,
+now, earlier and later as the queue ages, and the lines against the queue. Two
 limiters fed the same random operations (reserves new and repeated, in every lane, for several keys;
 cancels, settles, immediate grants; time moving by steps that cross the aging period and the tickets'
 grace), one on each path, answer every call the same and end in the same state; tickets with
@@ -24,7 +26,7 @@ _op = st.one_of(
     st.tuples(st.just("cancel"), st.integers(0, 10_000)),
     st.tuples(st.just("settle"), st.integers(0, 10_000), st.integers(0, 300), st.integers(0, 300)),
     st.tuples(st.just("grant"), st.integers(0, 400), st.integers(0, 300)),
-    st.tuples(st.just("time"), st.sampled_from([0.0, 0.001, 0.01, 0.3, 1.0, 2.5, 4.0, 7.0, 30.0])),
+    st.tuples(st.just("time"), st.sampled_from([0.0, 0.001, 0.01, 0.3, 1.0, 2.5, 4.0, 7.0, 30.0, -0.2, -3.0])),
 )
 
 
@@ -80,10 +82,19 @@ def test_one_pass_order_answers_as_the_sorted_order(
             for c in clocks:
                 c.now += float(op[1])  # type: ignore[arg-type]
         assert _state(fast) == _state(record)
-        if fast._whole:  # every queued ticket's place, now and as the queue ages
+        for lim in (fast, record):  # each lane's line holds its queued tickets in (tag, seq) order
+            for lane, line in enumerate(lim._lines):
+                queued = sorted((t for t in lim._tickets.values() if t.lane == lane), key=lambda t: (t.tag, t.seq))
+                assert line.tickets == queued
+                assert line.keys == [(t.tag, t.seq) for t in queued]
+                assert [line.w0, line.w1, line.w2, line.w3] == [[t.weights[d] for t in queued] for d in range(4)]
+            assert all(t.expires_at >= lim._expiry for t in lim._tickets.values())
+        if fast._whole:  # every queued ticket's place, now, before and as the queue ages
             now = clocks[0].now
             for t in fast._tickets.values():
-                for later in (0.0, 0.999 * aging, 1.5 * aging, 2.5 * aging):
-                    assert fast._ahead(t, now + later) == fast._ahead_sorted(t, now + later)
+                for later in (0.0, 0.999 * aging, 1.5 * aging, 2.5 * aging, -1.0):
+                    record_answer = fast._ahead_sorted(t, now + later)
+                    assert fast._ahead(t, now + later) == record_answer
+                    assert fast._ahead_scan(t, now + later) == record_answer
     if not fractional:
         assert fast._whole
