@@ -60,6 +60,7 @@ _OPTIONAL: dict[str, Callable[[dict[str, Any], str], object]] = {
     "user": lambda o, k: checks.get_str(o, k),
     "n": _n,
 }
+_OPTIONAL_KEYS = frozenset(_OPTIONAL)
 
 
 def _message(item: object, i: int) -> Message:
@@ -104,20 +105,29 @@ def parse_chat(body: object) -> ChatCall:
         max_tokens = obj["max_tokens"]
         if type(max_tokens) is not int or max_tokens < 1:
             max_tokens = checks.get_int(obj, "max_tokens", min=1)
-    stream = bool(checks.get_bool(obj, "stream")) if "stream" in obj else False
+    # the usual values of the fields below are taken as they are; any other goes through checks, which
+    # names the field in its error (a call to checks costs about as much as the rest of a field's reading)
+    stream = obj.get("stream", False)
+    if type(stream) is not bool:
+        stream = bool(checks.get_bool(obj, "stream"))
     include_usage = False
     if "stream_options" in obj:
         options = checks.get_object(obj, "stream_options")
         if options is not None:
             if not stream:
                 raise RequestInvalid("stream_options", "only allowed when 'stream' is enabled", checks.VALUE_CODE)
-            include_usage = bool(checks.get_bool(options, "include_usage", "stream_options"))
-    temperature = checks.get_number(obj, "temperature", min=0, max=2) if "temperature" in obj else None
+            include_usage = options.get("include_usage", False)
+            if type(include_usage) is not bool:
+                include_usage = bool(checks.get_bool(options, "include_usage", "stream_options"))
+    temperature = obj.get("temperature")
+    if temperature is not None and (type(temperature) is not float or not 0.0 <= temperature <= 2.0):
+        temperature = checks.get_number(obj, "temperature", min=0, max=2)
     stop = checks.get_str_or_list(obj, "stop") if "stop" in obj else ()
-    for key in obj:
-        check = _OPTIONAL.get(key)
-        if check is not None:
-            check(obj, key)
+    if not _OPTIONAL_KEYS.isdisjoint(obj):
+        for key in obj:
+            check = _OPTIONAL.get(key)
+            if check is not None:
+                check(obj, key)
     if tool_messages:
         openai_tools.check_tool_sequence(raw)
     extras = openai_tools.parse_extras(obj, messages, tool_messages)
