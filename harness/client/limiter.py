@@ -180,6 +180,9 @@ class RateLimiter:
         self._bucket_s = self.config.bucket_s
         self._limits: list[float | None] = [None if v is None else float(v) for v in self.config.limits]
         self._learned: list[float | None] = [None] * 4  # limits learned from headers (already × safety)
+        #: the limit header each _learned value came from: an answer repeating it is not learned again
+        #: (the same limit gives the same _learned, _effective and limits_tokens; saved per answer)
+        self._heard: list[float | None] = [None] * 4
         self._effective: list[float | None] = list(self._limits)  # configured, else learned, per dimension
         #: a token limit is in force (configured or learned): admission needs the prompt's token count
         self.limits_tokens = any(limit is not None for limit in self._effective[1:])
@@ -268,18 +271,29 @@ class RateLimiter:
             self._expire(now)
             if self._tickets or self._held or self._probe == _PROBING:
                 return None  # a queue to respect, a hold to check, an answer to wait for: reserve decides
-        i, o = max(0, input_tokens), max(0, max_output_tokens)
-        weights = (1.0, float(i + o), float(i), float(o))
+        i = input_tokens if input_tokens > 0 else 0  # max(0, ·) without the call
+        o = max_output_tokens if max_output_tokens > 0 else 0
+        w1, w2, w3 = float(i + o), float(i), float(o)
         totals, effective = self._totals, self._effective
-        for d in range(4):
-            limit = effective[d]
-            if limit is not None and weights[d] > 0 and totals[d] + weights[d] > limit + 1e-9:
-                return None
-        return self._admit(weights, now)
+        # does it fit in every dimension (_fits without a hold, unrolled: this runs for every request)
+        limit = effective[0]
+        if limit is not None and totals[0] + 1.0 > limit + 1e-9:
+            return None
+        limit = effective[1]
+        if limit is not None and w1 > 0 and totals[1] + w1 > limit + 1e-9:
+            return None
+        limit = effective[2]
+        if limit is not None and w2 > 0 and totals[2] + w2 > limit + 1e-9:
+            return None
+        limit = effective[3]
+        if limit is not None and w3 > 0 and totals[3] + w3 > limit + 1e-9:
+            return None
+        return self._admit((1.0, w1, w2, w3), now)
 
     def settle_grant(self, grant: Grant, input_tokens: int, max_output_tokens: int, usage: Usage) -> None:
         """:meth:`settle_now` for a grant of :meth:`grant_now` (with the numbers it was granted for)."""
-        i, o = max(0, input_tokens), max(0, max_output_tokens)
+        i = input_tokens if input_tokens > 0 else 0  # max(0, ·) without the call
+        o = max_output_tokens if max_output_tokens > 0 else 0
         self._correct(grant, (1.0, float(i + o), float(i), float(o)), usage)
         self._probe = _NO_PROBE  # an answer came back (its headers, if any, were observed first)
 
@@ -642,7 +656,8 @@ class RateLimiter:
     def _observe_dim(
         self, d: int, now: float, limit: float | None, remaining: float | None, reset_s: float | None
     ) -> None:
-        if limit is not None and limit > 0:
+        if limit is not None and limit > 0 and limit != self._heard[d]:  # the same limit again changes nothing
+            self._heard[d] = limit
             self._learned[d] = math.floor(limit * self.config.learn_safety)
             configured = self._limits[d]
             self._effective[d] = configured if configured is not None else self._learned[d]
