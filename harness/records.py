@@ -355,6 +355,15 @@ class PackedRecords(PackedBlocks[_Rec], Sequence[_Rec]):
         for record in records:
             self.append(record)
 
+    def packing(self, records: Iterable[_Rec]) -> Iterator[_Rec]:
+        """``records``, each appended to this log before it is handed on: a reader that goes through them
+        anyway (the judge) packs the log in the same pass, instead of packing it first and then reading
+        every record rebuilt from its block. The log is whole once the iterator is exhausted."""
+        append = self.append
+        for record in records:
+            append(record)
+            yield record
+
     def _encode(self, items: tuple[_Rec, ...]) -> Any:
         """The block's records as rows (``ValueError`` for a subclass: that block is kept as records)."""
         return tuple([_row(r) for r in items])

@@ -348,11 +348,20 @@ def judge_logs(
     records: Sequence[ProviderRecord],
     outcomes: Sequence[OutcomeRecord],
     events: Sequence[ClientEvent] = (),
+    *,
+    reading: tuple[Iterable[ProviderRecord], Iterable[OutcomeRecord]] | None = None,
 ) -> tuple[dict[str, object], LogColumns]:
     """:func:`compute_metrics`, and the logs as columns from the same single pass over each, for the
-    report to draw from (it then reads neither log again)."""
+    report to draw from (it then reads neither log again).
+
+    ``reading``: the records of ``records`` and of ``outcomes``, in their order, as the single pass is
+    to read them (default: the two logs themselves). :func:`harness.runner.run.judged_result` hands
+    over iterators that fill the two logs as they go (:meth:`~harness.records.PackedRecords.packing`),
+    so that each log is packed and judged in one pass; the logs are whole when this returns.
+    """
     drawn = OutcomeColumnsBuilder()
-    metrics, cols = _judge(facts, records, outcomes, events, drawn)
+    first = (records, outcomes) if reading is None else reading
+    metrics, cols = _judge(facts, first[0], first[1], events, drawn, again=outcomes)
     return metrics, LogColumns.of(cols, drawn, facts.issued_ids, records, outcomes)
 
 
@@ -362,8 +371,12 @@ def _judge(
     outcomes: Iterable[OutcomeRecord],
     events: Sequence[ClientEvent],
     drawn: OutcomeColumnsBuilder | None,
+    again: Iterable[OutcomeRecord] | None = None,
 ) -> tuple[dict[str, object], ProviderColumns]:
-    """The metrics and the provider's log as columns; ``drawn`` also gathers the outcome log's columns."""
+    """The metrics and the provider's log as columns; ``drawn`` also gathers the outcome log's columns.
+
+    ``again``: the outcome log, should it be read a second time (the semantic cache's hits), when
+    ``outcomes`` can be read only once (default: ``outcomes``)."""
     scoped_budgets = any(b.scope != "global" for b in facts.budgets)
     # the answers' attempts: not the model lists, not a semantic cache's embeddings calls
     cols = provider_columns(records, spend_by_logical=scoped_budgets)
@@ -590,7 +603,12 @@ def _judge(
         "status_counts": dict(sorted(statuses.items())),
         "outcome_counts": dict(sorted(outcome_statuses.items())),
         **semantic.metrics(
-            cols.embedding_calls, outcomes, facts.questions, _money, bill=cost_provider, baseline=facts.cache_baseline
+            cols.embedding_calls,
+            outcomes if again is None else again,
+            facts.questions,
+            _money,
+            bill=cost_provider,
+            baseline=facts.cache_baseline,
         ),
         "prompt_versions": (versions := prompt_versions(prompted, _money)),  # it reads only these
         "prompt_cost_ratio": prompt_cost_ratio(versions),
