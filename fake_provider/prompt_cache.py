@@ -22,6 +22,8 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 
+import numpy as np
+
 from harness.tokenizer import MESSAGE_OVERHEAD, TOKEN_PATTERN, count_tokens_memo
 from harness.wire.extras import CacheMark
 
@@ -108,8 +110,74 @@ class PromptCache:
 
 
 def _prefixes(messages: Sequence[tuple[str, str]], head: str) -> list[tuple[int, bytes]]:
+    """(tokens, digest) of the prompt's prefixes at 1024, 1152, … tokens: :func:`_prefixes_by_tokens`'s, the same
+    digests, without a string object per token.
+
+    The prompt's tokens, each followed by ``\x1f``, are built as one string: a text whose tokens are its words
+    and whose only whitespace is single spaces between them is that text with its spaces replaced (a few C
+    passes; a generated long prompt is such a text), anything else joins its tokens. No token holds ``\x1f``
+    (whitespace to the tokenizer), so the ends of the tokens are the ``\x1f`` bytes of its UTF-8 form, found
+    in one numpy pass, and each stretch between two boundaries is hashed as a slice. Splitting a prompt of a
+    few thousand words into a list of words was most of the cost of a long prompt's request.
+    """
+    runs: list[str] = []  # runs of tokens, each token followed by \x1f
+    total = _add_run(runs, head)
+    for role, text in messages:
+        runs.append(f"\x1e{role}\x1f" * MESSAGE_OVERHEAD)
+        total += MESSAGE_OVERHEAD + _add_run(runs, role) + _add_run(runs, text)
+    if total < MIN_TOKENS:
+        return []
+    data = "".join(runs).encode("utf-8", "surrogatepass")
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x1F)  # ends[i]: the \x1f after token i
+    if len(ends) != total:  # a role holding \x1f: not one separator per token
+        return _prefixes_by_tokens(messages, head)
+    view = memoryview(data)
+    hasher = hashlib.blake2b(digest_size=16)
+    out: list[tuple[int, bytes]] = []
+    done = 0
+    for boundary in range(MIN_TOKENS, total + 1, AUTO_STEP):
+        end = int(ends[boundary - 1]) + 1
+        hasher.update(view[done:end])
+        out.append((boundary, hasher.digest()))
+        done = end
+    return out
+
+
+def _add_run(runs: list[str], text: str) -> int:
+    """Append the tokens of ``text`` to ``runs`` (each followed by ``\x1f``); returns how many there are."""
+    count = count_tokens_memo(text)
+    if not count:
+        return 0
+    if _words_are_tokens(text, count):
+        runs.append(text.replace(" ", "\x1f") + "\x1f")
+    else:
+        runs.append("\x1f".join(_tokens(text)) + "\x1f")
+    return count
+
+
+#: the ASCII whitespace but the space (str.split and the tokenizer's \s split on each of them)
+_OTHER_SPACE = bytes(c for c in range(128) if chr(c).isspace() and c != 32)
+
+
+def _words_are_tokens(text: str, count: int) -> bool:
+    """Whether the ``count`` tokens of ``text`` are ``text.split(" ")``: an ASCII text (the check is O(1)) whose
+    only whitespace is single spaces between words, with as many words as tokens (see :func:`_tokens`). Bytes
+    methods, a C pass each (``str.isprintable`` or a ``str`` search took longer than the split they spare)."""
+    if not text.isascii():
+        return False
+    data = text.encode("ascii")
+    return (
+        data.count(b" ") + 1 == count
+        and data[0] != 32
+        and data[-1] != 32
+        and len(data.translate(None, _OTHER_SPACE)) == len(data)
+        and b"  " not in data
+    )
+
+
+def _prefixes_by_tokens(messages: Sequence[tuple[str, str]], head: str) -> list[tuple[int, bytes]]:
     """(tokens, digest) of the prompt's prefixes at 1024, 1152, … tokens (the prompt as the tokenizer counts it:
-    ``head`` (tool definitions), then per message its template tokens, role and text).
+    ``head`` (tool definitions), then per message its template tokens, role and text); the path of record.
 
     A prefix's digest is that of its tokens, each followed by ``\x1f``; each stretch between two
     boundaries is hashed as one string (the same bytes as token by token, in one call).
