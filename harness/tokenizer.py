@@ -44,30 +44,40 @@ def count_tokens(text: str) -> int:
 
 def _count_ascii(text: str) -> int:
     """:func:`count_tokens` of ASCII text in a few C passes, without a string object per token (the regex
-    builds one per match: five times slower on a prompt). Each character becomes its class (``a``: a letter or
-    digit, ``.``: a one-character token, a space: whitespace); every ``aaaa`` becomes ``a`` and a space, so a
-    run of letters and digits is cut into runs of at most four like the rule cuts it; the tokens are then the
-    ``.`` and the runs' first characters. ``tests/unit/test_tokenizer.py`` holds it to the regex."""
-    classes = text.encode("ascii").translate(_ASCII_CLASSES).replace(b"aaaa", b"a ")
-    runs = classes.count(b" a") + classes.count(b".a") + (classes[0] == 97)  # 97: b"a"
-    return classes.count(b".") + runs
+    builds one per match: five times slower on a prompt). The tokens are the one-character tokens (every
+    character that is neither a letter, a digit nor whitespace: what deleting those leaves) and the runs of
+    letters and digits, cut every four characters. For the runs, each character becomes ``a`` (a letter or
+    digit) or a space (anything else); a run is an ``a`` after a space or at the start. Only a run of five or
+    more needs cutting (``aaaa`` becomes ``a`` and a space, so a run of up to four stays one run and a longer
+    one is cut like the rule cuts it): the replace is skipped when there is none, as in generated prose (it
+    cost more than the rest together). ``tests/unit/test_tokenizer.py`` holds it to the regex."""
+    data = text.encode("ascii")
+    runs = data.translate(_ASCII_RUNS)
+    if b"aaaaa" in runs:
+        runs = runs.replace(b"aaaa", b"a ")
+    singles = len(data.translate(None, _ASCII_NOT_SINGLE))
+    return singles + runs.count(b" a") + (runs[0] == 97)  # 97: b"a"
 
 
-def _ascii_classes() -> bytes:
-    """The translation table of :func:`_count_ascii`, read off ``_TOKEN`` itself: a character no token
-    matches is whitespace, one the pattern takes two of in a match is a letter or digit."""
-    table = bytearray(b"." * 256)
+def _ascii_classes() -> tuple[bytes, bytes]:
+    """The tables of :func:`_count_ascii`, read off ``_TOKEN`` itself: a character no token matches is
+    whitespace, one the pattern takes two of in a match is a letter or digit, any other is a token alone.
+    Returns the translation to runs (letters and digits to ``a``, every other byte to a space) and the bytes
+    to delete to keep the one-character tokens (letters, digits and whitespace)."""
+    runs = bytearray(b" " * 256)
+    not_single = bytearray()
     for code in range(128):
         char = chr(code)
         match = _TOKEN.match(char * 2)
         if match is None:
-            table[code] = ord(" ")
+            not_single.append(code)
         elif match.end() == 2:
-            table[code] = ord("a")
-    return bytes(table)
+            runs[code] = ord("a")
+            not_single.append(code)
+    return bytes(runs), bytes(not_single)
 
 
-_ASCII_CLASSES = _ascii_classes()
+_ASCII_RUNS, _ASCII_NOT_SINGLE = _ascii_classes()
 
 
 #: token counts of texts seen lately: a system prompt or a canned question repeats on every request,
