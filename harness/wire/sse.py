@@ -76,16 +76,34 @@ class SSEParser:
                 chunk = chunk[1:]
         data = self._buffer + chunk
         if b"\r" not in data and not self._data and self._event is None:
-            # the common case (OpenAI, Gemini): whole events of one "data: " line each; anything else
-            # (comments, event names, multi-line data, CRs) goes through the line-by-line path below
+            # the common cases: whole events of one "data: " line each (OpenAI, Gemini), or of an
+            # "event: " line and one "data: " line (Anthropic: three lines through _line each, else);
+            # anything else (comments, multi-line data, fields without their space, CRs) goes through
+            # the line-by-line path below. tests/unit/test_i19_client_sse.py holds them to it.
             blocks = data.split(b"\n\n")
             rest = blocks.pop()
             fast: list[SSEMessage] = []
+            named = False
             for block in blocks:
-                if block[:6] != b"data: " or b"\n" in block:
+                if block[:6] == b"data: ":
+                    if b"\n" in block:
+                        break
+                    fast.append(SSEMessage(None, block[6:].decode("utf-8", "replace")))
+                elif block[:7] == b"event: ":
+                    end = block.find(b"\n")
+                    if end < 0 or block[end + 1 : end + 7] != b"data: " or block.find(b"\n", end + 1) >= 0:
+                        break
+                    name = block[7:end].decode("utf-8", "replace")
+                    fast.append(SSEMessage(name, block[end + 7 :].decode("utf-8", "replace")))
+                    named = True
+                else:
                     break
-                fast.append(SSEMessage(None, block[6:].decode("utf-8", "replace")))
             else:
+                if named and b"\n" in rest:  # as the line path (which a named event took) reads the rest
+                    lines = rest.split(b"\n")
+                    rest = lines.pop()
+                    for raw in lines:
+                        self._line(raw, fast)
                 self._buffer = rest
                 return fast
         if b"\r" in data:
