@@ -84,14 +84,11 @@ _GEMINI_METHODS = {
     "batchEmbedContents": "gemini.batch_embed",
 }
 #: the routes that describe models (listed, never faulted, limited or billed)
-_MODEL_ROUTES = (
-    "openai.models",
-    "openai.model",
-    "anthropic.models",
-    "anthropic.model",
-    "gemini.models",
-    "gemini.model",
+_MODEL_ROUTES = frozenset(
+    ("openai.models", "openai.model", "anthropic.models", "anthropic.model", "gemini.models", "gemini.model")
 )
+#: the model routes of a path several APIs share (whose they are is told by the credentials: _models_owner)
+_SHARED_MODEL_ROUTES = frozenset(("openai.models", "openai.model", "gemini.models", "gemini.model"))
 _MAX_LOGGED_MODEL = 200  # characters of a requested model name kept in the log
 _RATE_LIMIT_REQUESTS = 60  # the requests limit a scheduled 429 reports when no quota is configured
 _MAX_ADOPTED = 10_000  # undeclared model names remembered (accept_unknown_models; the 404 hints)
@@ -175,7 +172,7 @@ class ProviderCore:
         headers = request.headers
         route = _ROUTES.get(request.path)
         provider, api, method = route if route is not None else self._other_route(request.path, headers)
-        if api[:12] == "openai.model" or (api[:12] == "gemini.model" and request.path[:4] == "/v1/"):
+        if api in _SHARED_MODEL_ROUTES and (api[0] == "o" or request.path[:4] == "/v1/"):
             provider, api = _models_owner(api, headers, request.query)  # three APIs share /v1/models
         rid = serial if provider == "gemini" else f"req_{serial}"
         ctx = CallContext(provider, api, self.clock(), self.wall_clock(), rid, serial, headers)

@@ -17,7 +17,7 @@ from typing import Protocol
 from fake_provider import reply_responses, reply_wire
 from fake_provider.context import CallContext
 from fake_provider.fault import Fault
-from fake_provider.plan import Chunk, Plan, StreamEnd
+from fake_provider.plan import Chunk, Plan, StreamEnd, answer_plan
 from fake_provider.plans import JSON, SSE, request_id_headers
 from fake_provider.rejections import OVERLOADED_STATUS
 from fake_provider.textgen import Answer
@@ -64,7 +64,7 @@ def json_plan(ctx: CallContext, body: bytes, delay_s: float = 0.0, tokens: int =
     headers = (*request_id_headers(ctx.provider, ctx.request_id), JSON, *ctx.extra_headers)
     if ctx.provider == "openai":
         headers = (*headers, processing_header(delay_s))
-    return Plan(200, headers, body, headers_delay_s=delay_s, body_tokens=tokens)
+    return answer_plan(headers, body, None, delay_s, tokens)
 
 
 def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, created: int) -> Plan:
@@ -156,7 +156,7 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
             chunks.append(Chunk(0.0, texts[0] if len(texts) == 1 else b"".join(texts), tokens))
         if tail:
             chunks.append(Chunk(0.0, tail))
-        return Plan(200, headers, chunks=tuple(chunks), headers_delay_s=ttft_s)
+        return answer_plan(headers, b"", tuple(chunks), ttft_s)
     if fault is None or not _shapes_stream(fault):
         if texts:
             (_, k0), *rest = groups
@@ -167,7 +167,7 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
             chunks += [make(Chunk, (inter_s, data, k)) for data, (_, k) in zip(texts[1:], rest, strict=True)]
         if tail:
             chunks.append(Chunk(0.0, tail))
-        return Plan(200, headers, chunks=tuple(chunks), headers_delay_s=ttft_s)
+        return answer_plan(headers, b"", tuple(chunks), ttft_s)
     end = _faulty_stream(ctx, fault, chunks, texts, [k for _, k in groups], inter_s, stream_error)
     if end is None:  # the stream runs to its end: the tail, less the terminator if the fault drops it
         if fault.no_done and terminator:
@@ -175,7 +175,7 @@ def chat_plan(ctx: CallContext, answer: Answer, ttft_s: float, inter_s: float, c
         if tail:
             chunks.append(Chunk(0.0, tail))
         end = StreamEnd.CLOSE
-    return Plan(200, headers, chunks=tuple(chunks), headers_delay_s=ttft_s, end=end)
+    return answer_plan(headers, b"", tuple(chunks), ttft_s, end=end)
 
 
 def _openai_at_once(ctx: CallContext, answer: Answer, ttft_s: float, created: int, finish: str) -> Plan:
@@ -200,7 +200,7 @@ def _openai_at_once(ctx: CallContext, answer: Answer, ttft_s: float, created: in
         *ctx.extra_headers,
         processing_header(ttft_s),
     )
-    return Plan(200, headers, chunks=tuple(chunks), headers_delay_s=ttft_s)
+    return answer_plan(headers, b"", tuple(chunks), ttft_s)
 
 
 def _shapes_stream(fault: Fault) -> bool:
@@ -301,10 +301,10 @@ def _plain(
         if fault.cut_after_tokens is not None or fault.cut_after_chunks is not None:
             # a plain body cut midway: half of it, then the connection drops; only the prompt is billed
             half = (Chunk(0.0, body[: len(body) // 2]),)
-            return Plan(200, headers, chunks=half, headers_delay_s=latency, end=StreamEnd.CUT)
+            return answer_plan(headers, b"", half, latency, end=StreamEnd.CUT)
         if fault.malformed_at is not None:
             body = body[: len(body) // 2]  # the whole body arrives, but it is not valid JSON
-    return Plan(200, headers, body, headers_delay_s=latency, body_tokens=n)
+    return answer_plan(headers, body, None, latency, n)
 
 
 def _responses_error(encoder: openai_responses.ResponseStreamEncoder, prompt: int) -> _StreamError:

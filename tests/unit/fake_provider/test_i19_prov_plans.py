@@ -8,6 +8,7 @@ tokens), on requests the core plans and on arbitrary answers (any text, quotes, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from fake_provider import responses
 from fake_provider.config import ProviderConfig
 from fake_provider.core import ProviderCore, ProviderRequest
-from fake_provider.plan import Plan
+from fake_provider.plan import Chunk, Plan, StreamEnd, answer_plan
 from fake_provider.textgen import Answer
 from harness.wire import openai_answers
 
@@ -159,3 +160,31 @@ def test_the_stream_envelope_names_the_model_as_json_does() -> None:
         event = json.loads(enc.text("hi").removeprefix(b"data: "))
         assert event["model"] == model
         assert event["system_fingerprint"] == openai_answers.system_fingerprint(model)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    headers=st.lists(st.tuples(st.text(max_size=5), st.text(max_size=5)), max_size=4).map(tuple),
+    body=st.binary(max_size=8),
+    chunks=st.none() | st.lists(st.builds(Chunk, st.floats(0, 5), st.binary(max_size=4), st.integers(0, 3))).map(tuple),
+    delay=st.floats(allow_nan=False),
+    tokens=st.integers(0, 10**6),
+    end=st.sampled_from(StreamEnd),
+)
+def test_answer_plan_is_the_plan_the_dataclass_builds(
+    headers: tuple[tuple[str, str], ...],
+    body: bytes,
+    chunks: tuple[Chunk, ...] | None,
+    delay: float,
+    tokens: int,
+    end: StreamEnd,
+) -> None:
+    made = answer_plan(headers, body, chunks, delay, tokens, end)
+    record = Plan(200, headers, body, chunks, delay, body_tokens=tokens, end=end)
+    assert made == record
+    assert hash(made) == hash(record)
+    assert repr(made) == repr(record)
+    assert dataclasses.astuple(made) == dataclasses.astuple(record)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.status = 500  # type: ignore[misc]
+    assert answer_plan(headers, body, chunks, delay) == Plan(200, headers, body, chunks, delay)
