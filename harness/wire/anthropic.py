@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -378,6 +379,15 @@ def parse_message_body(body: bytes, headers: Mapping[str, str] | None = None) ->
     )
 
 
+#: a text delta whose text is a plain JSON string (printable ASCII, no quote, no backslash: no escapes), in
+#: the one shape Anthropic and the fake provider write it: by the JSON grammar its text is the captured
+#: group, so it is read without parsing (most of a stream's events; tests/unit/test_i19_client_sse.py)
+_PLAIN_TEXT_DELTA = re.compile(
+    r'\{"type":"content_block_delta","index":(?:0|[1-9][0-9]{0,17}),'
+    r'"delta":\{"type":"text_delta","text":"([ !#-\[\]-~]*)"\}\}'
+).fullmatch
+
+
 class MessageStreamReader:
     """Incremental reader of a messages stream; events without an ``event:`` line are skipped (as 2.x)."""
 
@@ -396,6 +406,10 @@ class MessageStreamReader:
     def _event(self, name: str | None, data: str) -> StreamEvent | None:
         if name is None or name == "ping" or not data:
             return None
+        if name == "content_block_delta":
+            plain = _PLAIN_TEXT_DELTA(data)
+            if plain is not None:
+                return StreamEvent(text=plain.group(1))
         try:
             obj = codec.loads(data)
             if name == "content_block_delta":

@@ -6,13 +6,25 @@ providers send and the shapes around them (comments, fields without their space,
 an event line alone, empty values, bytes that are not UTF-8, CRs), fed cut anywhere, gives the
 messages the parser of record gives (the parser before this fast path, which read any stream with a
 named event line by line, ``SSEParser._line`` on every line).
+
+:meth:`MessageStreamReader._event` reads a text delta whose text is a plain JSON string without parsing
+it (``anthropic._PLAIN_TEXT_DELTA``): any delta event (texts with quotes, escapes, non-ASCII; odd
+indices; other delta kinds, extra keys, spaces, cut or padded payloads; other event names) reads as the
+parser of record reads it, errors included.
 """
 
 from __future__ import annotations
 
+import json
+from unittest.mock import patch
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.errors import StreamBroken
+from harness.wire import anthropic
+from harness.wire.anthropic import MessageStreamReader
+from harness.wire.neutral import StreamEvent
 from harness.wire.sse import SSEMessage, SSEParser
 
 _value = st.one_of(
@@ -103,3 +115,62 @@ def test_named_events_take_the_fast_path() -> None:
         SSEMessage(None, "[DONE]"),
     ]
     assert parser._buffer == b"event: x"  # the fast path kept the incomplete event's bytes whole
+
+
+# ------------------------------------------------------------------------------------------ Anthropic text deltas
+
+_texts = st.one_of(
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12),
+    st.text(max_size=12),
+    st.sampled_from(["", " word", 'say "hi"', "back\\slash", "tab\there", "naïve", "🙂", "\x00"]),
+)
+_indices = st.one_of(
+    st.integers(0, 50), st.integers(0, 10**20), st.sampled_from(["-1", "01", "00", "1.0", "1e2", '"0"', "null"])
+)
+
+
+def _delta(text: str, index: object, kind: str, spaced: bool, extra: bool) -> str:
+    delta: dict[str, object] = {"type": kind, "text": text} if kind != "input_json_delta" else {"type": kind}
+    if kind == "input_json_delta":
+        delta["partial_json"] = text
+    if extra:
+        delta["more"] = "x"  # a string last: a pattern that let a quote in would read past the text
+    head = '{"type":"content_block_delta","index":' + str(index) + ',"delta":'
+    body = head + json.dumps(delta, separators=(",", ":"), ensure_ascii=False) + "}"
+    return body.replace(",", ", ") if spaced else body
+
+
+def _read_delta(reader: MessageStreamReader, name: str, data: str) -> object:
+    try:
+        return reader._event(name, data)
+    except StreamBroken as exc:
+        return ("StreamBroken", str(exc))
+
+
+@given(
+    text=_texts,
+    index=_indices,
+    kind=st.sampled_from(["text_delta"] * 6 + ["thinking_delta", "input_json_delta", "other"]),
+    spaced=st.sampled_from([False] * 5 + [True]),
+    extra=st.sampled_from([False] * 5 + [True]),
+    cut=st.sampled_from([None] * 8 + [-1, -2, 5]),
+    name=st.sampled_from(["content_block_delta"] * 6 + ["content_block_start", "ping"]),
+)
+@settings(max_examples=500, deadline=None)
+def test_plain_text_deltas_read_as_the_parsed_ones(
+    text: str, index: object, kind: str, spaced: bool, extra: bool, cut: int | None, name: str
+) -> None:
+    data = _delta(text, index, kind, spaced, extra)
+    if cut is not None:
+        data = data[:cut] if cut < 0 else data + "}" * cut
+    record = MessageStreamReader()
+    with patch.object(anthropic, "_PLAIN_TEXT_DELTA", lambda _data: None):  # the parser of record
+        expected = _read_delta(record, name, data)
+    assert _read_delta(MessageStreamReader(), name, data) == expected
+
+
+def test_the_providers_text_delta_takes_the_plain_path() -> None:
+    event = anthropic.MessageStreamEncoder.text(" word")
+    data = event.split(b"data: ", 1)[1].rstrip(b"\n").decode()
+    assert anthropic._PLAIN_TEXT_DELTA(data) is not None
+    assert MessageStreamReader()._event("content_block_delta", data) == StreamEvent(text=" word")
