@@ -37,7 +37,7 @@ class MemoryResponse:
         self._loop = asyncio.get_running_loop()
         self._start = self._loop.time()  # arrival on the loop's clock (virtual under harness.vtime)
         self.status = plan.status  # the status the plan will send (0 for transport faults)
-        self.headers: Mapping[str, str] = {k.lower(): v for k, v in plan.headers}
+        self.headers: Mapping[str, str] = _lower_headers(plan.headers)
         self._delivery = Delivery()
         self._state = "new"  # new → headers → body → done
         self._index = 0  # next stream chunk
@@ -173,6 +173,28 @@ class MemoryResponse:
 
     def __repr__(self) -> str:
         return f"<MemoryResponse status={self.status} state={self._state} chunks_sent={self._delivery.chunks_sent}>"
+
+
+#: header names seen to be lower-case already (the provider writes a few dozen names; bounded all the same)
+_LOWER_NAMES: set[str] = set()
+_MAX_LOWER_NAMES = 4096
+
+
+def _lower_headers(headers: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """``{name.lower(): value for name, value in headers}``: a plan's headers as a response exposes them.
+
+    The provider's names are lower-case already: when every name is one seen to be, the pairs are taken as
+    they are (``dict`` of the pairs and a set lookup per name, in C: a quarter of lower-casing each name in a
+    comprehension, which every answer paid). A name not seen before takes the comprehension and is
+    remembered if it is lower-case.
+    """
+    found = dict(headers)
+    if _LOWER_NAMES.issuperset(found):
+        return found
+    lowered = {name.lower(): value for name, value in headers}
+    if len(_LOWER_NAMES) < _MAX_LOWER_NAMES:
+        _LOWER_NAMES.update(name for name in found if name == name.lower())
+    return lowered
 
 
 def perform(exchange: Exchange) -> MemoryResponse:

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fake_provider import memory
 from fake_provider.config import ModelConfig, ProviderConfig
 from fake_provider.core import ProviderCore, ProviderRequest
 from fake_provider.memory import MemoryResponse, perform
@@ -98,3 +99,23 @@ def test_read_of_a_plain_answer_takes_the_one_step_path(monkeypatch: pytest.Monk
     assert isinstance(steps[0], bytes)
     assert json.loads(steps[0])["usage"]["completion_tokens"] == 3
     assert len(records) == 1
+
+
+NAMES = st.sampled_from(["x-request-id", "X-Request-Id", "content-type", "Content-Type", "retry-after", "İd", "ß", "ǅ"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    batches=st.lists(
+        st.lists(st.tuples(NAMES | st.text(max_size=4), st.text(max_size=3)), max_size=6).map(tuple), max_size=5
+    )
+)
+def test_a_plans_headers_are_exposed_lower_cased_as_the_comprehension_of_record_does(
+    batches: list[tuple[tuple[str, str], ...]],
+) -> None:
+    """Names seen before, names never seen, the same name in two cases, names whose lower case is longer: the
+    mapping (its items, in order) is the comprehension's, whatever the names remembered so far."""
+    for headers in batches:
+        record = {name.lower(): value for name, value in headers}
+        assert list(memory._lower_headers(headers).items()) == list(record.items())
+        assert list(memory._lower_headers(headers).items()) == list(record.items())  # now from what it learned
