@@ -18,6 +18,7 @@ from orjson import loads as _orjson_loads
 from harness.errors import StreamBroken
 from harness.pricing import Usage
 from harness.wire import codec, openai_tools
+from harness.wire.fastinit import positional_maker
 from harness.wire.neutral import ChatResult, ErrorInfo, Message, RoleContent, StreamEvent, ToolDelta
 from harness.wire.openai import REQUEST_ID_HEADER
 from harness.wire.sse import DataEventReader, SSEMessage
@@ -61,17 +62,22 @@ def build_chat_body(
     return codec.dumps(body)
 
 
+#: Usage by its slots, not the frozen dataclass's setattr per field: one per answer (harness.wire.fastinit)
+_make_usage = positional_maker(Usage)
+
+
 def _usage(data: object) -> Usage | None:
     if not isinstance(data, dict):
         return None
     details = data.get("prompt_tokens_details")
     out_details = data.get("completion_tokens_details")
-    return Usage(
+    return _make_usage(
         int(data.get("prompt_tokens") or 0),
         int(data.get("completion_tokens") or 0),
         int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
         0,
         int(out_details.get("reasoning_tokens") or 0) if isinstance(out_details, dict) else 0,
+        0,
     )
 
 
