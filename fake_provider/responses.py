@@ -190,7 +190,7 @@ def _openai_at_once(ctx: CallContext, answer: Answer, ttft_s: float, created: in
     enc = openai_answers.ChatStreamEncoder(f"chatcmpl-{ctx.serial}", ctx.model_name, created, include_usage)
     chunks = [Chunk(0.0, enc.role())]
     if answer.tokens:
-        chunks.append(Chunk(0.0, enc.joined_texts(answer.pieces, answer.text), answer.tokens))
+        chunks.append(Chunk(0.0, enc.joined_texts(answer.pieces, answer.text, answer.plain), answer.tokens))
     usage = enc.usage(prompt, answer.tokens) if include_usage else b""
     chunks.append(Chunk(0.0, enc.finish(finish) + usage + openai.DONE))
     headers = (
@@ -287,7 +287,7 @@ def _plain(
         )
         headers = (*request_id_headers(provider, ctx.request_id), JSON, processing_header(latency), *ctx.extra_headers)
     elif provider == "openai":
-        body = openai_answers.chat_body(f"chatcmpl-{ctx.serial}", name, created, text, finish, prompt, n)
+        body = openai_answers.chat_body(f"chatcmpl-{ctx.serial}", name, created, text, finish, prompt, n, answer.plain)
         processing = ("openai-processing-ms", str(round(latency * 1000)))
         headers = (*request_id_headers(provider, ctx.request_id), JSON, processing, *ctx.extra_headers)
     elif provider == "anthropic":

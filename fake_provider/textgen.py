@@ -75,12 +75,15 @@ class Answer:
     and builds its list of pieces only when asked (streams ask; plain answers need the text only).
     """
 
-    __slots__ = ("_pieces", "_source", "_text", "finish", "stop_sequence", "tokens")
+    __slots__ = ("_pieces", "_source", "_text", "finish", "plain", "stop_sequence", "tokens")
 
     def __init__(self, pieces: Sequence[str], finish: str, stop_sequence: str | None = None) -> None:
         self._pieces: Sequence[str] | None = pieces  # one token each (the first has no leading space)
         self._source: tuple[_Corpus, int] | None = None  # (corpus, start) of a lazy answer
         self._text: str | None = None
+        #: the text is known to be printable ASCII without '"' or '\\' (its JSON string is itself in quotes):
+        #: a slice of a plain corpus; False says only that it was not checked
+        self.plain = False
         self.tokens = len(pieces)  # output tokens: the number of pieces
         self.finish = finish  # "stop" (natural end or stop sequence) or "length" (max_tokens hit)
         self.stop_sequence = stop_sequence  # the stop sequence that ended it, if one did
@@ -93,6 +96,7 @@ class Answer:
         answer._source = (corpus, start)
         offsets = corpus.offsets
         answer._text = corpus.text[offsets[start] + 1 : offsets[start + length]]  # + 1: drop the leading space
+        answer.plain = corpus.plain
         answer.tokens = length
         answer.finish = finish
         answer.stop_sequence = None
@@ -128,13 +132,16 @@ class Answer:
 class _Corpus:
     """The per-seed corpus, doubled (so any slice up to its length is contiguous), as pieces and as one string."""
 
-    __slots__ = ("is_word", "offsets", "pieces", "text")
+    __slots__ = ("is_word", "offsets", "pieces", "plain", "text")
 
     def __init__(self, pieces: list[str], is_word: list[bool]) -> None:
         self.pieces = pieces  # the doubled list of pieces
         self.is_word = is_word  # per piece of one copy: a word (with its leading space), not punctuation
         self.text = "".join(pieces)  # every piece, in order
         self.offsets = array("I", [0, *accumulate(map(len, pieces))])  # piece i is text[offsets[i]:offsets[i+1]]
+        # checked once per seed, so that an answer's JSON string needs no check per answer (it is a slice)
+        text = self.text
+        self.plain = text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
 class TextGenerator:

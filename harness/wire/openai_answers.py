@@ -49,13 +49,22 @@ def _model_fields(model: str) -> tuple[str, str]:
 
 
 def chat_body(
-    completion_id: str, model: str, created: int, text: str, finish: str, prompt_tokens: int, output_tokens: int
+    completion_id: str,
+    model: str,
+    created: int,
+    text: str,
+    finish: str,
+    prompt_tokens: int,
+    output_tokens: int,
+    plain: bool = False,
 ) -> bytes:
-    """A ``chat.completion`` object (built from a template: this is the server's hot path)."""
+    """A ``chat.completion`` object (built from a template: this is the server's hot path). ``plain``: the
+    caller knows ``text`` is printable ASCII without '"' or '\\' (a generated answer), so it is only quoted."""
     model_json, fingerprint = _model_fields(model)
+    content = '"' + text + '"' if plain else json_string(text)
     return (
         f'{{"id":"{completion_id}","object":"chat.completion","created":{created},"model":{model_json},'
-        f'"choices":[{{"index":0,"message":{{"role":"assistant","content":{json_string(text)},"refusal":null,'
+        f'"choices":[{{"index":0,"message":{{"role":"assistant","content":{content},"refusal":null,'
         f'"annotations":[]}},"logprobs":null,"finish_reason":"{finish}"}}],'
         f'"usage":{_usage_json(prompt_tokens, output_tokens)},"service_tier":"default",'
         f'"system_fingerprint":"{fingerprint}"}}'
@@ -97,14 +106,15 @@ class ChatStreamEncoder:
         quote = json_string_bytes
         return [before + quote(piece) + after for piece in pieces]
 
-    def joined_texts(self, pieces: Sequence[str], text: str | None = None) -> bytes:
+    def joined_texts(self, pieces: Sequence[str], text: str | None = None, plain: bool = False) -> bytes:
         """``b"".join(self.texts(pieces))``, the same bytes, with no Python step per piece when every
         piece is plain (printable ASCII, no quote, no backslash: its JSON string is itself in quotes):
         the pieces are joined once with the bytes between two of them. Else event by event.
-        ``text``: ``"".join(pieces)`` when the caller has it already (an answer keeps its text)."""
+        ``text``: ``"".join(pieces)`` when the caller has it already (an answer keeps its text); ``plain``: the
+        caller knows every piece is plain (a generated answer), so it is not checked again."""
         if not pieces:
             return b""
-        if _PLAIN_TEXT("".join(pieces) if text is None else text) is None:
+        if not plain and _PLAIN_TEXT("".join(pieces) if text is None else text) is None:
             return b"".join(self.texts(pieces))
         before = self._head + '{"index":0,"delta":{"content":"'
         after = '"},"logprobs":null,"finish_reason":null}' + self._tail
