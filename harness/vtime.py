@@ -29,14 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import heapq
 import importlib.util
 import selectors
-import sys
-from asyncio import base_events, events
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
-from contextvars import Context
 from typing import Any, TypeVar, TypeVarTuple, Unpack
 
 __all__ = ["VirtualTimeLoop", "run"]
@@ -46,17 +42,6 @@ _Ts = TypeVarTuple("_Ts")
 
 # Real seconds to block when nothing is scheduled: lets executor threads wake the loop.
 _IDLE_REAL_WAIT_S = 0.05
-
-#: the Pythons whose ``BaseEventLoop._run_once``, ``call_soon``, ``call_at`` and ``call_later`` the loop's
-#: own versions of them were written from (line by line: see VirtualTimeLoop._run_once); on any other
-#: the loop uses asyncio's, unchanged
-_LEAN_PYTHONS = ((3, 11), (3, 12), (3, 13))
-_LEAN = sys.version_info[:2] in _LEAN_PYTHONS
-_Handle, _TimerHandle = events.Handle, events.TimerHandle
-_heappush, _heappop = heapq.heappush, heapq.heappop
-_MAXIMUM_SELECT_TIMEOUT = base_events.MAXIMUM_SELECT_TIMEOUT  # type: ignore[attr-defined]
-_MIN_SCHEDULED_TIMER_HANDLES = base_events._MIN_SCHEDULED_TIMER_HANDLES  # type: ignore[attr-defined]
-_MIN_CANCELLED_TIMER_HANDLES_FRACTION = base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION  # type: ignore[attr-defined]
 
 
 class _VirtualSelector(selectors.BaseSelector):
@@ -134,123 +119,6 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return self._virtual_now
-
-    # -- the loop's hot paths ------------------------------------------------------------------------------
-    # A virtual run is nothing but callbacks and timers: every request of a simulation costs a few loop
-    # turns, a few call_soon and two call_later (a sleep each). asyncio's versions of these do work a
-    # virtual loop without sockets never needs: the selector asked for events that cannot come, the events
-    # processed, _check_closed and the debug checks as calls. The versions below do the same steps in the
-    # same order without those calls, and only while that holds (not in debug mode, no socket registered,
-    # no thread at work, no purge of cancelled timers due): otherwise asyncio's own code runs. Callbacks
-    # run in exactly asyncio's order, the clock jumps exactly as the selector jumps it
-    # (tests/unit/test_i19_runner_vtime.py holds them to asyncio's versions on random programs).
-
-    def call_soon(
-        self, callback: Callable[[Unpack[_Ts]], object], *args: *_Ts, context: Context | None = None
-    ) -> asyncio.Handle:
-        if self._debug or not _LEAN:  # type: ignore[attr-defined]
-            return super().call_soon(callback, *args, context=context)
-        if self._closed:  # type: ignore[attr-defined]  # _check_closed
-            raise RuntimeError("Event loop is closed")
-        handle = _Handle(callback, args, self, context)
-        self._ready.append(handle)  # type: ignore[attr-defined]
-        return handle
-
-    def call_later(
-        self,
-        delay: float,
-        callback: Callable[[Unpack[_Ts]], object],
-        *args: *_Ts,
-        context: Context | None = None,
-    ) -> asyncio.TimerHandle:
-        if delay is None or self._debug or not _LEAN:  # type: ignore[attr-defined]
-            return super().call_later(delay, callback, *args, context=context)
-        return self.call_at(self.time() + delay, callback, *args, context=context)
-
-    def call_at(
-        self,
-        when: float,
-        callback: Callable[[Unpack[_Ts]], object],
-        *args: *_Ts,
-        context: Context | None = None,
-    ) -> asyncio.TimerHandle:
-        if when is None or self._debug or not _LEAN:  # type: ignore[attr-defined]
-            return super().call_at(when, callback, *args, context=context)
-        if self._closed:  # type: ignore[attr-defined]  # _check_closed
-            raise RuntimeError("Event loop is closed")
-        timer = _TimerHandle(when, callback, args, self, context)
-        _heappush(self._scheduled, timer)  # type: ignore[attr-defined]
-        timer._scheduled = True  # type: ignore[attr-defined]
-        return timer
-
-    def _run_once(self) -> None:
-        """asyncio's ``BaseEventLoop._run_once``, step by step, with the selector's no-socket path inline."""
-        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
-        sched_count = len(scheduled)
-        if (
-            self._debug  # type: ignore[attr-defined]
-            or not _LEAN
-            or self.threads_busy
-            or self._selector._files > 1  # type: ignore[attr-defined]
-            or (
-                sched_count > _MIN_SCHEDULED_TIMER_HANDLES
-                and self._timer_cancelled_count / sched_count > _MIN_CANCELLED_TIMER_HANDLES_FRACTION  # type: ignore[attr-defined]
-            )
-        ):
-            super()._run_once()  # type: ignore[misc]
-            return
-        # Remove delayed calls that were cancelled from head of queue.
-        while scheduled and scheduled[0]._cancelled:
-            self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
-            handle = _heappop(scheduled)
-            handle._scheduled = False  # type: ignore[attr-defined]
-        ready: deque[asyncio.Handle] = self._ready  # type: ignore[attr-defined]
-        if ready or self._stopping:  # type: ignore[attr-defined]
-            pass  # timeout 0: the selector returns at once, the clock stays
-        elif scheduled:
-            timeout = scheduled[0]._when - self.time()  # type: ignore[attr-defined]
-            if timeout > _MAXIMUM_SELECT_TIMEOUT:
-                timeout = _MAXIMUM_SELECT_TIMEOUT
-            # what _VirtualSelector.select does without a socket or a thread at work; a callback a thread
-            # handed over meanwhile keeps the clock where it is
-            if timeout > 0 and not ready:
-                self.advance(timeout)
-        else:  # nothing scheduled: the selector waits in real time for a thread or a signal
-            self._process_events(self._selector.select(None))  # type: ignore[attr-defined]
-        # Handle 'later' callbacks that are ready.
-        end_time = self.time() + self._clock_resolution  # type: ignore[attr-defined]
-        while scheduled:
-            timer = scheduled[0]
-            if timer._when >= end_time:  # type: ignore[attr-defined]
-                break
-            timer = _heappop(scheduled)
-            timer._scheduled = False  # type: ignore[attr-defined]
-            ready.append(timer)
-        timer = None  # type: ignore[assignment]
-        # Run the callbacks ready now, not those they schedule (they are for the next turn).
-        popleft = ready.popleft
-        callback: asyncio.Handle | None
-        for _ in range(len(ready)):
-            callback = popleft()
-            if callback._cancelled:
-                continue
-            if self._debug:  # type: ignore[attr-defined]  # turned on by a callback of this turn
-                self._run_debug(callback)
-            else:
-                callback._run()
-        callback = None  # Needed to break cycles when an exception occurs.
-
-    def _run_debug(self, handle: asyncio.Handle) -> None:
-        """A callback run as asyncio's loop runs it in debug mode (timed, a slow one logged)."""
-        try:
-            self._current_handle = handle
-            t0 = self.time()
-            handle._run()
-            dt = self.time() - t0
-            if dt >= self.slow_callback_duration:
-                base_events.logger.warning("Executing %s took %.3f seconds", base_events._format_handle(handle), dt)  # type: ignore[attr-defined]
-        finally:
-            self._current_handle = None  # type: ignore[assignment]
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward; called by the selector when the loop would otherwise sleep."""
