@@ -182,7 +182,7 @@ def _openai_at_once(ctx: CallContext, answer: Answer, ttft_s: float, created: in
     """:func:`chat_plan` of an OpenAI chat stream of one token per event, all due at once, with no reply and no
     fault that shapes it: the same plan, without the list of (piece, 1) pairs the general path builds for the
     tokens of each event (here they are the answer's tokens) and without joining the pieces again to see
-    whether they are plain text (the answer has its text). ``tests/unit/fake_provider/test_i19_prov_plans.py``
+    whether they are plain text (the answer has its text). ``tests/unit/fake_provider/test_plan_fast_paths.py``
     holds it to the general path."""
     provider, prompt = ctx.provider, ctx.prompt_tokens
     include_usage = isinstance(ctx.call, ChatCall) and ctx.call.include_usage

@@ -161,7 +161,7 @@ class OpenAIAdapter(Adapter):
 
     def limit_values(self, headers: Mapping[str, str], now_wall: float) -> tuple[float | None, ...] | None:
         # the numbers straight from the headers: no RateLimits, no retry hint (the limiter reads neither),
-        # per answer; tests/unit/test_i19_client_limits.py holds it to the base class's path of record
+        # per answer; tests/unit/test_limit_headers_fast_path.py holds it to the base class's path of record
         for name in self.limit_probe:
             if name in headers:
                 values = openai_limits.rate_limit_numbers(headers) + _SIX_UNSAID

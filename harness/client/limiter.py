@@ -348,7 +348,7 @@ class RateLimiter:
                 continue  # nothing to learn in this dimension (a reset alone changes nothing)
             reset: Any = values[3 * d + 2]
             # _number inlined for what header parsers give (an int, a float, None): six calls per answer
-            # saved; anything else goes to _number (tests/unit/test_i19_client_limiter.py holds them equal)
+            # saved; anything else goes to _number (tests/unit/test_limit_headers_fast_path.py holds them equal)
             t = type(limit)
             if t is int:
                 limit = float(limit)
@@ -457,7 +457,7 @@ class RateLimiter:
         few hundred tickets). Their weights are summed in another order than the line's, which gives
         the same sums only because they are whole numbers well below 2**53 (``_whole``, checked as
         tickets join; else the caller takes the sorted path). Held to it by
-        ``tests/unit/test_i19_client_limiter_queue.py``."""
+        ``tests/unit/test_limiter_queue_order.py``."""
         floor, wait_s = math.floor, self.config.max_queue_wait_s
         key = (max(0, t.lane - floor((now - t.arrival) / wait_s)), t.tag, t.seq)  # _order, inlined
         a0, a1, a2, a3 = t.weights

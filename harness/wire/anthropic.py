@@ -381,7 +381,7 @@ def parse_message_body(body: bytes, headers: Mapping[str, str] | None = None) ->
 
 #: a text delta whose text is a plain JSON string (printable ASCII, no quote, no backslash: no escapes), in
 #: the one shape Anthropic and the fake provider write it: by the JSON grammar its text is the captured
-#: group, so it is read without parsing (most of a stream's events; tests/unit/test_i19_client_sse.py)
+#: group, so it is read without parsing (most of a stream's events; tests/unit/test_sse_event_fast_paths.py)
 _PLAIN_TEXT_DELTA = re.compile(
     r'\{"type":"content_block_delta","index":(?:0|[1-9][0-9]{0,17}),'
     r'"delta":\{"type":"text_delta","text":"([ !#-\[\]-~]*)"\}\}'

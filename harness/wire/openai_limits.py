@@ -108,7 +108,7 @@ def rate_limit_numbers(headers: Mapping[str, str]) -> tuple[int | float | None, 
     """The first six fields of :func:`parse_rate_limits` (limit, remaining and reset of requests, then
     of tokens), as a tuple: the reference client's limiter reads these with every answer, and this
     spares it the :class:`RateLimits` (a frozen object of 13 fields) and the retry hint it does not use.
-    ``tests/unit/test_i19_client_limits.py`` holds it to :func:`parse_rate_limits`."""
+    ``tests/unit/test_limit_headers_fast_path.py`` holds it to :func:`parse_rate_limits`."""
     get = headers.get
     return (
         _int(get("x-ratelimit-limit-requests")),

@@ -79,7 +79,7 @@ class SSEParser:
             # the common cases: whole events of one "data: " line each (OpenAI, Gemini), or of an
             # "event: " line and one "data: " line (Anthropic: three lines through _line each, else);
             # anything else (comments, multi-line data, fields without their space, CRs) goes through
-            # the line-by-line path below. tests/unit/test_i19_client_sse.py holds them to it.
+            # the line-by-line path below. tests/unit/test_sse_event_fast_paths.py holds them to it.
             blocks = data.split(b"\n\n")
             rest = blocks.pop()
             fast: list[SSEMessage] = []
