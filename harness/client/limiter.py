@@ -437,18 +437,12 @@ class RateLimiter:
             a1 += sum(first.w1[:k])
             a2 += sum(first.w2[:k])
             a3 += sum(first.w3[:k])
-        if len(lines) > 1:
-            key = (promoted, tag, seq)
-            for line in lines[1:]:
-                for other in line.tickets:
-                    if (max(0, other.lane - floor((now - other.arrival) / wait_s)), other.tag, other.seq) < key:
-                        head = False
-                        w = other.weights
-                        a0 += w[0]
-                        a1 += w[1]
-                        a2 += w[2]
-                        a3 += w[3]
-        return head, (a0, a1, a2, a3)
+        sums = (a0, a1, a2, a3)
+        key = (promoted, tag, seq)
+        for line in lines[1:]:
+            sums, before = self._add_before(line.tickets, key, now, sums)
+            head = head and not before
+        return head, sums
 
     def _ahead_scan(self, t: _Ticket, now: float) -> tuple[bool, tuple[float, ...]]:
         """:meth:`_ahead_sorted` in one pass, without the sort: the tickets before ``t`` are those whose
@@ -458,19 +452,27 @@ class RateLimiter:
         the same sums only because they are whole numbers well below 2**53 (``_whole``, checked as
         tickets join; else the caller takes the sorted path). Held to it by
         ``tests/unit/test_limiter_queue_order.py``."""
+        key = (max(0, t.lane - math.floor((now - t.arrival) / self.config.max_queue_wait_s)), t.tag, t.seq)
+        sums, before = self._add_before(self._tickets.values(), key, now, t.weights)
+        return not before, sums
+
+    def _add_before(
+        self, tickets: Iterable[_Ticket], key: tuple[int, float, int], now: float, sums: tuple[float, ...]
+    ) -> tuple[tuple[float, float, float, float], bool]:
+        """``sums`` plus the weights of the ``tickets`` whose :meth:`_order` key (inlined) is below ``key``,
+        and whether there was any."""
         floor, wait_s = math.floor, self.config.max_queue_wait_s
-        key = (max(0, t.lane - floor((now - t.arrival) / wait_s)), t.tag, t.seq)  # _order, inlined
-        a0, a1, a2, a3 = t.weights
-        head = True
-        for other in self._tickets.values():
+        a0, a1, a2, a3 = sums
+        before = False
+        for other in tickets:
             if (max(0, other.lane - floor((now - other.arrival) / wait_s)), other.tag, other.seq) < key:
-                head = False
+                before = True
                 w = other.weights
                 a0 += w[0]
                 a1 += w[1]
                 a2 += w[2]
                 a3 += w[3]
-        return head, (a0, a1, a2, a3)
+        return (a0, a1, a2, a3), before
 
     def _enqueue(self, lane: int, key: str, weights: tuple[float, float, float, float], now: float) -> _Ticket:
         if self._whole:  # see _ahead: its sums are exact for whole weights of at most _WHOLE_WEIGHT

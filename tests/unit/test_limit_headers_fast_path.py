@@ -20,6 +20,7 @@ from harness.client.limiter import Demand, LimitConfig, RateLimiter, _number
 from harness.client.limits import OBSERVATION_KEYS
 from harness.clock import ManualClock
 from harness.pricing import Usage
+from tests.unit.test_hot_path_equivalence import _state  # the limiter's whole state, compared
 
 
 class _Int(enum.IntEnum):
@@ -38,15 +39,6 @@ _value = st.one_of(
         [0, 0.0, -0.0, math.inf, -math.inf, math.nan, True, False, _Int.SEVEN, _Float(5.5), _Float(math.inf)]
     ),
 )
-
-
-def _state(lim: RateLimiter) -> tuple[object, ...]:
-    buckets = tuple((b.first, b.last, tuple(b.weights), b.others, b.live) for b in lim._log)
-    holds = tuple(None if h is None else (h.until, h.allowance) for h in lim._holds)
-    return (
-        tuple(lim._totals), tuple(lim._effective), tuple(lim._learned), holds, lim._held, lim.limits_tokens,
-        lim._probe, buckets,
-    )  # fmt: skip
 
 
 @given(batches=st.lists(st.tuples(*[_value] * len(OBSERVATION_KEYS)), min_size=1, max_size=6), rpm=st.booleans())
