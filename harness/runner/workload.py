@@ -12,11 +12,13 @@ from __future__ import annotations
 import _random
 import bisect
 import functools
+import math
 import random
 from itertools import accumulate
 
 from harness.client.fastinit import positional_maker
 from harness.client.types import ChatRequest, Message, ResponseSchema, ToolSpec
+from harness.distributions import Distribution
 from harness.scenario.load import LoadSpec
 from harness.scenario.questions import PHRASINGS, one_off_question, question_text
 from harness.seeded import choices
@@ -39,6 +41,10 @@ _reseed = _random.Random.seed
 #: ChatRequest and Message from every field, positionally (harness.client.fastinit): half the cost
 _make_request = positional_maker(ChatRequest)
 _make_message = positional_maker(Message)
+_bisect_right = bisect.bisect_right
+#: the smallest prompt a request asks for, and what of it is the chat template's ("user" is one token)
+_MIN_TOTAL = MESSAGE_OVERHEAD + REPLY_PRIMING + 2
+_OVERHEAD = MESSAGE_OVERHEAD + REPLY_PRIMING + 1
 
 #: the assistant prefill of requests that carry one (``prefill_share``)
 PREFILL = Message("assistant", "Sure, here is")
@@ -52,12 +58,13 @@ def prompt_of(tokens: int, rng: random.Random) -> str:
 class _Corpus:
     """A long seeded text of one-token words; a prompt is a slice of it (no per-word work per request)."""
 
-    __slots__ = ("starts", "text")
+    __slots__ = ("starts", "text", "words")
 
     def __init__(self, seed: int, words: int = 50_000) -> None:
         rng = random.Random(seed ^ 0xC0FFEE)
         chosen = choices(rng, _WORDS, words)  # [rng.choice(_WORDS) for _ in range(words)], in bulk
         self.text = " ".join(chosen)  # one space between words
+        self.words = words
         starts = [0] * (words + 1)  # starts[i]: offset of word i; starts[words]: len(text) + 1
         offset = 0
         for i, word in enumerate(chosen):
@@ -68,10 +75,14 @@ class _Corpus:
 
     def slice(self, tokens: int, u: float) -> str:
         """``tokens`` consecutive words starting at a position chosen by ``u`` ∈ [0, 1)."""
-        words = len(self.starts) - 1
-        tokens = max(0, min(tokens, words))
+        words = self.words
+        if tokens > words:
+            tokens = words
+        elif tokens <= 0:
+            return ""
         first = int(u * (words - tokens + 1))
-        return self.text[self.starts[first] : self.starts[first + tokens] - 1] if tokens else ""
+        starts = self.starts
+        return self.text[starts[first] : starts[first + tokens] - 1]
 
 
 @functools.lru_cache(maxsize=4)
@@ -101,6 +112,20 @@ def _picker(weights: tuple[tuple[str, float], ...]) -> tuple[tuple[str, ...], tu
     return names, tuple(c / total for c in accumulate(w for _, w in weights))
 
 
+def _bounded(table: tuple[tuple[str, ...], tuple[float, ...]]) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """``table`` with its last bound made infinite: ``names[bisect_right(bounds, u)]`` is then
+    :meth:`Workload._pick` for any finite ``u`` (past the last rounded bound, both give the last name)."""
+    names, cumulative = table
+    return names, (*cumulative[:-1], math.inf)
+
+
+def _constant_int(dist: Distribution, minimum: int) -> int | None:
+    """``dist.sample_int(rng, minimum)`` when it draws nothing (a fixed value), else None."""
+    if dist.kind != "fixed":
+        return None
+    return dist.sample_int(random.Random(0), minimum)  # a fixed distribution does not touch the generator
+
+
 class Workload:
     """Seeded request factory for one scenario."""
 
@@ -113,9 +138,26 @@ class Workload:
         self._prompts = _picker(spec.prompts) if spec.prompts else None
         self._corpus = _corpus(seed)
         self._shared: Message | None = None
-        #: reseeded for each request (the same draws as a fresh ``random.Random((seed << 32) ^ …)``)
+        #: reseeded for each request (the same draws as a fresh ``random.Random((seed << 32) ^ …)``);
+        #: nothing here calls ``gauss()``, so its spare value (``gauss_next``) stays None across reseeds
         self._rng = random.Random()
         self._seed_high = seed << 32
+        # -- what every request shares, worked out once (request() draws the same values in the same order)
+        self._model_names, self._model_bounds = _bounded(self._models)
+        self._feature_names, self._feature_bounds = _bounded(self._features)
+        self._max_tokens = _constant_int(spec.max_tokens, 1)  # None: drawn per request
+        #: any of the shares drawn only when asked for (questions, prefill, cached prefix, tools, schema, prompts)
+        self._extras = bool(
+            spec.questions_share > 0
+            or spec.prefill_share > 0
+            or spec.cached_prefix_share > 0
+            or spec.tools_share > 0
+            or spec.structured_share > 0
+            or self._prompts is not None
+        )
+        self._request_id_prefix = f"req-{seed}-"
+        #: per user slot: its ``user`` ("user-<slot mod pool>") and ``client_id`` strings, made on first use
+        self._slot_ids: dict[int, tuple[str, str]] = {}
 
     @staticmethod
     def _pick(table: tuple[tuple[str, ...], tuple[float, ...]], u: float) -> str:
@@ -126,19 +168,39 @@ class Workload:
         """The ``index``-th logical request (``user_slot``: the closed-loop user sending it)."""
         spec = self.spec
         rng = self._rng
+        draw = rng.random
         _reseed(rng, self._seed_high ^ (index * 0x9E3779B1))  # what random.Random(…) does with an int
-        rng.gauss_next = None  # type: ignore[attr-defined]  # (random.py keeps gauss()'s spare value here)
         # the prompt's content tokens: the wanted total minus the chat template's overhead
-        total = spec.prompt_tokens.sample_int(rng, minimum=MESSAGE_OVERHEAD + REPLY_PRIMING + 2)
-        content = total - MESSAGE_OVERHEAD - REPLY_PRIMING - 1  # "user" is one token
-        max_tokens = spec.max_tokens.sample_int(rng, minimum=1)
-        stream = rng.random() < spec.stream_share
-        model = self._pick(self._models, rng.random())
-        feature = self._pick(self._features, rng.random())
+        content = spec.prompt_tokens.sample_int(rng, _MIN_TOTAL) - _OVERHEAD  # "user" is one token
+        max_tokens = self._max_tokens
+        if max_tokens is None:
+            max_tokens = spec.max_tokens.sample_int(rng, 1)
+        stream = draw() < spec.stream_share
+        model = self._model_names[_bisect_right(self._model_bounds, draw())]
+        feature = self._feature_names[_bisect_right(self._feature_bounds, draw())]
         slot = user_slot if user_slot is not None else rng.randrange(spec.users_pool)
-        batch = rng.random() < spec.batch_share
-        prompt = _make_message("user", self._corpus.slice(content, rng.random()), (), None, None, None)
-        if spec.questions_share > 0:  # drawn only when asked for (other scenarios keep their streams)
+        batch = draw() < spec.batch_share
+        prompt = _make_message("user", self._corpus.slice(content, draw()), (), None, None, None)
+        messages: tuple[Message, ...] = (prompt,)
+        tools: tuple[ToolSpec, ...] = ()
+        schema = None
+        prompt_name = None
+        if self._extras:  # drawn only when asked for, so scenarios without these shares keep their streams
+            messages, tools, schema, prompt_name = self._extra_draws(rng, prompt)
+        ids = self._slot_ids.get(slot)
+        if ids is None:
+            ids = self._slot_ids[slot] = (f"user-{slot % spec.users_pool}", f"{self.client_id}-{slot}")
+        return _make_request(
+            model, messages, max_tokens, 0.0, stream, (), ids[0], feature, "batch" if batch else "interactive",
+            f"{self._request_id_prefix}{index}", ids[1], tools, None, schema, False, None, prompt_name,
+        )  # fmt: skip
+
+    def _extra_draws(
+        self, rng: random.Random, prompt: Message
+    ) -> tuple[tuple[Message, ...], tuple[ToolSpec, ...], ResponseSchema | None, str | None]:
+        """The draws of the shares a scenario asks for, after the common ones: (messages, tools, schema, prompt)."""
+        spec = self.spec
+        if spec.questions_share > 0:
             u, question, phrasing = rng.random(), rng.randrange(spec.questions), rng.randrange(PHRASINGS)
             if u < spec.questions_share:
                 prompt = Message("user", question_text(question, phrasing))
@@ -149,7 +211,6 @@ class Workload:
         tools: tuple[ToolSpec, ...] = ()
         schema = None
         prompt_name = None
-        # drawn only when asked for, so scenarios without these shares keep their request streams
         if spec.cached_prefix_share > 0 and rng.random() < spec.cached_prefix_share:
             messages = (self._prefix(), *messages)
         if spec.tools_share > 0 and rng.random() < spec.tools_share:
@@ -160,11 +221,7 @@ class Workload:
             schema = VERDICT_SCHEMA
         if self._prompts is not None:
             prompt_name = self._pick(self._prompts, rng.random())
-        return _make_request(
-            model, messages, max_tokens, 0.0, stream, (), f"user-{slot % spec.users_pool}", feature,
-            "batch" if batch else "interactive", f"req-{self.seed}-{index}", f"{self.client_id}-{slot}", tools,
-            None, schema, False, None, prompt_name,
-        )  # fmt: skip
+        return messages, tools, schema, prompt_name
 
     def _prefix(self) -> Message:
         """The scenario's shared system prompt (a cache breakpoint after it for Anthropic)."""
