@@ -33,6 +33,7 @@ from harness.report.chart_style import (
     STATUS_COLOURS,
     TIME_LABEL,
     WIDTH_IN,
+    PlainLogFormatter,
     empty,
     figure,
     header,
@@ -129,11 +130,12 @@ def _arrivals(ctx: _Context, title: str) -> tuple[Figure, str]:
         if s.herd_peak is not None and s.herd_peak_at is not None:
             colour = PALETTE["red"] if failing else PALETTE["amber"]
             verdict = f"over the gate of {s.herd_gate:g}" if failing else f"under the gate of {s.herd_gate:g}"
+            late = s.herd_peak_at > 0.6 * grid.end  # written leftwards, so it stays over the plot
             ax.annotate(
                 f"herd peak {s.herd_peak:g} at {s.herd_peak_at:.1f} s ({verdict})",
                 (s.herd_peak_at + 0.05, s.herd_peak),  # the middle of the busiest 100 ms
-                xytext=(-12 if failing else 10, 14), textcoords="offset points", fontsize=8.5, color=colour,
-                ha="right" if failing and s.herd_peak_at > 0.6 * grid.end else "left",
+                xytext=(-12 if failing or late else 10, 14), textcoords="offset points", fontsize=8.5, color=colour,
+                ha="right" if late else "left",
                 arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.0},
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.9},
             )  # fmt: skip
@@ -145,9 +147,10 @@ def _arrivals(ctx: _Context, title: str) -> tuple[Figure, str]:
         if top > focus * 1.6:
             ceiling = focus
             at = float(grid.edges[int(np.argmax(s.peak))])
+            late = at > 0.6 * grid.end
             ax.annotate(
-                f"↑ {top:,.0f} at {at:.1f} s (axis clipped)", (at, focus), xytext=(8, -14),
-                textcoords="offset points", fontsize=8.5, color=PALETTE["navy"],
+                f"↑ {top:,.0f} at {at:.1f} s (axis clipped)", (at, focus), xytext=(-8 if late else 8, -14),
+                textcoords="offset points", fontsize=8.5, color=PALETTE["navy"], ha="right" if late else "left",
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
             )  # fmt: skip
     ax.set_ylim(0, ceiling)
@@ -202,6 +205,8 @@ def _latency(ctx: _Context, title: str) -> tuple[Figure, str]:
             dist.set_xscale("log")
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
             dist.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(PlainLogFormatter())
+            dist.xaxis.set_minor_formatter(PlainLogFormatter())
         else:
             top = float(values.max()) * 1.15 or 1.0
             ax.set_ylim(0, top)
@@ -213,7 +218,7 @@ def _latency(ctx: _Context, title: str) -> tuple[Figure, str]:
     time_axis(ax, grid)
     labels(ax, f"{TIME_LABEL}, when the answer arrived ({grid.label()} buckets)", "seconds")
     labels(dist, "seconds", "share of answers at most this fast")
-    dist.set_title("distribution", loc="left", fontsize=10, color="#374151")
+    dist.set_title("distribution", loc="left", fontsize=10, color="#374151", y=1.0)
     header(ax, title)
     ttft_note = " and of time to first token for streamed requests (orange, by when the first token arrived)"
     caption = (
