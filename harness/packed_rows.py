@@ -24,7 +24,7 @@ from __future__ import annotations
 import marshal
 import operator
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
 __all__ = ["PackedBlocks", "PackedRows", "Row"]
@@ -73,6 +73,23 @@ class PackedBlocks(Generic[_T]):
         """A sealed block's items from what :meth:`_encode` gave (after ``marshal`` read it back)."""
         decoded: list[_T] | tuple[_T, ...] = value
         return decoded
+
+    def adopt(self, source: PackedBlocks[Any], item_of: Callable[[Any], _T]) -> None:
+        """Hold ``source``'s items from now on, its sealed blocks shared instead of encoded again.
+
+        For a subclass whose :meth:`_encode` of the items ``item_of`` makes from ``source``'s items gives
+        back exactly those items (a :class:`~harness.records.PackedRecords` of records whose rows
+        ``source`` holds): a block packed by ``source`` then reads back here as what this sequence would
+        have packed itself, so the ``bytes`` are taken as they are (not copied, not unpacked). A block
+        ``source`` kept as its items, and the block it is filling, are turned into items by ``item_of``.
+        What this sequence held before is dropped; later appends to either sequence stay its own.
+        """
+        if type(source).BLOCK != type(self).BLOCK:  # the blocks' boundaries are where index reads look
+            raise ValueError(f"blocks of {type(source).BLOCK} items cannot be read as blocks of {self.BLOCK}")
+        self._blocks = [block if type(block) is bytes else tuple(map(item_of, block)) for block in source._blocks]
+        self._tail = list(map(item_of, source._tail))
+        self._len = source._len
+        self._cached = (-1, ())
 
     def _seal(self) -> None:
         items = tuple(self._tail)

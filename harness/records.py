@@ -364,6 +364,14 @@ class PackedRecords(PackedBlocks[_Rec], Sequence[_Rec]):
             append(record)
             yield record
 
+    def adopt_rows(self, rows: PackedBlocks[tuple[Any, ...]]) -> None:
+        """Hold the records whose rows ``rows`` holds, its sealed blocks shared (:meth:`PackedBlocks.adopt`):
+        no record is built and no row encoded again. Each row must be exactly what this log packs for
+        its record: the record's values in field order, every field present, an outcome's attempts as
+        rows of every field of theirs (``_row(record_of(row)) == row``); the writer of JSON lines reads
+        the rows as they are."""
+        self.adopt(rows, self._make)
+
     def _encode(self, items: tuple[_Rec, ...]) -> Any:
         """The block's records as rows (``ValueError`` for a subclass: that block is kept as records)."""
         return tuple([_row(r) for r in items])

@@ -34,9 +34,11 @@ from decimal import Decimal
 from harness.client.events import PolicyEvent
 from harness.client.logical import OutcomeRow, record_of
 from harness.packed_rows import PackedRows
-from harness.records import ClientEvent, OutcomeRecord, dump_jsonl
+from harness.records import AttemptRecord, ClientEvent, OutcomeRecord, PackedRecords, dump_jsonl
 
 _ATTEMPTS = tuple(f.name for f in fields(OutcomeRecord)).index("attempts")  # where a row holds them
+_WIDTH = len(fields(OutcomeRecord))  # the values of a whole row
+_ATTEMPT_WIDTH = len(fields(AttemptRecord))  # the values of a whole attempt row
 
 __all__ = ["OutcomeLog", "client_event"]
 
@@ -68,7 +70,8 @@ class OutcomeLog:
     test keeps millions of them; kept as tuples they would each count as new container objects, and
     at 64 requests in flight every 120 or so of them start a young-generation collection that walks
     every in-flight request's objects), at about 60 bytes a record. A block marshal cannot pack (an
-    exotic value given to :meth:`write`) is kept as its rows. :attr:`records` materialises them on read.
+    exotic value given to :meth:`write`) is kept as its rows. :attr:`records` materialises them on read;
+    :meth:`packed_records` hands them over still packed.
     """
 
     def __init__(self, *, keep: bool = True, sinks: Iterable[Callable[[OutcomeRecord], None]] = ()) -> None:
@@ -81,6 +84,7 @@ class OutcomeLog:
         self._latency_sum = 0.0
         self._event_kinds: Counter[str] = Counter()
         self.ids: set[str] = set()  # logical ids written, to refuse a second terminal record
+        self._whole = True  # every row kept holds every field (and every attempt row every field of its)
 
     @property
     def records(self) -> list[OutcomeRecord]:
@@ -105,6 +109,8 @@ class OutcomeLog:
         self.ids.add(logical_id)
         if self.keep:
             self._rows.append(row)
+            if len(row) != _WIDTH:
+                self._whole = False
         model = row[6] or row[5]
         models = self._models
         counters = models.get(model)
@@ -113,6 +119,8 @@ class OutcomeLog:
         requests = counters.requests
         requests[row[2]] = requests.get(row[2], 0) + 1
         for attempt in row[_ATTEMPTS]:
+            if len(attempt) != _ATTEMPT_WIDTH:
+                self._whole = False
             per = counters if attempt[3] == model else models.get(attempt[3])
             if per is None:
                 per = models[attempt[3]] = _ModelCounters()
@@ -131,6 +139,21 @@ class OutcomeLog:
             made = record if record is not None else record_of(row)
             for sink in self.sinks:
                 sink(made)
+
+    def packed_records(self) -> PackedRecords[OutcomeRecord]:
+        """Every record kept, in the order written, as :class:`~harness.records.PackedRecords` that share
+        this log's sealed blocks (not copied, not encoded again: the rows the log packed are the rows
+        such a log packs for their records). Records appended to this log later are not in it.
+
+        A row given to :meth:`append` short of a field (the record takes the field's default) is not
+        the row its record packs to; a log holding one hands over its records packed anew instead.
+        """
+        packed = PackedRecords(OutcomeRecord)
+        if self._whole:
+            packed.adopt_rows(self._rows)
+        else:
+            packed.extend(self)
+        return packed
 
     def event(self, event: ClientEvent) -> None:
         self.events.append(event)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 
 from fake_provider.core import ProviderCore
@@ -22,7 +22,7 @@ from harness.client import ClientConfig, OutcomeLog, ResilientClient
 from harness.client.transport import Transport
 from harness.client.types import ChatRequest
 from harness.clock import Clock, Sleep
-from harness.records import OutcomeRecord
+from harness.records import OutcomeRecord, PackedRecords
 from harness.report.result import ClientEvent
 from harness.runner.driver import ClientUnderTest
 from harness.runner.memory_transport import MemoryTransport
@@ -145,9 +145,9 @@ class _SharedClient:
     def outcomes(self) -> list[OutcomeRecord]:
         return self.client.outcomes()
 
-    def iter_outcomes(self) -> Iterator[OutcomeRecord]:
-        """The outcomes one at a time, as the log holds them (the runner packs them without a list)."""
-        return iter(self.client.log)
+    def packed_outcomes(self) -> PackedRecords[OutcomeRecord]:
+        """The outcomes as the client's log holds them, packed: its sealed blocks shared, not encoded again."""
+        return self.client.log.packed_records()
 
     def events(self) -> list[ClientEvent]:
         return self.client.events()

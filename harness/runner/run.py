@@ -240,19 +240,15 @@ async def _run(scenario: Scenario, options: RunOptions) -> dict[str, Any]:
         await client.aclose()
         if server is not None:
             await server.cleanup()
-    # the logs packed as they are read, one record at a time: never a list of every record as objects.
-    # When both are logs that read one record at a time, judged_result packs them as the judge reads them
-    # (one pass over each instead of two; the two logs outlive the run's other objects until then), unless
-    # another run comes first (the semantic cache's baseline: this run's logs are packed before it starts)
-    iter_outcomes = getattr(client, "iter_outcomes", None)
-    later = iter_outcomes is not None and core is not None
+    # the logs packed, never a list of every record as objects. A client whose log is packed already (one
+    # reference client) hands its outcomes over packed: its sealed blocks shared, no record built or
+    # encoded again. The provider's log is then packed by judged_result as the judge reads it (one pass
+    # instead of two; it outlives the run's other objects until then), unless another run comes first
+    # (the semantic cache's baseline: this run's logs are packed before it starts)
+    packed_outcomes = getattr(client, "packed_outcomes", None)
+    later = packed_outcomes is not None and core is not None
     later = later and not (options.cache_baseline and wants_cache_baseline(scenario))
-    outcomes: Iterable[OutcomeRecord]
-    if later:
-        assert iter_outcomes is not None
-        outcomes = iter_outcomes()
-    else:
-        outcomes = PackedRecords(OutcomeRecord, (iter_outcomes or client.outcomes)())
+    outcomes = packed_outcomes() if packed_outcomes is not None else PackedRecords(OutcomeRecord, client.outcomes())
     events: list[ClientEvent] = client.events()
     records: Iterable[ProviderRecord]
     ledger: dict[str, Any]
