@@ -7,7 +7,7 @@ the same decorations everywhere, so :func:`place` computes each margin directly,
 
 * the tick labels: the strings the axis's formatters print for the final limits, measured with the
   renderer's font metrics (no tick artist is made or moved), after the tick's length and pad;
-* the axis labels (their own extent and ``labelpad``);
+* the axis labels (their own extent and ``labelpad``), and a formatter's offset text ("1e6");
 * every text the axes holds outside its frame and does not clip: the title, the legend above the
   plot, an annotation near an edge — each one's overhang past the frame;
 
@@ -113,10 +113,13 @@ def room_around(ax: Axes, renderer: RendererBase) -> Room:
         x_band, y_band = _tick_band(ax.xaxis, x_height), _tick_band(ax.yaxis, y_width)
         bottom = x_band + _label_room(ax.xaxis, renderer, to_pt, vertical=True)
         left = y_band + _label_room(ax.yaxis, renderer, to_pt, vertical=False)
+        # a formatter's offset or scale ("1e6"): under the x tick labels' right end, over the y axis's top
+        bottom = max(bottom, x_band + _offset_room(ax.xaxis, renderer, to_pt))
+        top = _offset_room(ax.yaxis, renderer, to_pt)
         # the end tick labels are centred on the frame's edges and stick out by half their size
         left = max(left, x_width / 2)
         right = x_width / 2
-        top = y_height / 2
+        top = max(top, y_height / 2)
     frame = ax.get_window_extent(renderer)
     for artist in _outer_texts(ax):
         box = artist.get_window_extent(renderer)
@@ -180,6 +183,19 @@ def _tick_label_size(axis: Axis, renderer: RendererBase, to_pt: float) -> tuple[
     # a label's box is at least a line tall: matplotlib sizes every line like "lp"
     line = renderer.get_text_width_height_descent("lp", prop, ismath=False)[1]
     return max(w for w, _, _ in sizes) * to_pt, max(line, *(h for _, h, _ in sizes)) * to_pt
+
+
+def _offset_room(axis: Axis, renderer: RendererBase, to_pt: float) -> float:
+    """Points the axis's offset text takes past its tick labels (its pad and height), 0 without one.
+
+    Read after :func:`_tick_label_size`: formatting the ticks is what sets the formatter's offset.
+    """
+    text = axis.get_major_formatter().get_offset() if axis.offsetText.get_visible() else ""
+    if not text:
+        return 0.0
+    prop = axis.offsetText.get_fontproperties()
+    _, height, _ = renderer.get_text_width_height_descent(text, prop, ismath=cbook.is_math_text(text))
+    return axis.OFFSETTEXTPAD + height * to_pt
 
 
 def _tick_band(axis: Axis, label_size: float) -> float:

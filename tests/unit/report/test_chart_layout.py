@@ -41,6 +41,8 @@ def _boxes(fig: Figure) -> list[tuple[str, Bbox]]:
                 "yticks": _drawn_tick_labels(ax.yaxis),
                 "xlabel": [ax.xaxis.label],
                 "ylabel": [ax.yaxis.label],
+                "xoffset": [ax.xaxis.offsetText],
+                "yoffset": [ax.yaxis.offsetText],
             }
         groups["title"] = [ax.title, ax._left_title, ax._right_title]  # type: ignore[attr-defined]
         groups["text"] = [t for t in ax.texts if not (t.get_clip_on() and t.get_clip_path() is not None)]
@@ -118,9 +120,20 @@ def _long_label_figures() -> list[Figure]:
     return [one, two, side]
 
 
-@pytest.mark.parametrize("index", [0, 1, 2], ids=["one axes", "two rows", "side by side"])
+def _offset_figure() -> Figure:
+    """Millions on plain axes, no title, legend or x label: the offset texts ("1e6" over the y axis,
+    "+1e6" under the x tick labels) are the outermost texts."""
+    fig, (ax,) = figure()
+    ax.bar([1e6, 1e6 + 1, 1e6 + 2], [5.2e6, 2.5e6, 1.3e5])  # and "+1e6" under the x axis
+    ax.set_xlim(1e6 - 0.6, 1e6 + 2.6)
+    ax.set_ylabel("logical requests")
+    ax.yaxis.offsetText.set_fontsize(20)  # taller than the margin's pad: it must be given room of its own
+    return fig
+
+
+@pytest.mark.parametrize("index", [0, 1, 2, 3], ids=["one axes", "two rows", "side by side", "offsets"])
 def test_long_labels_fit_the_figure_and_keep_apart(index: int) -> None:
-    fig = _long_label_figures()[index]
+    fig = [*_long_label_figures(), _offset_figure()][index]
     place(fig)
     assert_laid_out(fig)
 
