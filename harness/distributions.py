@@ -20,8 +20,6 @@ from __future__ import annotations
 import bisect
 import math
 import random
-import statistics
-from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
 from statistics import NormalDist
@@ -32,11 +30,7 @@ from harness.validate import Table, describe
 __all__ = ["Distribution"]
 
 _Z99 = NormalDist().inv_cdf(0.99)  # 2.326…
-#: the standard normal's quantile ``NormalDist().inv_cdf(p)``, bit for bit, without that method's checks and
-#: frame: the function it calls (C in CPython) with mu 0 and sigma 1, whose ``mu + (x * sigma)`` is ``x``
-#: exactly (``x`` is never -0.0). Mean and spread are applied here, in Python, as before, and not by passing
-#: them in: a C compiler may fuse ``mu + x * sigma`` into one rounding, which would change the last bit
-_std_normal_inv_cdf: Callable[[float, float, float], float] = statistics._normal_dist_inv_cdf  # type: ignore[attr-defined]
+_STD_NORMAL = NormalDist()
 _U_MAX = 1.0 - 1e-12  # the highest quantile sampled (1.0 is infinite for unbounded kinds)
 _KINDS = ("fixed", "uniform", "normal", "lognormal", "exponential", "choice")
 
@@ -137,9 +131,9 @@ class Distribution:
         elif kind == "uniform":
             x = self.a + u * (self.b - self.a)
         elif kind == "normal":
-            x = self.a + self.b * _std_normal_inv_cdf(u, 0.0, 1.0)
+            x = self.a + self.b * _STD_NORMAL.inv_cdf(u)
         elif kind == "lognormal":
-            x = math.exp(self.a + self.b * _std_normal_inv_cdf(u, 0.0, 1.0))
+            x = math.exp(self.a + self.b * _STD_NORMAL.inv_cdf(u))
         elif kind == "exponential":
             x = -self.a * math.log1p(-u)
         else:
