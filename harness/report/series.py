@@ -364,7 +364,9 @@ def _amounts(values: Sequence[str]) -> tuple[FloatArray, Decimal]:
     try:  # fast path: every amount is a plain decimal string of a sane size
         floats = np.array(values, dtype=np.float64)
         if np.isfinite(floats).all() and (np.abs(floats) < float(MONEY_LIMIT)).all():
-            return floats, sum(map(Decimal, values), Decimal(0))
+            # the exact total a distinct amount at a time (times how often it occurs): a run's amounts
+            # repeat (three thousand distinct among 218,639 attempts of the 10,000-user storm)
+            return floats, sum((Decimal(v) * n for v, n in Counter(values).items()), Decimal(0))
     except (ValueError, TypeError, InvalidOperation):
         pass
     exact = [money(v) for v in values]

@@ -314,6 +314,14 @@ def test_cost_series_totals_are_exact_and_bad_amounts_count_zero() -> None:
     assert s.client[:5].tolist() == pytest.approx([0, 0.1, 0.1, 0.1, 0.1])
 
 
+def test_repeated_amounts_count_every_time_and_keep_their_digits() -> None:
+    # the exact total is summed a distinct amount at a time: each must count as often as it occurs
+    records = [rec(i + 1, 100.0 + i, cost_usd=amount) for i, amount in enumerate(["0.10", "0.2", "0.10", "0.10"])]
+    s = cost_series(small_result(records), Grid(1.0, 10))
+    assert str(s.provider_total) == "0.50"  # what summing them one by one gives, trailing zero and all
+    assert s.provider[-1] == pytest.approx(0.5)
+
+
 def test_series_of_the_synthetic_run_reconcile_with_the_judge(run: RunResult) -> None:
     span = run_span(run)
     m = run.metrics
