@@ -7,6 +7,11 @@ one scenario offer a few requests a second and spend their time waiting, so runn
 changes nothing they measure. outage_recovery (a thousand client instances on one loop) shares its CPU
 with no other run but the ``WAITING`` ones (a handful of requests a second, mostly asleep): it starts
 once every other run has ended, while tpm_saturation's long quota window is still ticking.
+
+In CI's slow stage this test has an xdist worker of its own (tests/conftest.py, ``OWN_WORKER``) while the other slow
+tests run one at a time on the other worker; outage_recovery takes the machine alone
+(tests/machine_lock.py): it starts once the test running on the other worker has ended, and the
+next one there waits until it is done.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from harness.scenario.model import load_scenario
+from tests.machine_lock import MachineLock
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "scenarios").rglob("*.toml"))
@@ -54,27 +60,39 @@ def _may_start(path: Path, running: dict[Path, tuple[subprocess.Popen[str], floa
     return not others and all(_key(p) in WAITING for p in running)
 
 
+def _start(path: Path, out: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    cmd = [str(Path(sys.executable).with_name("harness")), "run", str(path), "--real-time", "--quiet", "--out",
+           str(out / _key(path))]  # fmt: skip
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 def _run_all(paths: list[Path], out: Path) -> dict[Path, subprocess.CompletedProcess[str]]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # longest first; the CPU-heavy runs last, as they wait for the light ones to end
     pending = sorted(paths, key=lambda p: (_key(p) in ALONE, -_duration(p)))
     running: dict[Path, tuple[subprocess.Popen[str], float]] = {}
     done: dict[Path, subprocess.CompletedProcess[str]] = {}
-    while pending or running:
-        while pending and _may_start(pending[0], running, pending):
-            path = pending.pop(0)
-            cmd = [str(Path(sys.executable).with_name("harness")), "run", str(path), "--real-time", "--quiet", "--out",
-                   str(out / _key(path))]  # fmt: skip
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            running[path] = (proc, time.monotonic() + _time_limit(path))
-        for path, (proc, give_up) in list(running.items()):
-            if proc.poll() is None and time.monotonic() > give_up:
-                proc.kill()
-            if proc.poll() is not None:
-                stdout = proc.stdout.read() if proc.stdout else ""
-                done[path] = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, "")
-                del running[path]
-        time.sleep(0.5)
+    machine = MachineLock.for_session()  # None outside a pytest session of this suite: nothing to wait for
+    try:
+        while pending or running:
+            while pending and _may_start(pending[0], running, pending):
+                if _key(pending[0]) in ALONE and machine is not None and not machine.try_alone():
+                    break  # a test still runs on another worker (none starts there now): try again next turn
+                path = pending.pop(0)
+                running[path] = (_start(path, out, env), time.monotonic() + _time_limit(path))
+            for path, (proc, give_up) in list(running.items()):
+                if proc.poll() is None and time.monotonic() > give_up:
+                    proc.kill()
+                if proc.poll() is not None:
+                    stdout = proc.stdout.read() if proc.stdout else ""
+                    done[path] = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, "")
+                    del running[path]
+                    if _key(path) in ALONE and machine is not None:
+                        machine.release_alone()
+            time.sleep(0.5)
+    finally:
+        if machine is not None:
+            machine.release_alone()  # a closed gate would stop the other worker for good
     return done
 
 
