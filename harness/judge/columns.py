@@ -1,8 +1,8 @@
 """The provider's request log read once into columns: what the judge needs of it, and nothing more.
 
 A log of 200,000 attempts held as record objects took some 150 MB, and the judge sorted, grouped and
-re-read it a dozen times. :func:`provider_columns` reads each record once (of a
-:class:`~harness.records.PackedRecords`, its packed rows: no record is rebuilt) and keeps the fields the metrics
+re-read it a dozen times. :func:`provider_columns` reads each record once (a
+:class:`~harness.records.PackedRecords` rebuilds them one at a time) and keeps the fields the metrics
 use as typed arrays, with repeated strings (models, clients, finish reasons) shared; the totals that
 need no order (the bill, authentication failures) are summed on the way. Rows are then ordered by
 arrival (a stable sort: the order ``sorted(records, key=t)`` gives), which every metric reads them in.
@@ -17,16 +17,15 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from harness.judge.semantic import EMBEDDING_APIS
-from harness.records import OutcomeRecord, PackedRecords, ProviderRecord
+from harness.records import OutcomeRecord, ProviderRecord
 
 __all__ = [
     "LogColumns",
@@ -82,10 +81,6 @@ def provider_columns(
 ) -> ProviderColumns:
     """One pass over the log (in its own order), then the rows put in arrival order.
 
-    A :class:`~harness.records.PackedRecords` is read as its packed rows, a block at a time, column by
-    column, without rebuilding a record (at 1,000 users in half the time); any other log record by
-    record (for records at hand that is the faster way: no row is built).
-
     ``bill``: total the bill (``cost_provider``; a record whose ``cost_usd`` is not a number raises
     :class:`decimal.InvalidOperation`); False leaves it at 0, for readers that only plot the log.
     ``spend_by_logical``: also total it per logical request (the judge's scoped budgets).
@@ -110,89 +105,44 @@ def provider_columns(
     auth = embeddings = 0
     nan = float("nan")
     spent: dict[str, Decimal] | None = {} if spend_by_logical else None
-    for packed, items in _log_blocks(records):
-        if not packed:  # records
-            for r in items:
-                c = share_text(r.cost_usd, r.cost_usd)
-                bill_usd.append(c)
-                d = r.duration_s
-                bill_end.append(r.t + (d if d > 0.0 else 0.0))  # r.t + max(0.0, d), NaN counted as 0 as max() does
-                if bill and c != "0":
-                    amount = decimals.get(c)
-                    if amount is None:
-                        amount = decimals[c] = Decimal(c)
-                    cost_provider += amount
-                    if spent is not None:
-                        key = r.logical_id or ""
-                        spent[key] = spent.get(key, Decimal(0)) + amount
-                api = r.api
-                if api == "openai.models":
-                    continue
-                if api in EMBEDDING_APIS:
-                    embeddings += 1
-                    continue
-                t.append(r.t)
-                duration.append(r.duration_s)
-                s = r.status
-                status.append(s)
-                if s == 401 or s == 403 or r.error_type == GEMINI_BAD_KEY:
-                    auth += 1
-                attempt.append(r.attempt)
-                hint = r.retry_after_s
-                retry_after.append(nan if hint is None else hint)
-                prompt.append(r.prompt_tokens)
-                output.append(r.output_tokens)
-                max_tokens.append(-1 if r.max_tokens is None else r.max_tokens)
-                logical.append(r.logical_id)
-                model.append(share(r.model, r.model))
-                client.append(share(r.client, r.client))  # type: ignore[arg-type]
-                client_id.append(share(r.client_id, r.client_id))
-                finish.append(share(r.finish, r.finish))
-                request_id.append(r.request_id)
-                cost.append(c)
+    for r in records:
+        c = share_text(r.cost_usd, r.cost_usd)
+        bill_usd.append(c)
+        d = r.duration_s
+        bill_end.append(r.t + (d if d > 0.0 else 0.0))  # r.t + max(0.0, d), NaN counted as 0 as max() does
+        if bill and c != "0":
+            amount = decimals.get(c)
+            if amount is None:
+                amount = decimals[c] = Decimal(c)
+            cost_provider += amount
+            if spent is not None:
+                key = r.logical_id or ""
+                spent[key] = spent.get(key, Decimal(0)) + amount
+        api = r.api
+        if api == "openai.models":
             continue
-        # a block of rows, read column by column: a number column extends its array in one call
-        columns: list[Sequence[Any]] = list(zip(*items, strict=True))
-        costs = list(map(share_text, columns[_COST], columns[_COST]))
-        bill_usd += costs
-        bill_end.extend([at + (d if d > 0.0 else 0.0) for at, d in zip(columns[_T], columns[_DURATION], strict=True)])
-        if bill:
-            for c, logical_id in zip(costs, columns[_LOGICAL_ID], strict=True):
-                if c == "0":
-                    continue
-                amount = decimals.get(c)
-                if amount is None:
-                    amount = decimals[c] = Decimal(c)
-                cost_provider += amount
-                if spent is not None:
-                    key = logical_id or ""
-                    spent[key] = spent.get(key, Decimal(0)) + amount
-        apis = columns[_API]
-        if "openai.models" in apis or not EMBEDDING_APIS.isdisjoint(apis):  # not all the answers' attempts
-            embeddings += sum(api in EMBEDDING_APIS for api in apis)
-            kept = [i for i, api in enumerate(apis) if api != "openai.models" and api not in EMBEDDING_APIS]
-            columns = [[column[i] for i in kept] for column in columns]
-            costs = [costs[i] for i in kept]
-        t.extend(columns[_T])
-        duration.extend(columns[_DURATION])
-        statuses = columns[_STATUS]
-        status.extend(statuses)
-        errors = columns[_ERROR_TYPE]
-        auth += statuses.count(401) + statuses.count(403)
-        if GEMINI_BAD_KEY in errors:
-            auth += sum(e == GEMINI_BAD_KEY and s != 401 and s != 403 for s, e in zip(statuses, errors, strict=True))
-        attempt.extend(columns[_ATTEMPT])
-        retry_after.extend([nan if hint is None else hint for hint in columns[_RETRY_AFTER]])
-        prompt.extend(columns[_PROMPT])
-        output.extend(columns[_OUTPUT])
-        max_tokens.extend([-1 if m is None else m for m in columns[_MAX_TOKENS]])
-        logical += columns[_LOGICAL_ID]
-        model += map(share, columns[_MODEL], columns[_MODEL])
-        client += map(share, columns[_CLIENT], columns[_CLIENT])  # type: ignore[arg-type]
-        client_id += map(share, columns[_CLIENT_ID], columns[_CLIENT_ID])
-        finish += map(share, columns[_FINISH], columns[_FINISH])
-        request_id += columns[_REQUEST_ID]
-        cost += costs
+        if api in EMBEDDING_APIS:
+            embeddings += 1
+            continue
+        t.append(r.t)
+        duration.append(r.duration_s)
+        s = r.status
+        status.append(s)
+        if s == 401 or s == 403 or r.error_type == GEMINI_BAD_KEY:
+            auth += 1
+        attempt.append(r.attempt)
+        hint = r.retry_after_s
+        retry_after.append(nan if hint is None else hint)
+        prompt.append(r.prompt_tokens)
+        output.append(r.output_tokens)
+        max_tokens.append(-1 if r.max_tokens is None else r.max_tokens)
+        logical.append(r.logical_id)
+        model.append(share(r.model, r.model))
+        client.append(share(r.client, r.client))  # type: ignore[arg-type]
+        client_id.append(share(r.client_id, r.client_id))
+        finish.append(share(r.finish, r.finish))
+        request_id.append(r.request_id)
+        cost.append(c)
     times = np.frombuffer(t, dtype=np.float64) if len(t) else np.zeros(0)
     order = np.argsort(times, kind="stable")  # sorted(records, key=lambda r: r.t)
     index = order.tolist()
@@ -229,29 +179,6 @@ def provider_columns(
         bill_end=np.frombuffer(bill_end, dtype=np.float64) if len(bill_end) else np.zeros(0),
         bill_usd=bill_usd,
     )
-
-
-_FIELDS = tuple(f.name for f in fields(ProviderRecord))  # a packed row's values, in this order
-_T, _DURATION, _STATUS, _ATTEMPT, _RETRY_AFTER = (
-    _FIELDS.index(n) for n in ("t", "duration_s", "status", "attempt", "retry_after_s")
-)
-_PROMPT, _OUTPUT, _MAX_TOKENS = (_FIELDS.index(n) for n in ("prompt_tokens", "output_tokens", "max_tokens"))
-_LOGICAL_ID, _MODEL, _CLIENT, _CLIENT_ID = (_FIELDS.index(n) for n in ("logical_id", "model", "client", "client_id"))
-_FINISH, _REQUEST_ID, _COST, _API, _ERROR_TYPE = (
-    _FIELDS.index(n) for n in ("finish", "request_id", "cost_usd", "api", "error_type")
-)
-
-
-def _log_blocks(records: Iterable[ProviderRecord]) -> Iterator[tuple[bool, Iterable[Any]]]:
-    """The log in its order as ``(rows, items)``: a :class:`~harness.records.PackedRecords`' packed
-    blocks as ``(True, their rows)`` (each record's values in field order), its blocks kept as
-    records and any other log as ``(False, the records)``."""
-    if isinstance(records, PackedRecords):
-        for packed, items in records.blocks():
-            if items:
-                yield packed, items
-    else:
-        yield False, records
 
 
 @dataclass(frozen=True, slots=True)
