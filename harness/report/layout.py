@@ -71,22 +71,16 @@ def place(fig: Figure) -> None:
     def most(values: list[float]) -> float:
         return max(values, default=0.0)
 
-    left = PAD_PT + most([rooms[id(ax)].left for ax in axes if spans(ax)[1].start == 0])
-    right = PAD_PT + most([rooms[id(ax)].right for ax in axes if spans(ax)[1].stop == ncols])
-    top = PAD_PT + most([rooms[id(ax)].top for ax in axes if spans(ax)[0].start == 0])
-    bottom = PAD_PT + most([rooms[id(ax)].bottom for ax in axes if spans(ax)[0].stop == nrows])
-    wgap = most([
-        most([rooms[id(ax)].right for ax in axes if spans(ax)[1].stop == c])
-        + most([rooms[id(ax)].left for ax in axes if spans(ax)[1].start == c])
-        + PAD_PT
-        for c in range(1, ncols)
-    ])  # fmt: skip
-    hgap = most([
-        most([rooms[id(ax)].bottom for ax in axes if spans(ax)[0].stop == r])
-        + most([rooms[id(ax)].top for ax in axes if spans(ax)[0].start == r])
-        + PAD_PT
-        for r in range(1, nrows)
-    ])  # fmt: skip
+    def room(side: str, axis: int, end: str, at: int) -> float:
+        """The most room on ``side`` among the axes whose rows (``axis`` 0) or columns (1) ``end`` at ``at``."""
+        return most([getattr(rooms[id(ax)], side) for ax in axes if getattr(spans(ax)[axis], end) == at])
+
+    left = PAD_PT + room("left", 1, "start", 0)
+    right = PAD_PT + room("right", 1, "stop", ncols)
+    top = PAD_PT + room("top", 0, "start", 0)
+    bottom = PAD_PT + room("bottom", 0, "stop", nrows)
+    wgap = most([room("right", 1, "stop", c) + room("left", 1, "start", c) + PAD_PT for c in range(1, ncols)])
+    hgap = most([room("bottom", 0, "stop", r) + room("top", 0, "start", r) + PAD_PT for r in range(1, nrows)])
     width_pt, height_pt = (v * 72.0 for v in fig.get_size_inches())
     for ax in axes:
         _pin_axis_labels(ax, rooms[id(ax)])
